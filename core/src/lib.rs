@@ -1,0 +1,21 @@
+//! Keyway's shared core: the domain every other part of Keyway agrees on.
+//!
+//! - [`code`]: the [`Code`] value type and the vocabulary around it (kinds,
+//!   origins, access points).
+//! - [`policy`]: which codes are acceptable where; every violated rule with a
+//!   stable id and a message.
+//! - [`generate`]: uniform generation over exactly the allowed codes.
+//! - [`schedule`]: when a code is valid (always, a window, a weekly recurrence).
+//!
+//! The server and the phone run this same crate, so they never disagree on what
+//! a code may be.
+
+pub mod code;
+pub mod generate;
+pub mod policy;
+pub mod schedule;
+
+pub use code::{AccessPoint, Code, CodeKind, FormatError, Origin};
+pub use generate::{GenerateError, generate, generate_distinct, secure_rng};
+pub use policy::{CheckContext, CheckError, Community, Rejection, Rule, TargetLock, Violation};
+pub use schedule::{Schedule, ScheduleError};
