@@ -6,13 +6,21 @@
 //!   stable id and a message.
 //! - [`generate`]: uniform generation over exactly the allowed codes.
 //! - [`schedule`]: when a code is valid (always, a window, a weekly recurrence).
+//! - [`protocol`]: the lock protocol's bytes: advertisement, framing, messages,
+//!   sealed jobs and receipts.
+//! - [`lock`]: the lock side: what a lock's firmware does with jobs and keypad
+//!   entries (the simulator runs it).
+//! - [`provisioning`]: the file that gives locks their ids and root keys.
 //!
 //! The server and the phone run this same crate, so they never disagree on what
 //! a code may be.
 
 pub mod code;
 pub mod generate;
+pub mod lock;
 pub mod policy;
+pub mod protocol;
+pub mod provisioning;
 pub mod schedule;
 
 pub use code::{AccessPoint, Code, CodeKind, FormatError, Origin};

@@ -1,0 +1,139 @@
+//! The slot table: applying a job's operations all or none, and the digest
+//! that lets the server compare its idea of the table with the lock's.
+
+use std::collections::BTreeMap;
+
+use ring::digest::{Context, SHA256};
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::job::encode_entry;
+use crate::protocol::{Op, RefusalReason, SlotEntry};
+
+/// Domain separation for the digest.
+const DIGEST_LABEL: &[u8] = b"keyway-slots-v1";
+
+/// What one slot holds on the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSlot {
+    /// The entry as the last job wrote it (with enable/disable applied).
+    pub entry: SlotEntry,
+    /// A one-time code that has been used. Runtime state: not in the digest.
+    #[serde(default)]
+    pub consumed: bool,
+}
+
+/// The slots of one lock, by slot number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotTable {
+    slots: BTreeMap<u16, StoredSlot>,
+}
+
+impl SlotTable {
+    /// The occupied slots in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, &StoredSlot)> {
+        self.slots.iter().map(|(slot, stored)| (*slot, stored))
+    }
+
+    /// The slot's content.
+    pub fn get(&self, slot: u16) -> Option<&StoredSlot> {
+        self.slots.get(&slot)
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: u16) -> Option<&mut StoredSlot> {
+        self.slots.get_mut(&slot)
+    }
+
+    /// How many slots are occupied.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no slot is occupied.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// SHA-256 over the label and, for each occupied slot in ascending order, its
+    /// number (u16 LE) and its entry encoded as in a `put` operation.
+    pub fn digest(&self) -> [u8; 32] {
+        digest_of(
+            self.slots
+                .iter()
+                .map(|(slot, stored)| (*slot, &stored.entry)),
+        )
+    }
+
+    /// The table after `ops`, or why the lock refuses them. `self` is unchanged
+    /// either way.
+    pub fn applied(
+        &self,
+        ops: &[Op],
+        capacity: u16,
+        enter_key: bool,
+    ) -> Result<Self, RefusalReason> {
+        let mut next = self.clone();
+        for op in ops {
+            if op.slot().is_some_and(|slot| slot >= capacity) {
+                return Err(RefusalReason::SlotOutOfRange);
+            }
+            match op {
+                Op::Put { slot, entry } => {
+                    next.slots.insert(
+                        *slot,
+                        StoredSlot {
+                            entry: entry.clone(),
+                            consumed: false,
+                        },
+                    );
+                }
+                Op::Remove { slot } => {
+                    next.slots.remove(slot);
+                }
+                Op::Enable { slot } | Op::Disable { slot } => {
+                    let stored = next.slots.get_mut(slot).ok_or(RefusalReason::SlotEmpty)?;
+                    stored.entry.enabled = matches!(op, Op::Enable { .. });
+                }
+                Op::ClearAll => next.slots.clear(),
+            }
+        }
+        next.check_codes(enter_key)?;
+        Ok(next)
+    }
+
+    /// No code twice; on a keypad without an enter key, no code a prefix of another.
+    fn check_codes(&self, enter_key: bool) -> Result<(), RefusalReason> {
+        let mut codes: Vec<&[u8]> = self
+            .slots
+            .values()
+            .map(|s| s.entry.code.as_bytes())
+            .collect();
+        codes.sort_unstable();
+        for pair in codes.windows(2) {
+            if pair[0] == pair[1] {
+                return Err(RefusalReason::DuplicateCode);
+            }
+            // Sorted order puts a prefix right before the codes it starts.
+            if !enter_key && pair[1].starts_with(pair[0]) {
+                return Err(RefusalReason::PrefixConflict);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The digest of a table given as (slot, entry) pairs in ascending slot order;
+/// the server computes its expected digest with this.
+pub fn digest_of<'a>(entries: impl IntoIterator<Item = (u16, &'a SlotEntry)>) -> [u8; 32] {
+    let mut ctx = Context::new(&SHA256);
+    ctx.update(DIGEST_LABEL);
+    let mut buf = Vec::with_capacity(96);
+    for (slot, entry) in entries {
+        buf.clear();
+        buf.extend_from_slice(&slot.to_le_bytes());
+        encode_entry(entry, &mut buf);
+        ctx.update(&buf);
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}

@@ -1,0 +1,197 @@
+//! Test vectors: the hex published in `docs/lock-protocol.md`, checked against
+//! this implementation. Run with `KEYWAY_PRINT_VECTORS=1` to print them.
+
+use jiff::Timestamp;
+use jiff::civil::Time;
+
+use super::frame::split;
+use super::seal::derive_key_bytes;
+use super::*;
+use crate::code::{Code, CodeKind};
+use crate::lock::digest_of;
+use crate::schedule::{Recurring, Schedule, Weekdays, Window};
+
+const DOC: &str = include_str!("../../../docs/lock-protocol.md");
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn root() -> RootKey {
+    RootKey::from_bytes(std::array::from_fn(|i| i as u8))
+}
+
+const LOCK: LockId = LockId([0x6b, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]);
+const NONCE: [u8; 12] = [
+    0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
+];
+
+fn ts(seconds: i64) -> Timestamp {
+    Timestamp::from_second(seconds).unwrap()
+}
+
+fn vector_job() -> Job {
+    let recurring = Recurring::new(
+        Weekdays::WORKDAYS,
+        Time::new(8, 0, 0, 0).unwrap(),
+        Time::new(18, 30, 0, 0).unwrap(),
+        "America/New_York",
+    )
+    .unwrap();
+    Job {
+        job_id: JobId(std::array::from_fn(|i| 0x10 + i as u8)),
+        base: BaseVersion::Exact(3),
+        target: 4,
+        issued_at: ts(1_800_000_000),
+        expires_at: ts(1_800_604_800),
+        audit_ack: 7,
+        ops: vec![
+            Op::Put {
+                slot: 5,
+                entry: SlotEntry {
+                    code: Code::parse("4817").unwrap(),
+                    kind: CodeKind::Resident,
+                    schedule: Schedule::Always,
+                    enabled: true,
+                    one_time: false,
+                },
+            },
+            Op::Put {
+                slot: 6,
+                entry: SlotEntry {
+                    code: Code::parse("305917").unwrap(),
+                    kind: CodeKind::Guest,
+                    schedule: Schedule::Recurring(recurring),
+                    enabled: true,
+                    one_time: false,
+                },
+            },
+            Op::Put {
+                slot: 7,
+                entry: SlotEntry {
+                    code: Code::parse("729104").unwrap(),
+                    kind: CodeKind::OneTime,
+                    schedule: Schedule::Window(
+                        Window::new(ts(1_800_000_000), ts(1_800_086_400)).unwrap(),
+                    ),
+                    enabled: true,
+                    one_time: true,
+                },
+            },
+            Op::Remove { slot: 2 },
+        ],
+    }
+}
+
+fn vector_receipt() -> Receipt {
+    Receipt {
+        lock_id: LOCK,
+        reply_to: ReplyTo::Job(vector_job().job_id),
+        outcome: Outcome::Applied,
+        version: 4,
+        digest: slots_digest(),
+        lock_time: ts(1_800_000_100),
+        events: vec![
+            AuditEvent {
+                seq: 8,
+                at: ts(1_800_000_050),
+                kind: AuditKind::WrongCode { consecutive: 1 },
+            },
+            AuditEvent {
+                seq: 9,
+                at: ts(1_800_000_100),
+                kind: AuditKind::JobApplied { version: 4 },
+            },
+        ],
+        events_pending: false,
+    }
+}
+
+fn slots_digest() -> [u8; 32] {
+    let job = vector_job();
+    let entries = job.ops.iter().filter_map(|op| match op {
+        Op::Put { slot, entry } => Some((*slot, entry)),
+        _ => None,
+    });
+    digest_of(entries)
+}
+
+fn vectors() -> Vec<(&'static str, String)> {
+    let keys = LockKeys::derive(&root(), LOCK);
+    let advert = Advertisement {
+        lock_id: LOCK,
+        version: 4,
+        events_pending: true,
+        locked_out: false,
+    };
+    let status = Message::StatusRequest {
+        challenge: std::array::from_fn(|i| 0xc0 + i as u8),
+        since_seq: 7,
+    };
+    let frames = split(&status.encode(), 23).unwrap();
+    vec![
+        ("root_key", root().to_hex()),
+        ("job_key", hex(&derive_key_bytes(&root(), LOCK, b"job"))),
+        (
+            "receipt_key",
+            hex(&derive_key_bytes(&root(), LOCK, b"receipt")),
+        ),
+        ("advertisement", hex(&advert.encode())),
+        ("status_request", hex(&status.encode())),
+        ("status_request_frame_0", hex(&frames[0])),
+        ("status_request_frame_1", hex(&frames[1])),
+        ("job_body", hex(&vector_job().encode())),
+        (
+            "sealed_job",
+            hex(&keys.seal_job_with_nonce(&vector_job(), NONCE)),
+        ),
+        ("slot_digest", hex(&slots_digest())),
+        ("receipt_body", hex(&vector_receipt().encode())),
+        (
+            "sealed_receipt",
+            hex(&keys.seal_receipt_with_nonce(&vector_receipt(), NONCE)),
+        ),
+    ]
+}
+
+#[test]
+fn published_vectors_match_the_implementation() {
+    if std::env::var_os("KEYWAY_PRINT_VECTORS").is_some() {
+        for (name, value) in vectors() {
+            println!("{name}: {value}");
+        }
+    }
+    for (name, value) in vectors() {
+        let line = format!("{name}: {value}");
+        assert!(
+            DOC.contains(&line),
+            "docs/lock-protocol.md lacks the vector `{line}`"
+        );
+    }
+}
+
+#[test]
+fn published_vectors_decode_and_open() {
+    let keys = LockKeys::derive(&root(), LOCK);
+    let sealed_job = keys.seal_job_with_nonce(&vector_job(), NONCE);
+    assert_eq!(keys.open_job(&sealed_job).unwrap(), vector_job());
+    let sealed_receipt = keys.seal_receipt_with_nonce(&vector_receipt(), NONCE);
+    assert_eq!(
+        keys.open_receipt(&sealed_receipt).unwrap(),
+        vector_receipt()
+    );
+    // The lock, given the sealed job at version 3, reaches the published digest.
+    let mut lock = crate::lock::Lock::with_state(
+        crate::lock::LockConfig::new(LOCK),
+        &root(),
+        crate::lock::LockState {
+            version: 3,
+            ..Default::default()
+        },
+    );
+    let receipt = keys
+        .open_receipt(&lock.apply(&sealed_job, ts(1_800_000_100)).unwrap())
+        .unwrap();
+    assert_eq!(receipt.outcome, Outcome::Applied);
+    assert_eq!(receipt.digest, slots_digest());
+}

@@ -1,0 +1,64 @@
+//! Any bytes into any decoder, opener or lock: an answer, never a panic.
+
+use jiff::Timestamp;
+use keyway_core::lock::{Lock, LockConfig};
+use keyway_core::protocol::frame::{Reassembler, split};
+use keyway_core::protocol::{Advertisement, Job, LockId, LockKeys, Message, Receipt, RootKey};
+use proptest::prelude::*;
+
+fn lock_id() -> LockId {
+    LockId([0x6b, 0x77, 0, 0, 0, 0, 0, 1])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decoders_take_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = Message::decode(&bytes);
+        let _ = Job::decode(&bytes);
+        let _ = Receipt::decode(&bytes);
+        let _ = Advertisement::decode(&bytes);
+        let keys = LockKeys::derive(&RootKey::from_bytes([1; 32]), lock_id());
+        prop_assert!(keys.open_job(&bytes).is_err());
+        prop_assert!(keys.open_receipt(&bytes).is_err());
+    }
+
+    #[test]
+    fn envelopes_with_the_right_header_still_fail_cleanly(tail in prop::collection::vec(any::<u8>(), 0..300)) {
+        let mut bytes = vec![b'J'];
+        bytes.extend_from_slice(&lock_id().0);
+        bytes.extend_from_slice(&tail);
+        let keys = LockKeys::derive(&RootKey::from_bytes([1; 32]), lock_id());
+        let err = keys.open_job(&bytes).unwrap_err();
+        prop_assert!(matches!(err.code(), "truncated" | "bad_seal"), "{}", err.code());
+    }
+
+    #[test]
+    fn the_lock_answers_any_frames(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..20)) {
+        let mut lock = Lock::new(LockConfig::new(lock_id()), &RootKey::from_bytes([1; 32]));
+        let before = lock.state().clone();
+        for frame in &frames {
+            if let Some(response) = lock.receive_frame(frame, Timestamp::UNIX_EPOCH) {
+                prop_assert!(Message::decode(&response).is_ok());
+            }
+        }
+        prop_assert_eq!(lock.state().version, before.version);
+        prop_assert_eq!(lock.state().slots.len(), 0);
+    }
+
+    #[test]
+    fn the_reassembler_survives_shuffled_frames(msg in prop::collection::vec(any::<u8>(), 0..500), order in prop::collection::vec(any::<prop::sample::Index>(), 0..30)) {
+        let frames = split(&msg, 23).unwrap();
+        let mut r = Reassembler::new();
+        for index in order {
+            let _ = r.push(&frames[index.index(frames.len())]);
+        }
+        r.reset();
+        let mut out = None;
+        for f in &frames {
+            out = r.push(f).unwrap();
+        }
+        prop_assert_eq!(out.unwrap(), msg);
+    }
+}
