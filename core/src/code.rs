@@ -140,6 +140,7 @@ impl<'de> Deserialize<'de> for Code {
 /// What a code is for; each kind has its own length and rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum CodeKind {
     /// A resident's own code for their doors.
     Resident,
@@ -193,6 +194,7 @@ impl FromStr for CodeKind {
 /// Whether a person chose the digits or the system drew them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Origin {
     /// Drawn by the generator.
     Generated,
@@ -203,6 +205,7 @@ pub enum Origin {
 /// The kind of door a lock guards; custom codes are refused on shared ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum AccessPoint {
     /// A resident's own unit door.
     UnitDoor,

@@ -15,6 +15,9 @@
 //! The server and the phone run this same crate, so they never disagree on what
 //! a code may be.
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod code;
 pub mod generate;
 pub mod lock;

@@ -1,8 +1,18 @@
-//! The mobile facade of Keyway: the one object Kotlin, Swift and Python apps
-//! hold, generated with uniffi over `keyway-core`. It owns the FFI surface
-//! (records, the error enum, foreign callbacks) and nothing of the domain.
+//! The mobile facade of Keyway: what Kotlin, Swift and Python apps call,
+//! generated with uniffi over `keyway-core`. It owns the FFI surface (the one
+//! error enum, the records the app sees, the foreign logger) and none of the
+//! domain: every call is a small wrapper around the core.
 //!
-//! The facade arrives with the phone core (issue 5); until then this crate only
-//! re-exports the core so the workspace builds as laid out in DESIGN.md.
+//! Domain enums and records (`CodeKind`, `AccessPoint`, `ModelConstraint`,
+//! `Rule`, `Violation`) derive their uniffi traits in `keyway-core` behind its
+//! `uniffi` feature, so they cross the FFI without copies.
 
-pub use keyway_core as core;
+uniffi::setup_scaffolding!();
+
+mod error;
+mod logging;
+mod policy;
+
+pub use error::KeywayError;
+pub use logging::{LogLevel, Logger, set_logger};
+pub use policy::{PolicyContext, check_code, generate_codes};

@@ -1,19 +1,26 @@
 //! Project automation for Keyway, in Rust so it runs wherever cargo does.
 //!
-//! - `cargo xtask test`: formatting, clippy, then every test in the workspace;
-//!   prints each runner's summary and a total. Exits non-zero on any failure.
+//! - `cargo xtask test`: installs what is missing (`.ci/install-deps`), then
+//!   formatting, clippy, every Rust test, and the Python and Kotlin binding
+//!   tests; prints each runner's summary and a total. Exits non-zero on any
+//!   failure.
+//! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
+//!   Swift and Python bindings into `target/bindings`, and runs the Python and
+//!   Kotlin binding tests.
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`.
 
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
-        Some("bench") => run("cargo", &["bench", "--workspace"]),
+        Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
+        Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         _ => {
-            eprintln!("usage: cargo xtask <test|bench>");
+            eprintln!("usage: cargo xtask <test|bindings|bench>");
             return ExitCode::from(2);
         }
     };
@@ -28,45 +35,217 @@ fn main() -> ExitCode {
 
 /// Every check CI runs, in the order that fails fastest.
 fn test() -> Result<(), String> {
+    install()?;
     step("cargo fmt --check");
-    run("cargo", &["fmt", "--all", "--check"])?;
+    run(Command::new("cargo").args(["fmt", "--all", "--check"]))?;
     step("cargo clippy");
-    run(
-        "cargo",
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-    )?;
+    run(Command::new("cargo").args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     step("cargo test");
-    let totals = run_tests(&["test", "--workspace", "--no-fail-fast"])?;
+    let rust = run_counting(
+        Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),
+        libtest_line,
+    )?;
+    let bindings = bindings()?;
+    println!("\n==> summary");
     println!(
-        "\nxtask summary: {} passed, {} failed, {} ignored across {} test binaries",
-        totals.passed, totals.failed, totals.ignored, totals.binaries
+        "rust: {} passed, {} failed, {} ignored across {} test binaries",
+        rust.passed, rust.failed, rust.ignored, rust.binaries
     );
-    if totals.failed > 0 {
-        return Err(format!("{} test(s) failed", totals.failed));
+    println!(
+        "python bindings: {} passed, {} failed",
+        bindings.python.passed, bindings.python.failed
+    );
+    println!(
+        "kotlin bindings: {} passed, {} failed",
+        bindings.kotlin.passed, bindings.kotlin.failed
+    );
+    let failed = rust.failed + bindings.python.failed + bindings.kotlin.failed;
+    if failed > 0 {
+        return Err(format!("{failed} test(s) failed"));
     }
     Ok(())
+}
+
+fn install() -> Result<(), String> {
+    step(".ci/install-deps");
+    run(&mut Command::new(root().join(".ci/install-deps")))
+}
+
+struct BindingTotals {
+    python: Totals,
+    kotlin: Totals,
+}
+
+/// Builds the library, generates every binding and runs the Python and Kotlin tests.
+fn bindings() -> Result<BindingTotals, String> {
+    let root = root();
+    let target = target_dir();
+    let out = target.join("bindings");
+    step("build keyway-mobile and generate bindings");
+    run(Command::new("cargo").args(["build", "-p", "keyway-mobile"]))?;
+    let library = target.join("debug").join(library_file_name());
+    let _ = std::fs::remove_dir_all(&out);
+    run(Command::new("cargo")
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "uniffi-bindgen",
+            "--",
+            "generate",
+            "--no-format",
+            "--library",
+        ])
+        .arg(&library)
+        .args([
+            "--language",
+            "kotlin",
+            "--language",
+            "swift",
+            "--language",
+            "python",
+            "--out-dir",
+        ])
+        .arg(&out))?;
+
+    step("python binding tests (pytest)");
+    let package = out.join("python").join("keyway");
+    std::fs::create_dir_all(&package)
+        .map_err(|e| format!("creating {}: {e}", package.display()))?;
+    for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|ext| ext == "py") {
+            copy(&path, &package.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    copy(&library, &package.join(library_file_name()))?;
+    std::fs::write(
+        package.join("__init__.py"),
+        "\"\"\"Keyway's generated Python bindings.\"\"\"\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let tools = tools_dir();
+    let python_path = std::env::join_paths([out.join("python"), tools.join("python")])
+        .map_err(|e| e.to_string())?;
+    let python = run_counting(
+        Command::new("python3")
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(root.join("mobile-bindings/tests/python"))
+            .env("PYTHONPATH", python_path),
+        pytest_line,
+    )?;
+
+    step("kotlin binding tests (kotlinc + JVM)");
+    let kotlin_home = tools.join("node_modules/kotlin-compiler");
+    let kotlinc = std::env::var_os("KOTLINC")
+        .map(PathBuf::from)
+        .unwrap_or(kotlin_home.join("bin/kotlinc"));
+    let jna =
+        PathBuf::from(std::env::var_os("JNA_JAR").unwrap_or("/usr/share/java/jna.jar".into()));
+    let coroutines = kotlin_home.join("lib/kotlinx-coroutines-core-jvm.jar");
+    let stdlib = kotlin_home.join("lib/kotlin-stdlib.jar");
+    let jar = out.join("kotlin-tests.jar");
+    let mut sources: Vec<PathBuf> = files_with_extension(&out.join("uniffi"), "kt")?;
+    sources.extend(files_with_extension(
+        &root.join("mobile-bindings/tests/kotlin"),
+        "kt",
+    )?);
+    let compile_classpath = std::env::join_paths([&jna, &coroutines]).map_err(|e| e.to_string())?;
+    run(Command::new(&kotlinc)
+        .args(["-nowarn", "-d"])
+        .arg(&jar)
+        .arg("-cp")
+        .arg(&compile_classpath)
+        .args(&sources))?;
+    let run_classpath =
+        std::env::join_paths([&jar, &jna, &coroutines, &stdlib]).map_err(|e| e.to_string())?;
+    let kotlin = run_counting(
+        Command::new("java")
+            .arg(format!(
+                "-Djna.library.path={}",
+                target.join("debug").display()
+            ))
+            .arg("-cp")
+            .arg(&run_classpath)
+            .arg("keyway.tests.MainKt"),
+        kotlin_line,
+    )?;
+    if python.failed + kotlin.failed > 0 {
+        return Err(format!(
+            "binding tests failed: {} python, {} kotlin",
+            python.failed, kotlin.failed
+        ));
+    }
+    Ok(BindingTotals { python, kotlin })
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn tools_dir() -> PathBuf {
+    std::env::var_os("KEYWAY_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("tools"))
+}
+
+fn library_file_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "libkeyway_mobile.dylib"
+    } else {
+        "libkeyway_mobile.so"
+    }
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+}
+
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, String> {
+    let mut found = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.is_dir() {
+            found.extend(files_with_extension(&path, ext)?);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 fn step(name: &str) {
     println!("\n==> {name}");
 }
 
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    let status = Command::new(program)
-        .args(args)
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
         .status()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+        Err(format!("{command:?} failed ({status})"))
     }
 }
 
@@ -78,37 +257,66 @@ struct Totals {
     binaries: u64,
 }
 
-/// Runs `cargo <args>`, echoing its output and adding up libtest's
-/// `test result:` lines.
-fn run_tests(args: &[&str]) -> Result<Totals, String> {
-    let mut child = Command::new("cargo")
-        .args(args)
+/// Runs `command`, echoing its stdout, and adds up the summary lines `parse`
+/// recognises. A failing command with no failed test counted is an error.
+fn run_counting(command: &mut Command, parse: fn(&str, &mut Totals)) -> Result<Totals, String> {
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start cargo: {e}"))?;
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
     let mut totals = Totals::default();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines() {
             let line = line.map_err(|e| format!("reading test output: {e}"))?;
             println!("{line}");
-            if let Some(summary) = line.strip_prefix("test result: ") {
-                totals.binaries += 1;
-                totals.passed += count(summary, "passed");
-                totals.failed += count(summary, "failed");
-                totals.ignored += count(summary, "ignored");
-            }
+            parse(&line, &mut totals);
         }
     }
     let status = child
         .wait()
-        .map_err(|e| format!("waiting for cargo: {e}"))?;
+        .map_err(|e| format!("waiting for {command:?}: {e}"))?;
     if !status.success() && totals.failed == 0 {
-        return Err(format!("`cargo {}` failed ({status})", args.join(" ")));
+        return Err(format!("{command:?} failed ({status})"));
     }
     Ok(totals)
 }
 
-/// The number before `label` in a libtest summary (`ok. 5 passed; 0 failed; ...`).
+/// `test result: ok. 5 passed; 0 failed; 1 ignored; ...`
+fn libtest_line(line: &str, totals: &mut Totals) {
+    if let Some(summary) = line.strip_prefix("test result: ") {
+        totals.binaries += 1;
+        totals.passed += count(summary, "passed");
+        totals.failed += count(summary, "failed");
+        totals.ignored += count(summary, "ignored");
+    }
+}
+
+/// `6 passed, 1 failed in 0.12s` (pytest's last line, between `=` runs or not).
+fn pytest_line(line: &str, totals: &mut Totals) {
+    let line = line.trim_matches(|c| c == '=' || c == ' ');
+    if line.contains(" in ") && (line.contains("passed") || line.contains("failed")) {
+        let summary = line
+            .split(" in ")
+            .next()
+            .unwrap_or_default()
+            .replace(',', ";");
+        totals.binaries += 1;
+        totals.passed += count(&summary, "passed");
+        totals.failed += count(&summary, "failed") + count(&summary, "error");
+    }
+}
+
+/// `Kotlin binding tests: 6 passed, 0 failed`
+fn kotlin_line(line: &str, totals: &mut Totals) {
+    if let Some(summary) = line.strip_prefix("Kotlin binding tests: ") {
+        let summary = summary.replace(',', ";");
+        totals.binaries += 1;
+        totals.passed += count(&summary, "passed");
+        totals.failed += count(&summary, "failed");
+    }
+}
+
+/// The number before `label` in a `;`-separated summary (`ok. 5 passed; 0 failed`).
 fn count(summary: &str, label: &str) -> u64 {
     summary
         .split(';')

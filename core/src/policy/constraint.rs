@@ -13,6 +13,7 @@ use crate::code::{Code, UnknownName};
 /// A restriction a lock model puts on the codes it stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ModelConstraint {
     /// The digit 0 may not appear anywhere in the code (seen on Nuki keypads).
     NoZeros,

@@ -162,6 +162,7 @@ impl TargetLock {
 
 /// One violated rule, as reported to a person or a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Violation {
     /// The rule's stable id.
     pub rule: Rule,

@@ -12,6 +12,7 @@ use crate::code::UnknownName;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Rule {
     /// The code has a length its kind or community does not allow.
     Length,

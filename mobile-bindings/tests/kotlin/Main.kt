@@ -1,0 +1,6 @@
+// Runs every Kotlin binding test suite.
+package keyway.tests
+
+fun main() {
+    runTests("kotlin", policyTests)
+}
