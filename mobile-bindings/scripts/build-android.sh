@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the Android artefacts of the Keyway mobile library:
+#   target/android/jniLibs/<abi>/libkeyway_mobile.so   (arm64-v8a, armeabi-v7a, x86_64)
+#   target/android/kotlin/uniffi/...                   (generated Kotlin sources)
+# Copy jniLibs into your module's src/main/jniLibs and the Kotlin sources into
+# src/main/kotlin (or point a Gradle sourceSet at them). The app needs
+# net.java.dev.jna:jna (aar) and kotlinx-coroutines-core.
+#
+# Needs: the Android NDK (ANDROID_NDK_HOME), `cargo install cargo-ndk`, and
+# `rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android`.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+: "${ANDROID_NDK_HOME:?set ANDROID_NDK_HOME to your Android NDK}"
+command -v cargo-ndk >/dev/null || { echo "cargo-ndk is missing: cargo install cargo-ndk" >&2; exit 1; }
+
+profile="${KEYWAY_PROFILE:-release-mobile}"
+out="target/android"
+rm -rf "$out"
+mkdir -p "$out/jniLibs" "$out/kotlin"
+
+cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o "$out/jniLibs" \
+  build --profile "$profile" -p keyway-mobile
+
+# Bindings are generated from a host build of the same library (library mode
+# reads the metadata uniffi embeds; it is identical for every target).
+cargo build --profile "$profile" -p keyway-mobile
+cargo run -q -p uniffi-bindgen -- generate --no-format \
+  --library "target/$profile/libkeyway_mobile.so" --language kotlin --out-dir "$out/kotlin"
+
+echo "Android artefacts in $out"
+find "$out" -name '*.so' -o -name '*.kt' | sort
