@@ -139,6 +139,7 @@ impl<'de> Deserialize<'de> for Code {
 
 /// What a code is for; each kind has its own length and rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CodeKind {
     /// A resident's own code for their doors.
@@ -192,6 +193,7 @@ impl FromStr for CodeKind {
 
 /// Whether a person chose the digits or the system drew them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// Drawn by the generator.
@@ -202,6 +204,7 @@ pub enum Origin {
 
 /// The kind of door a lock guards; custom codes are refused on shared ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessPoint {
     /// A resident's own unit door.
