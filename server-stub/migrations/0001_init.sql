@@ -144,6 +144,7 @@ CREATE TABLE placements (
     reason TEXT,
     state TEXT NOT NULL,
     replaces TEXT,
+    -- Unix microseconds: orders a code's placements on one lock.
     created_at BIGINT NOT NULL
 );
 CREATE INDEX placements_lock ON placements (lock_id, live);

@@ -336,7 +336,8 @@ async fn place(
         ending: None,
         reason: None,
         replaces,
-        created_at: now_secs(),
+        // Microseconds: the newest placement of a code on a lock is its current one.
+        created_at: jiff::Timestamp::now().as_microsecond() as i64,
     };
     insert_placement(conn, &placement).await?;
     audit(

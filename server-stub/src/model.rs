@@ -380,7 +380,7 @@ pub struct Placement {
     pub reason: Option<String>,
     /// The placement this one replaces (a code change).
     pub replaces: Option<String>,
-    /// Created.
+    /// Created, Unix microseconds.
     pub created_at: i64,
 }
 

@@ -300,6 +300,35 @@ async fn load_job(
     .transpose()
 }
 
+/// A job of `lock_id` whose target table has `digest` at `version`.
+async fn job_reaching(
+    conn: &mut AnyConnection,
+    lock_id: &str,
+    digest: &str,
+    version: u32,
+) -> ApiResult<Option<JobRecord>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM jobs WHERE lock_id = $1 AND digest = $2 AND target = $3 ORDER BY issued_at DESC",
+    )
+    .bind(lock_id.to_owned())
+    .bind(digest.to_owned())
+    .bind(i64::from(version))
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some((id,)) => {
+            load_job(
+                conn,
+                "SELECT id, base, target, recovery, digest, effects, outcome FROM jobs WHERE id = $1 AND lock_id = $2",
+                id,
+                lock_id.to_owned(),
+            )
+            .await
+        }
+        None => Ok(None),
+    }
+}
+
 /// The digest of the table the lock confirmed.
 async fn confirmed_digest(
     conn: &mut AnyConnection,
@@ -444,13 +473,7 @@ pub async fn settle_receipt(
             } else {
                 // The lock is somewhere else: a job whose receipt was lost, or
                 // a state the server cannot explain.
-                let job = load_job(
-                    conn,
-                    "SELECT id, base, target, recovery, digest, effects, outcome FROM jobs WHERE lock_id = $1 AND digest = $2 ORDER BY issued_at DESC",
-                    lock.id.clone(),
-                    digest_hex.clone(),
-                )
-                .await?;
+                let job = job_reaching(conn, &lock.id, &digest_hex, receipt.version).await?;
                 match job {
                     Some(job)
                         if job.target == receipt.version
