@@ -337,7 +337,7 @@ async fn place(
         reason: None,
         replaces,
         // Microseconds: the newest placement of a code on a lock is its current one.
-        created_at: jiff::Timestamp::now().as_microsecond() as i64,
+        created_at: jiff::Timestamp::now().as_microsecond(),
     };
     insert_placement(conn, &placement).await?;
     audit(
