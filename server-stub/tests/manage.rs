@@ -1058,7 +1058,10 @@ fn no_log_line_contains_a_code_or_a_token() {
 
 /// A stand-in SMS gateway: answers 500 to the first request, then 200;
 /// records every request.
-fn sms_gateway() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+/// Headers and body of each request the gateway saw.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
+fn sms_gateway() -> (String, Requests) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/send", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

@@ -390,7 +390,7 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
     let count = kinds.len();
     // The same receipt again changes nothing.
     let receipt = status_receipt(&mut unit);
-    post_receipts(&f, &alice, &[receipt.clone()]);
+    post_receipts(&f, &alice, std::slice::from_ref(&receipt));
     post_receipts(&f, &alice, &[receipt]);
     let (_, audit) = f.get(&alice, &format!("/v1/locks/{}/audit", f.lock_4b));
     assert_eq!(
@@ -457,7 +457,7 @@ fn a_refusal_fails_the_new_code_and_keeps_the_old_one() {
     let created = f.ok(
         &alice,
         Method::POST,
-        &"/v1/codes".to_owned(),
+        "/v1/codes",
         json!({"kind": "resident", "mode": "pick", "code": "3859"}),
     );
     let id = created["id"].as_str().unwrap().to_owned();
