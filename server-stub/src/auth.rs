@@ -206,6 +206,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
     }
 }
 
+/// Picking a code answers whether those digits are taken on a door, so picks
+/// are limited per user (30 a minute) to keep that from becoming a way to
+/// guess codes.
+pub async fn limit_picks(
+    app: &App,
+    caller: &Caller,
+    mode: keyway_core::api::CodeMode,
+) -> ApiResult<()> {
+    if mode == keyway_core::api::CodeMode::Pick {
+        rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await?;
+    }
+    Ok(())
+}
+
 /// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by
 /// every server instance through the database); refuses past `max`.
 pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> ApiResult<()> {

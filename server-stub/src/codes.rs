@@ -4,8 +4,6 @@
 //! enabling, disabling and deleting. Each runs inside the property's write
 //! transaction and leaves the touched locks for [`reconcile::flush_touched`].
 
-use std::collections::BTreeSet;
-
 use jiff::Timestamp;
 use keyway_core::api::{CodeMode, CodeStatus, GuestType};
 use keyway_core::policy::TargetLock;
@@ -555,9 +553,4 @@ pub fn guest_schedule(
         (GuestType::Recurring, Some(s @ Schedule::Recurring(_))) => Ok(s),
         (GuestType::Recurring, _) => Err(bad("a recurring guest code needs a recurring schedule")),
     }
-}
-
-/// Codes of other kinds that a resident's own kinds must never touch.
-pub fn resident_kinds() -> BTreeSet<CodeKind> {
-    [CodeKind::Resident, CodeKind::Guest].into_iter().collect()
 }

@@ -33,8 +33,9 @@ pub struct NotifySettings {
         default_value = "keyway-deliveries.jsonl"
     )]
     pub delivery_log: PathBuf,
-    /// SMTP server URL for `smtp`: `smtp://user:pass@host:587` (STARTTLS),
-    /// `smtps://…` (TLS), or `smtp://host:2525?tls=none` for a local relay.
+    /// SMTP server URL for `smtp`: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or plain
+    /// `smtp://host:25` for a relay on a trusted network.
     #[arg(long, env = "KEYWAY_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The From address of emails.
