@@ -398,6 +398,27 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
         count,
         "events are stored once"
     );
+    // Sync tells phones how far the server has the lock's events, so a status
+    // asked from there carries only new ones.
+    let ack = job_of(&f, &alice, &f.lock_4b)["audit_ack"]
+        .as_u64()
+        .unwrap() as u32;
+    assert!(ack >= 8, "{ack}");
+    let file = f.provisioning();
+    let provisioned = file
+        .locks
+        .iter()
+        .find(|l| l.lock_id.to_string() == f.lock_4b)
+        .unwrap();
+    let keys = keyway_core::protocol::LockKeys::derive(&provisioned.root_key, provisioned.lock_id);
+    let _ = unit.enter_code("0000", Timestamp::now());
+    let fresh = keys
+        .open_receipt(&unit.status([9; 16], ack, Timestamp::now()).unwrap())
+        .unwrap();
+    assert!(
+        !fresh.events.is_empty() && fresh.events.iter().all(|e| e.seq > ack),
+        "{fresh:?}"
+    );
 
     // removing -> removed, then a tombstone in sync.
     let deleted = f.ok(

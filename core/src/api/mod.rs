@@ -365,6 +365,11 @@ pub struct LockSync {
     /// When the job expires on the lock's clock.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub job_expires_at: Option<Timestamp>,
+    /// The highest audit sequence number the server has stored for this lock:
+    /// a phone asks the lock for a status with `since_seq` = this, so the
+    /// events it carries back are ones the server lacks.
+    #[serde(default)]
+    pub audit_ack: u32,
 }
 
 /// A deleted code: the phone drops it from its mirror.

@@ -197,6 +197,7 @@ pub async fn sync(
             target_version: lock.job_target,
             job: lock.job_envelope,
             job_expires_at: lock.job_expires_at.map(ts),
+            audit_ack: lock.audit_ack,
         })
         .collect();
     tx.commit().await?;
