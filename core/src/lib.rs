@@ -1,5 +1,7 @@
 //! Keyway's shared core: the domain every other part of Keyway agrees on.
 //!
+//! - [`api`]: the server's HTTP request and response types, shared with the
+//!   phone's sync client.
 //! - [`code`]: the [`Code`] value type and the vocabulary around it (kinds,
 //!   origins, access points).
 //! - [`policy`]: which codes are acceptable where; every violated rule with a
@@ -18,6 +20,7 @@
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();
 
+pub mod api;
 pub mod code;
 pub mod generate;
 pub mod lock;

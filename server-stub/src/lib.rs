@@ -1,7 +1,32 @@
-//! The Keyway server: the authority for policy, locks and codes, which seals
-//! jobs for locks and settles what phones report back.
+//! The Keyway server: the authority for policy, locks and codes. It decides
+//! which codes are acceptable (the `keyway-core` policy engine), keeps each
+//! lock's desired and confirmed slot tables, seals one job per lock that only
+//! that lock can open, and settles the receipts phones carry back.
 //!
-//! The server arrives in issue 4; until then this crate only holds its place in
-//! the workspace.
+//! - [`app`]: settings, shared state, idempotent writes, serving and workers.
+//! - [`api`]: the HTTP endpoints and the OpenAPI document.
+//! - [`auth`]: bearer tokens, roles and scoping, idempotency keys, rate limits.
+//! - [`codes`]: creating, changing, enabling, disabling and deleting codes.
+//! - [`reconcile`]: jobs, receipts, recovery, expiry.
+//! - [`model`]: rows and states.
+//! - [`store`]: the storage seam (portable SQL over `sqlx::Any`) and migrations.
+//! - [`crypto`]: secrets at rest, lookup MACs, tokens.
+//! - [`notify`]: the notification outbox and its senders.
+//! - [`admin`]: the operator's `admin` commands.
+//! - [`error`]: problem-details errors with stable codes.
+//!
+//! `docs/server.md` explains how to run it; `docs/api.md` lists the API.
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod codes;
+pub mod crypto;
+pub mod error;
+pub mod model;
+pub mod notify;
+pub mod reconcile;
+pub mod store;
 
 pub use keyway_core as core;

@@ -1,0 +1,351 @@
+//! Sync and receipts: `GET /v1/sync?cursor=` returns what changed since the
+//! cursor (codes, tombstones, locks with their current sealed job) at a cost
+//! that follows the number of changes (indexed change counters), and
+//! `POST /v1/receipts` settles receipts carried back from locks. Also a lock's
+//! audit trail.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use keyway_core::api::{
+    AuditEntry, AuditList, LockSync, ReceiptBatch, ReceiptBatchResponse, ReceiptResult, Role,
+    SyncResponse, Tombstone, decode_bytes,
+};
+use keyway_core::protocol::seal::envelope_lock_id;
+use serde::Deserialize;
+use sqlx::AnyConnection;
+
+use crate::app::{App, parse_body};
+use crate::auth::{Caller, Idem};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where};
+use crate::store::ts;
+
+/// Most codes (and most locks) in one sync page.
+pub const PAGE: usize = 200;
+
+/// `?cursor=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SyncQuery {
+    /// The cursor from the previous sync; absent for the first.
+    pub cursor: Option<String>,
+}
+
+fn parse_cursor(cursor: Option<&str>) -> ApiResult<i64> {
+    match cursor {
+        None | Some("") => Ok(0),
+        Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_cursor",
+                "the cursor is not one this server gave out; sync from the start",
+            )
+        }),
+    }
+}
+
+async fn codes_between(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    after: i64,
+    upto: Option<i64>,
+    limit: Option<usize>,
+) -> ApiResult<Vec<CodeRow>> {
+    let upto_clause = upto
+        .map(|u| format!(" AND change_seq <= {u}"))
+        .unwrap_or_default();
+    let limit_clause = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
+    let rows = match caller.role {
+        Role::Resident => {
+            let clause = format!(
+                "unit_id = $1 AND property_id = $2 AND kind IN ('resident', 'guest') AND change_seq > $3{upto_clause} ORDER BY change_seq, id{limit_clause}"
+            );
+            load_codes_where(
+                conn,
+                &clause,
+                &[
+                    caller.unit_id.clone().unwrap_or_default(),
+                    caller.property_id.clone(),
+                ],
+                Some(after),
+            )
+            .await?
+        }
+        Role::Staff | Role::Manager => {
+            let clause = format!(
+                "property_id = $1 AND change_seq > $2{upto_clause} ORDER BY change_seq, id{limit_clause}"
+            );
+            load_codes_where(
+                conn,
+                &clause,
+                std::slice::from_ref(&caller.property_id),
+                Some(after),
+            )
+            .await?
+        }
+    };
+    Ok(rows)
+}
+
+async fn locks_between(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    after: i64,
+    upto: Option<i64>,
+    limit: Option<usize>,
+) -> ApiResult<Vec<LockRow>> {
+    let upto_clause = upto
+        .map(|u| format!(" AND change_seq <= {u}"))
+        .unwrap_or_default();
+    let scope = match caller.role {
+        Role::Resident => "AND (unit_id = $2 OR access_point IN ('community_entrance', 'amenity'))",
+        Role::Staff | Role::Manager => "",
+    };
+    let clause = format!("AND change_seq > {after}{upto_clause} {scope}");
+    let mut locks = if scope.is_empty() {
+        load_locks_where(conn, &caller.property_id, &clause, &[]).await?
+    } else {
+        load_locks_where(
+            conn,
+            &caller.property_id,
+            &clause,
+            &[caller.unit_id.clone().unwrap_or_default()],
+        )
+        .await?
+    };
+    locks.retain(|l| caller.may_reach_lock(l));
+    if let Some(limit) = limit {
+        locks.truncate(limit);
+    }
+    Ok(locks)
+}
+
+/// What changed since the cursor, for the calling device.
+#[utoipa::path(get, path = "/v1/sync", tag = "sync", security(("bearer" = [])), params(SyncQuery),
+    responses((status = 200, body = SyncResponse), (status = 400, body = keyway_core::api::Problem)))]
+pub async fn sync(
+    State(app): State<App>,
+    caller: Caller,
+    Query(query): Query<SyncQuery>,
+) -> ApiResult<Json<SyncResponse>> {
+    let after = parse_cursor(query.cursor.as_deref())?;
+    // One read transaction: the head and the rows come from one snapshot.
+    let mut tx = app.store.pool.begin().await?;
+    let (head,): (i64,) = sqlx::query_as("SELECT change_seq FROM properties WHERE id = $1")
+        .bind(caller.property_id.clone())
+        .fetch_one(&mut *tx)
+        .await?;
+    if after > head {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "the cursor is ahead of this server; sync from the start",
+        ));
+    }
+    // Find where this page ends: a whole change (all rows of one counter
+    // value) is never split across pages.
+    let mut cutoff = head;
+    let first_codes = codes_between(&mut tx, &caller, after, None, Some(PAGE)).await?;
+    if first_codes.len() == PAGE
+        && let Some(last) = first_codes.last()
+    {
+        cutoff = cutoff.min(last.change_seq);
+    }
+    let first_locks = locks_between(&mut tx, &caller, after, None, Some(PAGE)).await?;
+    if first_locks.len() == PAGE
+        && let Some(last) = first_locks.last()
+    {
+        cutoff = cutoff.min(last.change_seq);
+    }
+    let code_rows = if cutoff == head && first_codes.len() < PAGE {
+        first_codes
+    } else {
+        codes_between(&mut tx, &caller, after, Some(cutoff), None).await?
+    };
+    let lock_rows = if cutoff == head && first_locks.len() < PAGE {
+        first_locks
+    } else {
+        locks_between(&mut tx, &caller, after, Some(cutoff), None).await?
+    };
+    let mut codes = Vec::new();
+    let mut tombstones = Vec::new();
+    for row in &code_rows {
+        if !caller.may_use_code(row) {
+            continue;
+        }
+        let view = code_view(&mut tx, &app.key, row, caller.may_see_value(row)).await?;
+        let gone = row.status == keyway_core::api::CodeStatus::Deleted
+            && view.locks.iter().all(|l| {
+                l.state == keyway_core::api::CodeState::Removed
+                    || l.state == keyway_core::api::CodeState::Failed
+            });
+        if gone {
+            tombstones.push(Tombstone { id: row.id.clone() });
+        } else {
+            codes.push(view);
+        }
+    }
+    let locks = lock_rows
+        .into_iter()
+        .map(|lock| LockSync {
+            lock_id: lock.id,
+            name: lock.name,
+            access_point: lock.access_point,
+            confirmed_version: lock.confirmed_version,
+            target_version: lock.job_target,
+            job: lock.job_envelope,
+            job_expires_at: lock.job_expires_at.map(ts),
+            audit_ack: lock.audit_ack,
+        })
+        .collect();
+    tx.commit().await?;
+    Ok(Json(SyncResponse {
+        cursor: cutoff.to_string(),
+        has_more: cutoff < head,
+        codes,
+        tombstones,
+        locks,
+    }))
+}
+
+/// Most receipts in one batch.
+pub const MAX_RECEIPTS: usize = 256;
+
+/// Settles sealed receipts carried back from locks (job receipts and status
+/// answers). Each gets a result; a receipt seen before is `accepted` again.
+#[utoipa::path(post, path = "/v1/receipts", tag = "sync", security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "Unique per write")),
+    request_body = ReceiptBatch,
+    responses((status = 200, body = ReceiptBatchResponse)))]
+pub async fn post_receipts(
+    State(app): State<App>,
+    caller: Caller,
+    idem: Idem,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let batch: ReceiptBatch = parse_body(&body)?;
+    if batch.receipts.len() > MAX_RECEIPTS {
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_RECEIPTS} receipts per batch"
+        )));
+    }
+    let app2 = app.clone();
+    let caller2 = caller.clone();
+    app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
+        Box::pin(async move {
+            let mut results = Vec::with_capacity(batch.receipts.len());
+            for (index, text) in batch.receipts.iter().enumerate() {
+                let (lock_id, status) =
+                    match settle_one(&app2, &caller2, &mut w.tx, w.seq, text).await {
+                        Ok(lock_id) => (Some(lock_id), "accepted".to_owned()),
+                        Err((lock_id, code)) => (lock_id, code.to_owned()),
+                    };
+                results.push(ReceiptResult {
+                    index,
+                    lock_id,
+                    status,
+                });
+            }
+            Ok(serde_json::to_value(ReceiptBatchResponse { results })?)
+        })
+    })
+    .await
+}
+
+async fn settle_one(
+    app: &App,
+    caller: &Caller,
+    conn: &mut AnyConnection,
+    seq: i64,
+    text: &str,
+) -> Result<String, (Option<String>, &'static str)> {
+    let bytes = decode_bytes(text).ok_or((None, "malformed"))?;
+    let lock_id = envelope_lock_id(&bytes)
+        .map_err(|_| (None, "malformed"))?
+        .to_string();
+    let fail = |code: &'static str| (Some(lock_id.clone()), code);
+    let mut lock = load_lock(conn, &caller.property_id, &lock_id)
+        .await
+        .map_err(|_| fail("unknown_lock"))?;
+    let keys = lock.keys(&app.key).map_err(|_| fail("internal"))?;
+    let receipt = keys.open_receipt(&bytes).map_err(|e| fail(e.code()))?;
+    // A savepoint per receipt: one that fails leaves no partial change.
+    let mut savepoint = sqlx::Connection::begin(&mut *conn)
+        .await
+        .map_err(|_| fail("internal"))?;
+    crate::reconcile::settle_receipt(&mut savepoint, &app.key, seq, &mut lock, &receipt)
+        .await
+        .map_err(|_| fail("internal"))?;
+    savepoint.commit().await.map_err(|_| fail("internal"))?;
+    Ok(lock_id)
+}
+
+/// source, lock_seq, at, kind, slot, code_id, detail.
+type AuditRow = (
+    String,
+    Option<i64>,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+
+/// `?after=&limit=` for the audit trail.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Only entries recorded after this position (the `recorded` counter).
+    pub after: Option<i64>,
+    /// At most this many (default and maximum 500).
+    pub limit: Option<i64>,
+}
+
+/// A lock's audit trail: every change the server made and every event the
+/// lock reported. Staff and managers; residents for their own unit's door.
+#[utoipa::path(get, path = "/v1/locks/{id}/audit", tag = "locks", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Lock id"), AuditQuery),
+    responses((status = 200, body = AuditList)))]
+pub async fn lock_audit(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let mut conn = app.store.pool.acquire().await?;
+    let lock = load_lock(&mut conn, &caller.property_id, &id).await?;
+    let allowed = caller.is_staff()
+        || (lock.access_point == keyway_core::AccessPoint::UnitDoor
+            && lock.unit_id.is_some()
+            && lock.unit_id == caller.unit_id);
+    if !allowed {
+        return Err(ApiError::forbidden(
+            "only staff, managers and the unit's residents see this door's audit trail",
+        ));
+    }
+    let limit = q.limit.unwrap_or(500).clamp(1, 500);
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT source, lock_seq, at, kind, slot, code_id, detail FROM audit_log WHERE lock_id = $1 AND recorded_seq > $2 ORDER BY recorded_seq, at, lock_seq LIMIT $3",
+    )
+    .bind(lock.id.clone())
+    .bind(q.after.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let entries = rows
+        .into_iter()
+        .map(
+            |(source, lock_seq, at, kind, slot, code_id, detail)| AuditEntry {
+                source,
+                lock_seq: lock_seq.and_then(|s| u32::try_from(s).ok()),
+                at: ts(at),
+                kind,
+                slot: slot.and_then(|s| u16::try_from(s).ok()),
+                code_id,
+                detail,
+            },
+        )
+        .collect();
+    Ok(Json(AuditList { entries }))
+}

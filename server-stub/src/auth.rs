@@ -1,0 +1,244 @@
+//! Who is calling: bearer tokens (device tokens from `POST /v1/login`, or the
+//! API tokens an operator issued), roles, and the scoping rules every handler
+//! applies (a property for everyone; for residents, their own unit and codes).
+//! Also the idempotency-key extractor and the shared rate limiter.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use keyway_core::api::{IDEMPOTENCY_HEADER, Role, UserView};
+use keyway_core::{AccessPoint, CodeKind};
+
+use crate::app::App;
+use crate::crypto::token_hash;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{CodeRow, LockRow};
+use crate::store::now_secs;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// User id.
+    pub user_id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Property.
+    pub property_id: String,
+    /// Unit, for residents.
+    pub unit_id: Option<String>,
+    /// Whose idempotency keys these are: `device:<id>` or `token:<id>`.
+    pub principal: String,
+    /// The device, when logged in with a device token.
+    pub device_id: Option<String>,
+}
+
+impl Caller {
+    /// The API view of the user.
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.user_id.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            property_id: self.property_id.clone(),
+            unit_id: self.unit_id.clone(),
+        }
+    }
+
+    /// Staff or manager.
+    pub fn is_staff(&self) -> bool {
+        matches!(self.role, Role::Staff | Role::Manager)
+    }
+
+    /// Refuses residents.
+    pub fn require_staff(&self) -> ApiResult<()> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only staff and managers may do this"))
+        }
+    }
+
+    /// Refuses everyone but managers.
+    pub fn require_manager(&self) -> ApiResult<()> {
+        if self.role == Role::Manager {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only managers may do this"))
+        }
+    }
+
+    /// Whether the caller may see and act on `code` (a resident: their unit's
+    /// own and guest codes; staff and managers: every code of the property).
+    pub fn may_use_code(&self, code: &CodeRow) -> bool {
+        if code.property_id != self.property_id {
+            return false;
+        }
+        match self.role {
+            Role::Resident => {
+                code.unit_id.is_some()
+                    && code.unit_id == self.unit_id
+                    && matches!(code.kind, CodeKind::Resident | CodeKind::Guest)
+            }
+            Role::Staff | Role::Manager => true,
+        }
+    }
+
+    /// Whether the digits of `code` are shown to the caller: residents see
+    /// their unit's codes; staff and managers see package-room codes but not
+    /// residents' own codes.
+    pub fn may_see_value(&self, code: &CodeRow) -> bool {
+        match self.role {
+            Role::Resident => self.may_use_code(code),
+            Role::Staff | Role::Manager => {
+                code.property_id == self.property_id
+                    && !matches!(code.kind, CodeKind::Resident | CodeKind::Guest)
+            }
+        }
+    }
+
+    /// Whether the caller may carry jobs to, and see, `lock`.
+    pub fn may_reach_lock(&self, lock: &LockRow) -> bool {
+        if lock.property_id != self.property_id {
+            return false;
+        }
+        match self.role {
+            Role::Resident => {
+                (lock.access_point == AccessPoint::UnitDoor
+                    && lock.unit_id.is_some()
+                    && lock.unit_id == self.unit_id)
+                    || lock.access_point.is_shared()
+            }
+            Role::Staff | Role::Manager => true,
+        }
+    }
+}
+
+/// Extracts and checks the bearer token.
+impl FromRequestParts<App> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(ApiError::unauthorized)?;
+        authenticate(app, token).await
+    }
+}
+
+/// Looks a bearer token up.
+pub async fn authenticate(app: &App, token: &str) -> ApiResult<Caller> {
+    let hash = token_hash(token);
+    let (sql, kind): (&'static str, &str) = if token.starts_with("kwd_") {
+        (
+            "SELECT d.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
+            "device",
+        )
+    } else if token.starts_with("kwa_") {
+        (
+            "SELECT t.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            "token",
+        )
+    } else {
+        return Err(ApiError::unauthorized());
+    };
+    let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(sql)
+        .bind(hash)
+        .fetch_optional(&app.store.pool)
+        .await?;
+    let (credential, user_id, name, role, property_id, unit_id) =
+        row.ok_or_else(ApiError::unauthorized)?;
+    let role = Role::parse(&role).ok_or_else(|| ApiError::internal("role", role.as_str()))?;
+    Ok(Caller {
+        user_id,
+        name,
+        role,
+        property_id,
+        unit_id,
+        principal: format!("{kind}:{credential}"),
+        device_id: (kind == "device").then_some(credential),
+    })
+}
+
+/// The idempotency key of a write, with what identifies the request.
+#[derive(Debug, Clone)]
+pub struct Idem {
+    /// The key the client chose.
+    pub key: String,
+    /// Method and path, hashed with the body.
+    pub target: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Idem {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(IDEMPOTENCY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "idempotency_key_required",
+                    format!("every write needs an `{IDEMPOTENCY_HEADER}` header (a unique id the client keeps for retries)"),
+                )
+            })?;
+        if key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "idempotency_key_invalid",
+                "an idempotency key is 1 to 200 printable ASCII characters",
+            ));
+        }
+        let method: &Method = &parts.method;
+        Ok(Self {
+            key: key.to_owned(),
+            target: format!("{method} {}", parts.uri.path()),
+        })
+    }
+}
+
+/// Picking a code answers whether those digits are taken on a door, so picks
+/// are limited per user (30 a minute) to keep that from becoming a way to
+/// guess codes.
+pub async fn limit_picks(
+    app: &App,
+    caller: &Caller,
+    mode: keyway_core::api::CodeMode,
+) -> ApiResult<()> {
+    if mode == keyway_core::api::CodeMode::Pick {
+        rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await?;
+    }
+    Ok(())
+}
+
+/// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by
+/// every server instance through the database); refuses past `max`.
+pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> ApiResult<()> {
+    let now = now_secs();
+    let window_start = now - now.rem_euclid(window_secs);
+    let (hits,): (i64,) = sqlx::query_as(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) ON CONFLICT (bucket) DO UPDATE SET hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, window_start = excluded.window_start RETURNING hits",
+    )
+    .bind(bucket.to_owned())
+    .bind(window_start)
+    .fetch_one(&app.store.pool)
+    .await?;
+    if hits > max {
+        let retry = (window_start + window_secs - now).max(1);
+        log::warn!(
+            "rate limit reached for a {} bucket",
+            bucket.split(':').next().unwrap_or("?")
+        );
+        return Err(ApiError::rate_limited(u64::try_from(retry).unwrap_or(1)));
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! Notifications: a transactional outbox (rows written in the same transaction
+//! as the PIN they announce, recipient and body encrypted at rest) and a worker
+//! that delivers them with retries and exponential backoff. Senders: a delivery
+//! log (JSON lines, the default), SMTP (feature `smtp`) and an HTTP SMS gateway
+//! (feature `sms`). A PIN is only ever in the body of the message to its own
+//! recipient; log lines name the message id and channel, never the address or
+//! the body.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use sqlx::AnyConnection;
+
+use crate::app::App;
+use crate::crypto::new_id;
+use crate::error::ApiResult;
+use crate::store::now_secs;
+
+/// How notifications are sent.
+#[derive(Debug, Clone, Args)]
+pub struct NotifySettings {
+    /// Email sender: `log` (append to the delivery log) or `smtp`.
+    #[arg(long, env = "KEYWAY_EMAIL_SENDER", default_value = "log")]
+    pub email_sender: String,
+    /// SMS sender: `log` or `http` (an SMS gateway).
+    #[arg(long, env = "KEYWAY_SMS_SENDER", default_value = "log")]
+    pub sms_sender: String,
+    /// The delivery log (JSON lines) of the `log` senders.
+    #[arg(
+        long,
+        env = "KEYWAY_DELIVERY_LOG",
+        default_value = "keyway-deliveries.jsonl"
+    )]
+    pub delivery_log: PathBuf,
+    /// SMTP server URL for `smtp`: `smtps://user:pass@host:465` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or plain
+    /// `smtp://host:25` for a relay on a trusted network.
+    #[arg(long, env = "KEYWAY_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From address of emails.
+    #[arg(
+        long,
+        env = "KEYWAY_EMAIL_FROM",
+        default_value = "Keyway <no-reply@keyway.invalid>"
+    )]
+    pub email_from: String,
+    /// SMS gateway endpoint for `http`: the server POSTs `{"to", "message"}` JSON.
+    #[arg(long, env = "KEYWAY_SMS_GATEWAY_URL")]
+    pub sms_gateway_url: Option<String>,
+    /// Bearer token for the SMS gateway.
+    #[arg(long, env = "KEYWAY_SMS_GATEWAY_TOKEN", hide_env_values = true)]
+    pub sms_gateway_token: Option<String>,
+    /// How often the worker looks for due messages, in milliseconds.
+    #[arg(long, env = "KEYWAY_NOTIFY_INTERVAL_MS", default_value_t = 1000)]
+    pub notify_interval_ms: u64,
+    /// Attempts before a message is given up.
+    #[arg(long, env = "KEYWAY_NOTIFY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub notify_max_attempts: i64,
+    /// First retry delay in seconds; doubles each attempt (at most an hour).
+    #[arg(long, env = "KEYWAY_NOTIFY_BACKOFF_SECS", default_value_t = 5)]
+    pub notify_backoff_secs: i64,
+}
+
+/// One message to deliver.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or phone number.
+    pub to: String,
+    /// Subject (email).
+    pub subject: String,
+    /// Body.
+    pub body: String,
+}
+
+/// Queues a message in the outbox (inside the caller's transaction).
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    key: &crate::crypto::DataKey,
+    property_id: &str,
+    message: &Message,
+) -> ApiResult<()> {
+    let now = now_secs();
+    sqlx::query(
+        "INSERT INTO outbox (id, property_id, channel, recipient, subject, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
+    )
+    .bind(new_id("msg"))
+    .bind(property_id.to_owned())
+    .bind(message.channel.clone())
+    .bind(key.seal_str(&message.to)?)
+    .bind(message.subject.clone())
+    .bind(key.seal_str(&message.body)?)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A way to send one channel's messages.
+pub enum ChannelSender {
+    /// Append to the delivery log.
+    Log(PathBuf),
+    /// SMTP.
+    #[cfg(feature = "smtp")]
+    Smtp {
+        /// The transport.
+        transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
+        /// From.
+        from: lettre::message::Mailbox,
+    },
+    /// HTTP SMS gateway.
+    #[cfg(feature = "sms")]
+    Http {
+        /// Client.
+        client: reqwest::Client,
+        /// Endpoint.
+        url: String,
+        /// Bearer token.
+        token: Option<String>,
+    },
+}
+
+/// The senders for email and SMS.
+pub struct Sender {
+    email: ChannelSender,
+    sms: ChannelSender,
+}
+
+impl Sender {
+    /// Builds the senders the settings name.
+    pub fn from_settings(s: &NotifySettings) -> Result<Self, String> {
+        let email = match s.email_sender.as_str() {
+            "log" => ChannelSender::Log(s.delivery_log.clone()),
+            #[cfg(feature = "smtp")]
+            "smtp" => {
+                let url = s
+                    .smtp_url
+                    .as_deref()
+                    .ok_or("KEYWAY_SMTP_URL is required with the smtp email sender")?;
+                let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+                    .map_err(|e| format!("bad SMTP URL: {e}"))?
+                    .timeout(Some(Duration::from_secs(20)))
+                    .build();
+                let from = s
+                    .email_from
+                    .parse()
+                    .map_err(|e| format!("bad email From address: {e}"))?;
+                ChannelSender::Smtp { transport, from }
+            }
+            other => return Err(format!("unknown email sender `{other}` (log or smtp)")),
+        };
+        let sms = match s.sms_sender.as_str() {
+            "log" => ChannelSender::Log(s.delivery_log.clone()),
+            #[cfg(feature = "sms")]
+            "http" => {
+                let url = s
+                    .sms_gateway_url
+                    .clone()
+                    .ok_or("KEYWAY_SMS_GATEWAY_URL is required with the http SMS sender")?;
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(20))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                ChannelSender::Http {
+                    client,
+                    url,
+                    token: s.sms_gateway_token.clone(),
+                }
+            }
+            other => return Err(format!("unknown SMS sender `{other}` (log or http)")),
+        };
+        Ok(Self { email, sms })
+    }
+
+    async fn send(&self, message: &Message) -> Result<(), String> {
+        let sender = if message.channel == "sms" {
+            &self.sms
+        } else {
+            &self.email
+        };
+        match sender {
+            ChannelSender::Log(path) => append_log(path, message).await,
+            #[cfg(feature = "smtp")]
+            ChannelSender::Smtp { transport, from } => {
+                use lettre::AsyncTransport as _;
+                let to = message
+                    .to
+                    .parse()
+                    .map_err(|_| "the recipient address is not valid".to_owned())?;
+                let email = lettre::Message::builder()
+                    .from(from.clone())
+                    .to(to)
+                    .subject(message.subject.clone())
+                    .body(message.body.clone())
+                    .map_err(|e| e.to_string())?;
+                transport
+                    .send(email)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("SMTP: {e}"))
+            }
+            #[cfg(feature = "sms")]
+            ChannelSender::Http { client, url, token } => {
+                let mut request = client.post(url).json(&serde_json::json!({
+                    "to": message.to,
+                    "message": message.body,
+                }));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| format!("SMS gateway unreachable: {}", e.without_url()))?;
+                if response.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("SMS gateway answered {}", response.status()))
+                }
+            }
+        }
+    }
+}
+
+async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
+    use tokio::io::AsyncWriteExt as _;
+    let line = serde_json::json!({
+        "at": jiff::Timestamp::now().to_string(),
+        "channel": message.channel,
+        "to": message.to,
+        "subject": message.subject,
+        "body": message.body,
+    })
+    .to_string();
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+        .map_err(|e| format!("delivery log: {e}"))?;
+    file.write_all(format!("{line}\n").as_bytes())
+        .await
+        .map_err(|e| format!("delivery log: {e}"))
+}
+
+/// Delivers due messages until `stop` turns true.
+pub async fn run_worker(
+    app: App,
+    sender: Sender,
+    settings: NotifySettings,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let interval = Duration::from_millis(settings.notify_interval_ms.max(50));
+    loop {
+        match deliver_due(&app, &sender, &settings).await {
+            Ok(n) if n > 0 => log::debug!("delivered {n} notification(s)"),
+            Ok(_) => {}
+            Err(e) => log::warn!("notification worker: {}", e.detail),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {},
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// One pass: claims due messages (a lease, so several instances never send
+/// one twice at once), sends them, records the outcome.
+pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiResult<usize> {
+    let now = now_secs();
+    let claimed: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+        "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT 20) AND status = 'queued' AND (locked_until IS NULL OR locked_until < $2) RETURNING id, channel, recipient, subject, body, attempts",
+    )
+    .bind(now + 120)
+    .bind(now)
+    .fetch_all(&app.store.pool)
+    .await?;
+    let mut sent = 0;
+    for (id, channel, to, subject, body, attempts) in claimed {
+        let message = Message {
+            channel: channel.clone(),
+            to: app.key.open_str(&to)?,
+            subject,
+            body: app.key.open_str(&body)?,
+        };
+        match sender.send(&message).await {
+            Ok(()) => {
+                sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
+                    .bind(now_secs())
+                    .bind(id.clone())
+                    .execute(&app.store.pool)
+                    .await?;
+                log::info!("notification {id} sent by {channel}");
+                sent += 1;
+            }
+            Err(error) => {
+                let give_up = attempts >= s.notify_max_attempts;
+                let delay = (s.notify_backoff_secs.max(1) << (attempts - 1).clamp(0, 20)).min(3600);
+                sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $4")
+                    .bind(if give_up { "failed" } else { "queued" })
+                    .bind(now_secs() + delay)
+                    .bind(error.clone())
+                    .bind(id.clone())
+                    .execute(&app.store.pool)
+                    .await?;
+                log::warn!(
+                    "notification {id} by {channel} failed (attempt {attempts}): {error}{}",
+                    if give_up { "; giving up" } else { "" }
+                );
+            }
+        }
+    }
+    Ok(sent)
+}

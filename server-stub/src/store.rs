@@ -1,0 +1,164 @@
+//! The storage seam: one `sqlx::AnyPool` behind portable SQL (`$1`
+//! placeholders, TEXT ids, BIGINT numbers and flags, `ON CONFLICT`,
+//! `RETURNING`), so SQLite today and PostgreSQL later run the same statements
+//! and no handler knows which database it talks to.
+//!
+//! Writes to a property go through [`Store::begin_write`], whose first
+//! statement bumps the property's change counter: that takes SQLite's write
+//! lock (or a row lock on PostgreSQL) at once, so writes to one property are
+//! serialised, cursors stay monotonic, and a slot is never handed out twice.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor, SqlSafeStr, Transaction};
+
+use crate::crypto::DataKey;
+
+/// Migrations, embedded in the binary.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// The database and the data key.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// The pool.
+    pub pool: AnyPool,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Connecting failed.
+    #[error("cannot open the database: {0}")]
+    Connect(sqlx::Error),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    /// The data key does not match the one the database was created with.
+    #[error(
+        "the data key does not match this database (it was created with another KEYWAY_DATA_KEY)"
+    )]
+    WrongKey,
+    /// Another query failed.
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// Turns `--database` into a URL: a plain path is a SQLite file, created if missing.
+pub fn database_url(arg: &str) -> String {
+    if arg.contains("://") || arg.starts_with("sqlite:") {
+        arg.to_owned()
+    } else {
+        format!("sqlite://{arg}?mode=rwc")
+    }
+}
+
+/// A write transaction on one property, holding its write lock.
+pub struct WriteTx {
+    /// The transaction; run queries on `&mut *tx.tx`.
+    pub tx: Transaction<'static, Any>,
+    /// The change-counter value this write took.
+    pub seq: i64,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database,
+    /// and checks that `key` is the key it was created with.
+    pub async fn open(url: &str, key: &DataKey) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 30000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::Connect)?;
+        let migrations = MIGRATIONS
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    (*name).into(),
+                    MigrationType::Simple,
+                    sqlx::AssertSqlSafe(*sql).into_sql_str(),
+                    false,
+                )
+            })
+            .collect();
+        Migrator::with_migrations(migrations)
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        let store = Self { pool };
+        store.check_key(key).await?;
+        Ok(store)
+    }
+
+    async fn check_key(&self, key: &DataKey) -> Result<(), StoreError> {
+        let found: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'data_key_check'")
+                .fetch_optional(&self.pool)
+                .await?;
+        match found {
+            Some((value,)) if value == key.check_value() => Ok(()),
+            Some(_) => Err(StoreError::WrongKey),
+            None => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES ('data_key_check', $1)")
+                    .bind(key.check_value().to_owned())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Begins a write to `property_id`: takes its write lock and the next
+    /// value of its change counter. `None` if there is no such property.
+    pub async fn begin_write(&self, property_id: &str) -> Result<Option<WriteTx>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<(i64,)> = sqlx::query_as(
+            "UPDATE properties SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
+        )
+        .bind(property_id.to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(seq.map(|(seq,)| WriteTx { tx, seq }))
+    }
+}
+
+impl WriteTx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// SQLite and PostgreSQL both store flags as BIGINT here.
+pub fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+/// Now, in Unix seconds.
+pub fn now_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Unix seconds as a timestamp (clamped into range).
+pub fn ts(seconds: i64) -> jiff::Timestamp {
+    jiff::Timestamp::from_second(seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
