@@ -1,1 +1,2 @@
+//! Placeholder until the delivery benchmark lands.
 fn main() {}

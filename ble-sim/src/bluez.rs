@@ -1250,6 +1250,8 @@ pub struct BluezServer {
 impl Drop for BluezServer {
     fn drop(&mut self) {
         self.task.abort();
+        // Ends the notifier tasks, which hold the connection.
+        self.bluez.exported().links.clear();
     }
 }
 
@@ -1295,6 +1297,13 @@ impl BluezServer {
             bluez,
             task,
         })
+    }
+
+    /// Gives up `org.bluez` and stops, so another simulator can take the bus.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        self.bluez.exported().links.clear();
+        let _ = self.connection.release_name("org.bluez").await;
     }
 
     /// The D-Bus connection serving `org.bluez`.

@@ -46,7 +46,8 @@ impl PrivateBus {
             .arg("--print-address=1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // It only complains it may not raise its file limit.
+            .stderr(Stdio::null())
             .spawn()
             .map_err(BusError::Spawn)?;
         let mut line = String::new();

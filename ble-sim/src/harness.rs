@@ -89,6 +89,11 @@ impl Harness {
         BleTransport::new().await
     }
 
+    /// Stops serving BlueZ and gives the bus's `org.bluez` name back.
+    pub async fn shutdown(self) {
+        self.bluez.shutdown().await;
+    }
+
     /// The simulated BlueZ.
     pub fn bluez(&self) -> &BluezServer {
         &self.bluez

@@ -15,14 +15,14 @@
 //!
 //! Codes typed on keypads or carried in jobs never appear in log lines.
 
-// pub mod api;
+pub mod api;
 pub mod bluez;
 pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod harness;
 pub mod radio;
-// pub mod scenario;
+pub mod scenario;
 pub mod sim;
 pub mod store;
 
