@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use keyway_core::protocol::{
     COMPANY_ID, LockId, NOTIFY_CHAR_UUID, SERVICE_UUID, WRITE_CHAR_UUID, uuid_string,
 };
@@ -1282,12 +1283,25 @@ impl BluezServer {
             .build()
             .await?;
         bluez.reconcile(&connection).await;
+        // BlueZ ends a client's discovery when the client leaves the bus.
+        let dbus = zbus::fdo::DBusProxy::new(&connection).await?;
+        let mut departures = dbus.receive_name_owner_changed().await?;
         let task = {
             let bluez = bluez.clone();
             let connection = connection.clone();
             tokio::spawn(async move {
                 loop {
-                    sim.changed().await;
+                    tokio::select! {
+                        () = sim.changed() => {}
+                        Some(change) = departures.next() => {
+                            if let Ok(args) = change.args()
+                                && args.new_owner().is_none()
+                            {
+                                sim.client_left(args.name().as_str());
+                            }
+                            continue;
+                        }
+                    }
                     bluez.reconcile(&connection).await;
                 }
             })

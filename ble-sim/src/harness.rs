@@ -111,7 +111,7 @@ impl Harness {
 
 /// The instant every lock's frozen clock reads in [`test_config`].
 pub fn test_epoch() -> Timestamp {
-    Timestamp::from_second(1_795_435_200).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-11-23T08:00:00Z
+    Timestamp::from_second(1_795_435_200).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-11-23T12:00:00Z
 }
 
 /// A test lock with a random id and key.

@@ -522,6 +522,21 @@ impl Sim {
         })
     }
 
+    /// Hands one whole request message to a lock's firmware, bypassing the
+    /// radio (a wired service port); returns the response message.
+    pub fn handle_message(&self, key: &str, request: &[u8]) -> Result<Vec<u8>, SimError> {
+        self.with_lock(key, |world, i| {
+            let lock = &mut world.locks[i];
+            if !lock.powered {
+                return Err(SimError::LockOff(lock.id()));
+            }
+            let now = lock.now();
+            let response = lock.firmware.handle(request, now);
+            lock.persist()?;
+            Ok(response)
+        })
+    }
+
     /// Moves the phone.
     pub fn move_phone(&self, to: Position) -> Result<(), SimError> {
         if !to.x.is_finite() || !to.y.is_finite() {
@@ -743,6 +758,13 @@ impl Sim {
         };
         self.touch();
         Ok(changed)
+    }
+
+    /// A D-Bus client left the bus: its discovery session ends.
+    pub(crate) fn client_left(&self, client: &str) {
+        if self.world().adapter.discovering.remove(client) {
+            self.touch();
+        }
     }
 
     /// The phone connects to a lock; returns the MTU and the delay to apply.
