@@ -845,10 +845,12 @@ impl AdapterIface {
     }
     #[zbus(property)]
     async fn set_powered(&self, on: bool) -> zbus::fdo::Result<()> {
+        // zbus answers property setters with org.freedesktop.DBus.Error.*
+        // names only; BlueZ would name this org.bluez.Error.Blocked.
         self.bluez
             .sim
             .client_set_powered(on)
-            .map_err(|_| bluez_fdo_error("org.bluez.Error.Blocked", "Blocked through rfkill"))
+            .map_err(|_| zbus::fdo::Error::AccessDenied("Blocked through rfkill".into()))
     }
     #[zbus(property)]
     fn power_state(&self) -> String {
@@ -890,23 +892,6 @@ impl AdapterIface {
     #[zbus(property)]
     fn roles(&self) -> Vec<String> {
         vec!["central".into()]
-    }
-}
-
-/// An error with a BlueZ name for a property setter (zbus routes setter
-/// errors through `fdo::Error`).
-fn bluez_fdo_error(name: &str, message: &str) -> zbus::fdo::Error {
-    let reply = zbus::message::Message::method_call("/", "Set").and_then(|b| b.build(&()));
-    match (
-        zbus::names::OwnedErrorName::try_from(name.to_owned()),
-        reply,
-    ) {
-        (Ok(name), Ok(reply)) => zbus::fdo::Error::ZBus(zbus::Error::MethodError(
-            name,
-            Some(message.to_owned()),
-            reply,
-        )),
-        _ => zbus::fdo::Error::Failed(message.to_owned()),
     }
 }
 

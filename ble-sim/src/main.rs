@@ -63,7 +63,21 @@ fn main() -> ExitCode {
         Command::Serve { .. } => "keyway_ble_sim=info,keyway_core=info",
         Command::Run { .. } => "warn",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default)).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format(|out, record| {
+            use std::io::Write;
+            writeln!(
+                out,
+                "[{} {} {}] {}",
+                jiff::Timestamp::now()
+                    .round(jiff::Unit::Millisecond)
+                    .unwrap_or_else(|_| jiff::Timestamp::now()),
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
     match cli.command {
         Command::Serve {
             config,

@@ -1,6 +1,9 @@
 //! Project automation for Keyway, in Rust so it runs wherever cargo does.
 //!
-//! - `cargo xtask test`: formatting, clippy, then every test in the workspace;
+//! - `cargo xtask test`: formatting, clippy (the workspace with every target,
+//!   then keyway-core's lesser feature sets), then every test in the workspace
+//!   (the btleplug transport and the simulator included: they need
+//!   `dbus-daemon` and `bluetoothctl`, which `.ci/install-deps` installs);
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`.
 
@@ -42,6 +45,29 @@ fn test() -> Result<(), String> {
             "warnings",
         ],
     )?;
+    // The workspace build unifies features (the simulator turns on keyway-core's
+    // `ble`), so check the core's other feature sets on their own: the lock side
+    // must build without the phone side, and delivery without btleplug.
+    for features in ["", "delivery"] {
+        step(&format!(
+            "cargo clippy -p keyway-core --features '{features}'"
+        ));
+        run(
+            "cargo",
+            &[
+                "clippy",
+                "-p",
+                "keyway-core",
+                "--no-default-features",
+                "--features",
+                features,
+                "--lib",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?;
+    }
     step("cargo test");
     let totals = run_tests(&["test", "--workspace", "--no-fail-fast"])?;
     println!(
