@@ -543,6 +543,39 @@ rusty_fork::rusty_fork_test! {
     }
 
     #[test]
+    fn a_corrupted_frame_is_refused_and_changes_nothing() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let seen = rig.sighting().await;
+            let (_, sealed) = rig.seal(0, puts(4, 8));
+            let batch = rig.batch(1, vec![sealed]);
+            rig.h.sim.set_faults(&rig.id(), Faults { corrupt_frame: Some(1), ..Faults::default() }).unwrap();
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(
+                report.outcome,
+                DeliveryOutcome::Failed(DeliveryFailure::LockRefused { error: ErrorCode::BadSeal })
+            );
+            let view = rig.view();
+            assert_eq!((view.version, view.slots.len(), view.audit.len()), (0, 0, 0));
+            // The fault was one-shot: the same job goes through next time.
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+        });
+    }
+
+    #[test]
+    fn a_scan_cut_short_does_not_block_the_next() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            // Abandon a scan midway: discovery stays on for this client.
+            let cut = tokio::time::timeout(Duration::from_millis(50), rig.transport.scan(Duration::from_secs(5))).await;
+            assert!(cut.is_err());
+            assert!(rig.h.sim.adapter().2, "still discovering");
+            assert_eq!(rig.transport.scan(Duration::from_millis(100)).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
     fn a_lock_far_away_is_heard_but_out_of_range() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;

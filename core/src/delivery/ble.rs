@@ -110,12 +110,17 @@ pub fn sighting_from(
 impl LockTransport for BleTransport {
     async fn scan(&self, duration: Duration) -> Result<Vec<LockSighting>, TransportError> {
         let adapter = self.adapter().await?;
-        adapter
+        match adapter
             .start_scan(ScanFilter {
                 services: vec![service_uuid()],
             })
             .await
-            .map_err(unavailable)?;
+        {
+            Ok(()) => {}
+            // A scan of ours that was cut short is still running: listen to it.
+            Err(e) if describe(&e).contains("InProgress") => {}
+            Err(e) => return Err(unavailable(e)),
+        }
         tokio::time::sleep(duration).await;
         let peripherals = adapter.peripherals().await;
         if let Err(e) = adapter.stop_scan().await {
