@@ -153,6 +153,13 @@ fn manufacturer_data(advert: &[u8]) -> HashMap<u16, OwnedValue> {
     HashMap::from([(COMPANY_ID, ov(advert.to_vec()))])
 }
 
+/// A frame to notify, after waiting `delay_ms` (the delay fault).
+#[derive(Debug)]
+struct Outgoing {
+    frame: Vec<u8>,
+    delay_ms: u64,
+}
+
 /// What the D-Bus side last published about a device.
 #[derive(Debug, Clone, PartialEq)]
 struct Published {
@@ -168,7 +175,7 @@ struct Published {
 struct Exported {
     devices: BTreeMap<LockId, Published>,
     adapter: Option<(bool, bool)>,
-    links: HashMap<LockId, (u64, mpsc::UnboundedSender<Vec<u8>>)>,
+    links: HashMap<LockId, (u64, mpsc::UnboundedSender<Outgoing>)>,
     generation: u64,
 }
 
@@ -582,9 +589,12 @@ async fn notifier(
     conn: Connection,
     lock_id: LockId,
     generation: u64,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
 ) {
-    while let Some(frame) = rx.recv().await {
+    while let Some(Outgoing { frame, delay_ms }) = rx.recv().await {
+        if delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        }
         let current = bluez
             .exported()
             .links
@@ -1092,13 +1102,11 @@ impl CharIface {
                         .get(&self.lock_id)
                         .map(|(_, tx)| tx.clone());
                     if let Some(tx) = tx {
-                        let delay = result.delay_ms;
+                        // The notifier sends in order; the delay holds the whole answer.
+                        let mut delay_ms = result.delay_ms;
                         for frame in result.notify {
-                            let _ = tx.send(frame);
-                        }
-                        if delay > 0 {
-                            // The notifier sends in order; a delay holds the whole answer.
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            let _ = tx.send(Outgoing { frame, delay_ms });
+                            delay_ms = 0;
                         }
                     }
                 }

@@ -854,6 +854,9 @@ impl Sim {
         if frame.len() > mtu.min(512) - 3 {
             return Err(LinkRefusal::TooLong(mtu.min(512) - 3));
         }
+        if world.locks[i].link.is_none() {
+            return Err(LinkRefusal::NotConnected);
+        }
         world.count_events(i, 1);
         let lock = &mut world.locks[i];
         let link = lock.link.as_mut().ok_or(LinkRefusal::NotConnected)?;

@@ -564,6 +564,29 @@ rusty_fork::rusty_fork_test! {
     }
 
     #[test]
+    fn a_lock_that_answers_too_late_times_out_and_the_retry_gets_the_same_receipt() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let seen = rig.sighting().await;
+            let (_, sealed) = rig.seal(0, puts(2, 9));
+            let batch = rig.batch(1, vec![sealed]);
+            rig.h.sim.set_faults(&rig.id(), Faults { delay_ms: 1_500, ..Faults::default() }).unwrap();
+            let impatient = DeliveryEngine::new(
+                rig.transport.clone(),
+                DeliveryConfig { response_timeout: Duration::from_millis(300), ..config(1) },
+            );
+            let report = impatient.deliver(&batch, Some(&seen)).await;
+            assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::TimedOut));
+            // The lock took the whole job; only its answer was late.
+            assert_eq!(rig.view().version, 1);
+            rig.h.sim.set_faults(&rig.id(), Faults::default()).unwrap();
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+            assert_eq!(rig.events("job_applied"), 1);
+        });
+    }
+
+    #[test]
     fn a_scan_cut_short_does_not_block_the_next() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
