@@ -234,3 +234,74 @@ fn read(path: &Path) -> Result<String, ConfigError> {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    const PROVISIONING: &str = r#"{"format":"keyway-provisioning-v1","property":"p","locks":[
+        {"lock_id":"0102030405060708","name":"Door","access_point":"unit_door",
+         "root_key":"0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
+
+    #[test]
+    fn a_configuration_joins_its_provisioning_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.json", PROVISIONING);
+        let path = write(
+            dir.path(),
+            "sim.toml",
+            "provisioning = \"p.json\"\nstate_dir = \"state\"\n[radio]\nmtu = 23\n[[lock]]\nid = \"0102030405060708\"\nname = \"Back door\"\nx = 4.0\nkeypad = \"no_enter\"\ncapacity = 10\n",
+        );
+        let resolved = SimConfig::load(&path).unwrap();
+        assert_eq!(resolved.radio.mtu, 23);
+        assert_eq!(resolved.state_dir, Some(dir.path().join("state")));
+        let lock = &resolved.locks[0];
+        assert_eq!(lock.provisioned.name, "Back door");
+        assert!(!lock.provisioned.enter_key);
+        assert_eq!(lock.provisioned.capacity, 10);
+        assert_eq!(lock.spec.x, 4.0);
+
+        // No [[lock]]: every provisioned lock, in a row.
+        let all = write(dir.path(), "all.toml", "provisioning = \"p.json\"\n");
+        assert_eq!(SimConfig::load(&all).unwrap().locks.len(), 1);
+    }
+
+    #[test]
+    fn bad_configurations_say_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "p.json", PROVISIONING);
+        let code = |text: &str| {
+            let path = write(dir.path(), "bad.toml", text);
+            SimConfig::load(&path).unwrap_err().code()
+        };
+        assert_eq!(
+            code("provisioning = \"p.json\"\ncolour = 1\n"),
+            "config_malformed"
+        );
+        assert_eq!(
+            code("provisioning = \"missing.json\"\n"),
+            "config_unreadable"
+        );
+        assert_eq!(
+            code("provisioning = \"p.json\"\n[[lock]]\nid = \"0000000000000009\"\n"),
+            "config_lock_invalid"
+        );
+        assert_eq!(
+            code(
+                "provisioning = \"p.json\"\n[[lock]]\nid = \"0102030405060708\"\n[[lock]]\nid = \"0102030405060708\"\n"
+            ),
+            "config_lock_invalid"
+        );
+        write(dir.path(), "bad.json", "{\"format\":\"other\"}");
+        assert_eq!(
+            code("provisioning = \"bad.json\"\n"),
+            "provisioning_invalid"
+        );
+    }
+}
