@@ -271,3 +271,24 @@ fn backoff_doubles_up_to_the_cap_with_jitter_below() {
         assert!(d3 <= Duration::from_millis(350) && d3 >= Duration::from_millis(175));
     }
 }
+
+/// The engine's futures can be spawned on a multi-threaded runtime (the phone
+/// core and the bindings do).
+#[test]
+fn the_engine_and_its_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync<T: Send + Sync>(_: &T) {}
+    let (_, engine) = setup(-60);
+    sync(&engine);
+    let batches = [batch(&job(0, 1))];
+    send(&engine.deliver_all(&batches));
+    let seen = LockSighting {
+        lock_id: LOCK,
+        version: 0,
+        events_pending: true,
+        locked_out: false,
+        rssi: None,
+    };
+    send(&engine.fetch_status(&seen, 0));
+    send(&engine.collect_events(&[seen], |_| Some(0)));
+}
