@@ -13,6 +13,8 @@
 //! - [`lock`]: the lock side: what a lock's firmware does with jobs and keypad
 //!   entries (the simulator runs it).
 //! - [`provisioning`]: the file that gives locks their ids and root keys.
+//! - `delivery` (feature `delivery`): the phone carrying sealed jobs to locks
+//!   through a pluggable transport; btleplug behind feature `ble`.
 //!
 //! The server and the phone run this same crate, so they never disagree on what
 //! a code may be.
@@ -22,6 +24,8 @@ uniffi::setup_scaffolding!();
 
 pub mod api;
 pub mod code;
+#[cfg(feature = "delivery")]
+pub mod delivery;
 pub mod generate;
 pub mod lock;
 pub mod policy;

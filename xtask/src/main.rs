@@ -1,9 +1,11 @@
 //! Project automation for Keyway, in Rust so it runs wherever cargo does.
 //!
 //! - `cargo xtask test`: installs what is missing (`.ci/install-deps`), then
-//!   formatting, clippy, every Rust test, and the Python and Kotlin binding
-//!   tests; prints each runner's summary and a total. Exits non-zero on any
-//!   failure.
+//!   formatting, clippy (the workspace with every target, then keyway-core's
+//!   lesser feature sets), every Rust test (the btleplug transport and the
+//!   simulator included: they need `dbus-daemon` and `bluetoothctl`), and the
+//!   Python and Kotlin binding tests; prints each runner's summary and a
+//!   total. Exits non-zero on any failure.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
 //!   Swift and Python bindings into `target/bindings`, and runs the Python and
 //!   Kotlin binding tests.
@@ -47,6 +49,26 @@ fn test() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // The workspace build unifies features (the simulator turns on keyway-core's
+    // `ble`), so check the core's other feature sets on their own: the lock side
+    // must build without the phone side, and delivery without btleplug.
+    for features in ["", "delivery"] {
+        step(&format!(
+            "cargo clippy -p keyway-core --features '{features}'"
+        ));
+        run(Command::new("cargo").args([
+            "clippy",
+            "-p",
+            "keyway-core",
+            "--no-default-features",
+            "--features",
+            features,
+            "--lib",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
     step("cargo test");
     let rust = run_counting(
         Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),

@@ -118,6 +118,10 @@ pub enum SealError {
     /// The operating system's random source failed.
     #[error("the system's random number source is unavailable")]
     Entropy,
+    /// A genuine receipt that answers something else (a stale status, or
+    /// another job's receipt).
+    #[error("the receipt does not answer this request")]
+    WrongReply,
 }
 
 impl SealError {
@@ -130,6 +134,7 @@ impl SealError {
             Self::BadSeal => "bad_seal",
             Self::BadKey => "bad_key",
             Self::Entropy => "entropy_unavailable",
+            Self::WrongReply => "wrong_reply",
         }
     }
 }
@@ -254,6 +259,18 @@ impl LockKeys {
                 expected: self.lock_id,
                 found: receipt.lock_id,
             });
+        }
+        Ok(receipt)
+    }
+}
+
+impl LockKeys {
+    /// Opens a sealed status (server side) and checks it echoes `challenge`,
+    /// the fresh random bytes the phone sent: a replayed old status fails.
+    pub fn open_status(&self, envelope: &[u8], challenge: [u8; 16]) -> Result<Receipt, SealError> {
+        let receipt = self.open_receipt(envelope)?;
+        if receipt.reply_to != super::receipt::ReplyTo::Status(challenge) {
+            return Err(SealError::WrongReply);
         }
         Ok(receipt)
     }

@@ -1,0 +1,302 @@
+//! The HTTP JSON control API QA drives the simulator with (axum). Reference
+//! with examples: `docs/simulator.md`.
+//!
+//! Every error is `{"error": {"code": "...", "message": "..."}}` with a stable
+//! code; a refused request changes nothing. Keypad requests answer with
+//! outcomes only, and no code reaches a log line.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::radio::{Faults, Position, RadioConfig};
+use crate::sim::{Sim, SimError};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl From<SimError> for ApiError {
+    fn from(e: SimError) -> Self {
+        let status = match e {
+            SimError::UnknownLock(_) => StatusCode::NOT_FOUND,
+            SimError::InvalidKeys | SimError::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::LockOff(_) => StatusCode::CONFLICT,
+            SimError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self {
+            status,
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_request",
+            message: e.body_text(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type Answer = Result<Json<Value>, ApiError>;
+
+fn answer(value: impl Serialize) -> Answer {
+    serde_json::to_value(value).map(Json).map_err(|e| ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal",
+        message: e.to_string(),
+    })
+}
+
+/// The control API's routes.
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"ok": true})) }))
+        .route("/locks", get(list_locks))
+        .route("/locks/{lock}", get(get_lock))
+        .route("/locks/{lock}/keypad", post(keypad))
+        .route("/locks/{lock}/position", put(move_lock))
+        .route("/locks/{lock}/rssi", put(set_rssi))
+        .route("/locks/{lock}/clock", get(get_clock).post(change_clock))
+        .route(
+            "/locks/{lock}/faults",
+            get(get_faults).put(put_faults).delete(clear_faults),
+        )
+        .route("/locks/{lock}/power", post(power))
+        .route("/locks/{lock}/stats", get(get_stats).delete(reset_stats))
+        .route("/phone", get(get_phone).put(move_phone))
+        .route("/radio", get(get_radio).put(put_radio))
+        .route("/adapter", get(get_adapter).put(put_adapter))
+        .with_state(sim)
+}
+
+async fn list_locks(State(sim): State<Arc<Sim>>) -> Answer {
+    answer(sim.locks())
+}
+
+async fn get_lock(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    answer(sim.lock(&lock)?)
+}
+
+/// `{"keys": "4817#"}` presses keys one by one; `{"code": "4817"}` types a
+/// whole code and enter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeypadRequest {
+    #[serde(default)]
+    keys: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+async fn keypad(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<KeypadRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    match (request.keys, request.code) {
+        (Some(keys), None) => answer(json!({"entries": sim.press(&lock, &keys)?})),
+        (None, Some(code)) => answer(json!({"entry": sim.enter_code(&lock, &code)?})),
+        _ => Err(SimError::InvalidValue("give exactly one of `keys` and `code`".into()).into()),
+    }
+}
+
+async fn move_lock(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<Position>, JsonRejection>,
+) -> Answer {
+    let Json(to) = body?;
+    sim.move_lock(&lock, to)?;
+    answer(sim.lock(&lock)?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RssiRequest {
+    rssi: Option<i16>,
+}
+
+async fn set_rssi(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<RssiRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    sim.set_rssi(&lock, request.rssi)?;
+    let view = sim.lock(&lock)?;
+    answer(json!({"rssi": view.rssi, "heard": view.heard}))
+}
+
+async fn get_clock(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    let (now, frozen) = sim.clock(&lock)?;
+    answer(json!({"now": now, "frozen": frozen}))
+}
+
+/// Exactly one of: `advance_seconds`, `set` (RFC 3339), `frozen`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    #[serde(default)]
+    advance_seconds: Option<i64>,
+    #[serde(default)]
+    set: Option<Timestamp>,
+    #[serde(default)]
+    frozen: Option<bool>,
+}
+
+async fn change_clock(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<ClockRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    match (request.advance_seconds, request.set, request.frozen) {
+        (Some(seconds), None, None) => sim.advance_clock(&lock, seconds)?,
+        (None, Some(to), None) => sim.set_clock(&lock, to)?,
+        (None, None, Some(frozen)) => sim.freeze_clock(&lock, frozen)?,
+        _ => {
+            return Err(SimError::InvalidValue(
+                "give exactly one of `advance_seconds`, `set`, `frozen`".into(),
+            )
+            .into());
+        }
+    };
+    get_clock(State(sim), Path(lock)).await
+}
+
+async fn get_faults(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    answer(sim.lock(&lock)?.faults)
+}
+
+async fn put_faults(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<Faults>, JsonRejection>,
+) -> Answer {
+    let Json(faults) = body?;
+    sim.set_faults(&lock, faults)?;
+    log::info!("faults set on lock {lock}");
+    answer(sim.lock(&lock)?.faults)
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    sim.set_faults(&lock, Faults::default())?;
+    answer(sim.lock(&lock)?.faults)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PowerRequest {
+    action: PowerAction,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PowerAction {
+    Off,
+    On,
+    Cycle,
+}
+
+async fn power(
+    State(sim): State<Arc<Sim>>,
+    Path(lock): Path<String>,
+    body: Result<Json<PowerRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    let (on, off) = match request.action {
+        PowerAction::Off => (false, true),
+        PowerAction::On => (true, false),
+        PowerAction::Cycle => (true, true),
+    };
+    sim.power(&lock, on, off)?;
+    let view = sim.lock(&lock)?;
+    answer(json!({"powered": view.powered, "version": view.version}))
+}
+
+async fn get_stats(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    answer(sim.stats(&lock)?)
+}
+
+async fn reset_stats(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+    sim.reset_stats(&lock)?;
+    answer(sim.stats(&lock)?)
+}
+
+async fn get_phone(State(sim): State<Arc<Sim>>) -> Answer {
+    answer(sim.phone())
+}
+
+async fn move_phone(
+    State(sim): State<Arc<Sim>>,
+    body: Result<Json<Position>, JsonRejection>,
+) -> Answer {
+    let Json(to) = body?;
+    sim.move_phone(to)?;
+    let heard: Vec<Value> = sim
+        .locks()
+        .into_iter()
+        .map(|l| json!({"id": l.id, "name": l.name, "rssi": l.rssi, "heard": l.heard}))
+        .collect();
+    answer(json!({"phone": sim.phone(), "locks": heard}))
+}
+
+async fn get_radio(State(sim): State<Arc<Sim>>) -> Answer {
+    answer(sim.radio())
+}
+
+async fn put_radio(
+    State(sim): State<Arc<Sim>>,
+    body: Result<Json<RadioConfig>, JsonRejection>,
+) -> Answer {
+    let Json(radio) = body?;
+    sim.set_radio(radio)?;
+    answer(sim.radio())
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct AdapterRequest {
+    powered: bool,
+    #[serde(default)]
+    blocked: bool,
+}
+
+async fn get_adapter(State(sim): State<Arc<Sim>>) -> Answer {
+    let (powered, blocked, discovering) = sim.adapter();
+    answer(json!({"powered": powered, "blocked": blocked, "discovering": discovering}))
+}
+
+async fn put_adapter(
+    State(sim): State<Arc<Sim>>,
+    body: Result<Json<AdapterRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    sim.set_adapter(request.powered, request.blocked);
+    get_adapter(State(sim)).await
+}

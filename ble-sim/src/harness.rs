@@ -1,0 +1,162 @@
+//! Everything needed to run simulated locks behind the real btleplug in one
+//! process: a private bus made this process's system bus, the simulator, its
+//! BlueZ, and a btleplug transport. Tests, the benchmark, the scenario runner
+//! and demos use it.
+//!
+//! libdbus (under btleplug) reads `DBUS_SYSTEM_BUS_ADDRESS` once per process
+//! and keeps it, so a process talks to one system bus for its whole life:
+//! call [`system_bus`] first, before any thread or runtime starts, then build
+//! the runtime ([`runtime`]). Tests that each need their own bus run in
+//! their own process (the `rusty-fork` crate does that).
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use keyway_core::AccessPoint;
+use keyway_core::delivery::TransportError;
+use keyway_core::delivery::ble::BleTransport;
+use keyway_core::protocol::{LockId, RootKey};
+use keyway_core::provisioning::{ProvisionedLock, ProvisioningFile};
+
+use crate::bluez::BluezServer;
+use crate::bus::{BusError, PrivateBus};
+use crate::config::{ClockSpec, LockSpec, Resolved, ResolvedLock};
+use crate::radio::{Position, RadioConfig};
+use crate::sim::{Sim, SimError};
+
+/// Starts a private bus and makes it this process's D-Bus system bus.
+///
+/// Call it before starting any thread or async runtime: it sets
+/// `DBUS_SYSTEM_BUS_ADDRESS` for the whole process.
+pub fn system_bus() -> Result<PrivateBus, BusError> {
+    let bus = PrivateBus::start()?;
+    set_system_bus_address(bus.address());
+    Ok(bus)
+}
+
+/// Points this process's D-Bus clients at `address`. Call before starting
+/// threads.
+#[allow(unsafe_code)]
+pub fn set_system_bus_address(address: &str) {
+    // SAFETY: the caller runs this before other threads start (see
+    // `system_bus`), so nothing reads the environment concurrently.
+    unsafe { std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", address) };
+}
+
+/// A multi-threaded tokio runtime for the simulator and the transport.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// Why the harness could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The simulator refused the configuration.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// The simulated BlueZ could not take the bus.
+    #[error("simulated BlueZ: {0}")]
+    Bluez(#[from] zbus::Error),
+}
+
+/// The simulator serving BlueZ on a bus.
+#[derive(Debug)]
+pub struct Harness {
+    /// The simulated world.
+    pub sim: Arc<Sim>,
+    /// The locks' provisioning (their keys: the tests play the server).
+    pub provisioning: ProvisioningFile,
+    bluez: BluezServer,
+}
+
+impl Harness {
+    /// Starts `config`'s locks and serves `org.bluez` on the bus at `address`.
+    pub async fn start(address: &str, config: &Resolved) -> Result<Self, HarnessError> {
+        let sim = Arc::new(Sim::new(config)?);
+        let bluez = BluezServer::start(sim.clone(), address).await?;
+        Ok(Self {
+            sim,
+            provisioning: config.provisioning.clone(),
+            bluez,
+        })
+    }
+
+    /// A btleplug transport on this process's system bus.
+    pub async fn transport(&self) -> Result<BleTransport, TransportError> {
+        BleTransport::new().await
+    }
+
+    /// Stops serving BlueZ and gives the bus's `org.bluez` name back.
+    pub async fn shutdown(self) {
+        self.bluez.shutdown().await;
+    }
+
+    /// The simulated BlueZ.
+    pub fn bluez(&self) -> &BluezServer {
+        &self.bluez
+    }
+
+    /// The root key of a lock, by id.
+    pub fn root_key(&self, lock_id: LockId) -> Option<RootKey> {
+        self.provisioning
+            .locks
+            .iter()
+            .find(|l| l.lock_id == lock_id)
+            .map(|l| l.root_key.clone())
+    }
+}
+
+/// The instant every lock's frozen clock reads in [`test_config`].
+pub fn test_epoch() -> Timestamp {
+    Timestamp::from_second(1_795_435_200).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-11-23T12:00:00Z
+}
+
+/// A test lock with a random id and key.
+pub fn test_lock(name: &str, enter_key: bool) -> ProvisionedLock {
+    ProvisionedLock {
+        lock_id: LockId::random(),
+        name: name.to_owned(),
+        access_point: AccessPoint::UnitDoor,
+        root_key: RootKey::generate().unwrap_or_else(|_| RootKey::from_bytes(rand::random())),
+        capacity: keyway_core::lock::DEFAULT_CAPACITY,
+        enter_key,
+        constraints: Vec::new(),
+    }
+}
+
+/// A configuration with `locks` at the given positions (metres east), their
+/// clocks frozen at [`test_epoch`], the phone at the origin, state in a fresh
+/// temporary directory.
+pub fn test_config(locks: Vec<(ProvisionedLock, f64)>, radio: RadioConfig) -> Resolved {
+    let provisioning = ProvisioningFile::new(
+        "Test property",
+        locks.iter().map(|(l, _)| l.clone()).collect(),
+    );
+    Resolved {
+        state_dir: None,
+        phone: Position::default(),
+        radio,
+        locks: locks
+            .into_iter()
+            .map(|(provisioned, x)| ResolvedLock {
+                spec: LockSpec {
+                    id: provisioned.lock_id,
+                    name: None,
+                    x,
+                    y: 0.0,
+                    keypad: None,
+                    capacity: None,
+                    clock: ClockSpec {
+                        start: Some(test_epoch()),
+                        frozen: true,
+                    },
+                },
+                provisioned,
+            })
+            .collect(),
+        provisioning,
+    }
+}

@@ -1,0 +1,619 @@
+//! Delivery through the real btleplug, against the simulated BlueZ and the
+//! simulated locks (issue 3, item 10). The test plays the server: it makes
+//! root keys, seals jobs and opens receipts. Each test runs in its own process
+//! (rusty-fork) with its own dbus-daemon on a private socket in a temporary
+//! directory: libdbus keeps one system bus address per process.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::radio::{CutPoint, Faults, Position, PowerCut, RadioConfig};
+use keyway_ble_sim::scenario::event_type;
+use keyway_core::code::{Code, CodeKind};
+use keyway_core::delivery::ble::BleTransport;
+use keyway_core::delivery::{
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockJobs,
+    LockSighting, LockTransport, TransportError,
+};
+use keyway_core::lock::{DenyReason, Entry, digest_of};
+use keyway_core::protocol::frame::frame_count;
+use keyway_core::protocol::{
+    BaseVersion, ErrorCode, Job, JobId, LockKeys, Message, Op, Outcome, Receipt, SlotEntry,
+};
+use keyway_core::provisioning::ProvisionedLock;
+use keyway_core::schedule::Schedule;
+
+/// A simulated lock 2 m from the phone, served on this process's bus, and a
+/// btleplug transport.
+struct Rig {
+    h: Harness,
+    transport: Arc<BleTransport>,
+    lock: ProvisionedLock,
+    keys: LockKeys,
+    /// The server's idea of the lock's table.
+    table: BTreeMap<u16, SlotEntry>,
+    version: u32,
+}
+
+fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
+    let bus = harness::system_bus().expect("dbus-daemon runs");
+    let address = bus.address().to_owned();
+    harness::runtime().unwrap().block_on(body(address));
+    drop(bus);
+}
+
+async fn rig(address: &str, radio: RadioConfig) -> Rig {
+    let lock = harness::test_lock("Unit 7", true);
+    let config = harness::test_config(vec![(lock.clone(), 2.0)], radio);
+    let h = Harness::start(address, &config).await.unwrap();
+    let transport = Arc::new(h.transport().await.unwrap());
+    let keys = LockKeys::derive(&lock.root_key, lock.lock_id);
+    Rig {
+        h,
+        transport,
+        lock,
+        keys,
+        table: BTreeMap::new(),
+        version: 0,
+    }
+}
+
+fn config(attempts: u32) -> DeliveryConfig {
+    DeliveryConfig {
+        scan_time: Duration::from_millis(150),
+        connect_timeout: Duration::from_secs(5),
+        response_timeout: Duration::from_secs(5),
+        attempts,
+        backoff: Backoff {
+            initial: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+            jitter: 0.5,
+        },
+        ..DeliveryConfig::default()
+    }
+}
+
+fn entry(code: &str, one_time: bool) -> SlotEntry {
+    SlotEntry {
+        code: Code::parse(code).unwrap(),
+        kind: if one_time {
+            CodeKind::OneTime
+        } else {
+            CodeKind::Resident
+        },
+        schedule: Schedule::Always,
+        enabled: true,
+        one_time,
+    }
+}
+
+/// `n` puts of distinct 6-digit codes; `salt` varies the codes between jobs.
+fn puts(n: u16, salt: u32) -> Vec<Op> {
+    (0..n)
+        .map(|slot| Op::Put {
+            slot,
+            entry: entry(
+                &format!(
+                    "{:06}",
+                    100_000 + (salt * 7_919 + u32::from(slot) * 104_729) % 900_000
+                ),
+                false,
+            ),
+        })
+        .collect()
+}
+
+impl Rig {
+    fn id(&self) -> String {
+        self.lock.lock_id.to_string()
+    }
+
+    fn engine(&self, attempts: u32) -> DeliveryEngine {
+        DeliveryEngine::new(self.transport.clone(), config(attempts))
+    }
+
+    /// Seals a job from `base` to `base + 1`.
+    fn seal(&self, base: u32, ops: Vec<Op>) -> (Job, Vec<u8>) {
+        let job = Job {
+            job_id: JobId::random(),
+            base: BaseVersion::Exact(base),
+            target: base + 1,
+            issued_at: harness::test_epoch(),
+            expires_at: harness::test_epoch() + SignedDuration::from_hours(24 * 7),
+            audit_ack: 0,
+            ops,
+        };
+        let sealed = self.keys.seal_job(&job).unwrap();
+        (job, sealed)
+    }
+
+    fn batch(&self, target: u32, jobs: Vec<Vec<u8>>) -> LockJobs {
+        LockJobs {
+            lock_id: self.lock.lock_id,
+            target_version: target,
+            jobs,
+        }
+    }
+
+    fn open(&self, outcome: &DeliveryOutcome) -> Vec<Receipt> {
+        let DeliveryOutcome::Delivered { receipts } = outcome else {
+            panic!("not delivered: {outcome:?}");
+        };
+        receipts
+            .iter()
+            .map(|r| self.keys.open_receipt(r).unwrap())
+            .collect()
+    }
+
+    /// Applies ops to the server's model of the table.
+    fn expect_applied(&mut self, ops: &[Op]) {
+        for op in ops {
+            match op {
+                Op::Put { slot, entry } => {
+                    self.table.insert(*slot, entry.clone());
+                }
+                Op::Remove { slot } => {
+                    self.table.remove(slot);
+                }
+                _ => unreachable!("tests only put and remove"),
+            }
+        }
+        self.version += 1;
+    }
+
+    fn expected_digest(&self) -> String {
+        hex(&digest_of(self.table.iter().map(|(s, e)| (*s, e))))
+    }
+
+    fn view(&self) -> keyway_ble_sim::sim::LockView {
+        self.h.sim.lock(&self.id()).unwrap()
+    }
+
+    fn events(&self, kind: &str) -> usize {
+        self.view()
+            .audit
+            .iter()
+            .filter(|e| event_type(e) == kind)
+            .count()
+    }
+
+    async fn sighting(&self) -> LockSighting {
+        let seen = self
+            .transport
+            .scan(Duration::from_millis(150))
+            .await
+            .unwrap();
+        *seen
+            .iter()
+            .find(|s| s.lock_id == self.lock.lock_id)
+            .expect("the lock is heard")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+rusty_fork::rusty_fork_test! {
+    #![rusty_fork(timeout_ms = 120000)]
+
+    #[test]
+    fn a_job_of_twenty_changes_travels_in_one_connection() {
+        forked(|bus| async move {
+            let mut rig = rig(&bus, RadioConfig::default()).await;
+            let ops = puts(20, 1);
+            let (job, sealed) = rig.seal(0, ops.clone());
+            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            let receipts = rig.open(&reports[0].outcome);
+            assert_eq!(receipts.len(), 1);
+            assert_eq!(receipts[0].outcome, Outcome::Applied);
+            assert_eq!(receipts[0].reply_to, keyway_core::protocol::ReplyTo::Job(job.job_id));
+            rig.expect_applied(&ops);
+            assert_eq!(hex(&receipts[0].digest), rig.expected_digest());
+            let view = rig.view();
+            assert_eq!(view.version, 1);
+            assert_eq!(view.slots.len(), 20);
+            assert_eq!(view.stats.connections, 1, "one connection");
+            assert_eq!(view.stats.round_trips, 1, "one request, one response");
+        });
+    }
+
+    #[test]
+    fn an_up_to_date_lock_is_skipped_without_connecting() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let (_, sealed) = rig.seal(0, puts(2, 2));
+            let engine = rig.engine(1);
+            let first = engine.deliver_all(&[rig.batch(1, vec![sealed.clone()])]).await.unwrap();
+            assert_eq!(first[0].outcome.code(), "delivered");
+            let connections = rig.view().stats.connections;
+            let again = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            assert_eq!(again[0].outcome, DeliveryOutcome::UpToDate);
+            assert_eq!(again[0].advertised_version, Some(1));
+            assert_eq!(again[0].attempts, 0);
+            assert_eq!(rig.view().stats.connections, connections, "no connection made");
+        });
+    }
+
+    #[test]
+    fn any_single_flipped_byte_in_a_sealed_job_is_rejected_and_the_lock_unchanged() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let (_, sealed) = rig.seal(0, puts(3, 3));
+            let engine = rig.engine(1);
+            let seen = rig.sighting().await;
+            let before = rig.view();
+            for i in 0..sealed.len() {
+                let mut bad = sealed.clone();
+                bad[i] ^= 0xff;
+                let report = engine.deliver(&rig.batch(1, vec![bad]), Some(&seen)).await;
+                match &report.outcome {
+                    // The lock id bytes: the phone will not route it to this lock.
+                    DeliveryOutcome::Failed(DeliveryFailure::InvalidJobs { .. }) => {
+                        assert!((1..9).contains(&i), "byte {i}");
+                    }
+                    DeliveryOutcome::Failed(DeliveryFailure::LockRefused { error }) => {
+                        assert!(
+                            matches!(error, ErrorCode::BadSeal | ErrorCode::MalformedMessage),
+                            "byte {i}: {error:?}"
+                        );
+                    }
+                    other => panic!("byte {i}: {other:?}"),
+                }
+            }
+            let after = rig.view();
+            assert_eq!(after.version, 0);
+            assert_eq!(after.digest, before.digest);
+            assert!(after.slots.is_empty());
+            assert!(after.audit.is_empty(), "not even an audit event: {:?}", after.audit);
+            // The genuine job still applies.
+            let report = engine.deliver(&rig.batch(1, vec![sealed]), Some(&seen)).await;
+            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+        });
+    }
+
+    #[test]
+    fn an_old_job_replayed_has_no_effect() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let engine = rig.engine(1);
+            let (_, old) = rig.seal(0, puts(2, 4));
+            let first = engine.deliver_all(&[rig.batch(1, vec![old.clone()])]).await.unwrap();
+            let DeliveryOutcome::Delivered { receipts: original } = &first[0].outcome else {
+                panic!("{first:?}");
+            };
+            let (_, next) = rig.seal(1, vec![Op::Remove { slot: 0 }]);
+            engine.deliver_all(&[rig.batch(2, vec![next])]).await.unwrap();
+            let state = rig.view();
+
+            // Right away: the lock answers with the very same receipt and does nothing.
+            let replay = engine.deliver_all(&[rig.batch(1, vec![old.clone()])]).await.unwrap();
+            let DeliveryOutcome::Delivered { receipts } = &replay[0].outcome else {
+                panic!("{replay:?}");
+            };
+            assert_eq!(receipts, original, "byte for byte the first receipt");
+            let now = rig.view();
+            assert_eq!((now.version, &now.digest), (state.version, &state.digest));
+            assert_eq!(rig.events("job_applied"), 2);
+
+            // Long after (beyond the lock's memory of recent receipts): a version mismatch.
+            let fillers: Vec<Vec<u8>> = (2..20)
+                .map(|base| rig.seal(base, vec![Op::Remove { slot: 9 }]).1)
+                .collect();
+            let filled = engine.deliver_all(&[rig.batch(20, fillers)]).await.unwrap();
+            assert_eq!(rig.open(&filled[0].outcome).len(), 18);
+            let state = rig.view();
+            let replay = engine.deliver_all(&[rig.batch(1, vec![old])]).await.unwrap();
+            let receipt = &rig.open(&replay[0].outcome)[0];
+            assert_eq!(receipt.outcome, Outcome::VersionMismatch);
+            assert_eq!(receipt.version, 20);
+            let now = rig.view();
+            assert_eq!((now.version, &now.digest), (state.version, &state.digest));
+            assert_eq!(rig.events("job_applied"), 20);
+        });
+    }
+
+    #[test]
+    fn cutting_the_link_after_every_frame_leaves_all_or_none_and_a_retry_completes_once() {
+        forked(|bus| async move {
+            // MTU 23: the 20-operation job takes many frames.
+            let radio = RadioConfig { mtu: 23, ..RadioConfig::default() };
+            let mut rig = rig(&bus, radio).await;
+            let once = rig.engine(1);
+            let retrying = rig.engine(4);
+            let seen = rig.sighting().await;
+            let (_, probe) = rig.seal(0, puts(20, 0));
+            let frames = frame_count(Message::Jobs(vec![probe]).encode().len(), 23) as u32;
+            assert!(frames > 10, "{frames} frames");
+            for cut in 1..=frames {
+                let ops = puts(20, cut);
+                let base = rig.version;
+                let (_, sealed) = rig.seal(base, ops.clone());
+                let batch = rig.batch(base + 1, vec![sealed]);
+                let before = rig.view();
+                let applied_before = rig.events("job_applied");
+                rig.h.sim.set_faults(&rig.id(), Faults { drop_after_frames: Some(cut), ..Faults::default() }).unwrap();
+
+                let report = once.deliver(&batch, Some(&seen)).await;
+                assert_eq!(
+                    report.outcome,
+                    DeliveryOutcome::Failed(DeliveryFailure::ConnectionLost),
+                    "cut after frame {cut}"
+                );
+                let mid = rig.view();
+                let mut expected = rig.table.clone();
+                for op in &ops {
+                    if let Op::Put { slot, entry } = op {
+                        expected.insert(*slot, entry.clone());
+                    }
+                }
+                let after_digest = hex(&digest_of(expected.iter().map(|(s, e)| (*s, e))));
+                if cut < frames {
+                    assert_eq!((mid.version, &mid.digest), (base, &before.digest), "none, cut {cut}");
+                } else {
+                    assert_eq!((mid.version, &mid.digest), (base + 1, &after_digest), "all, cut {cut}");
+                }
+
+                let report = retrying.deliver(&batch, Some(&seen)).await;
+                let receipts = rig.open(&report.outcome);
+                assert_eq!(receipts[0].outcome, Outcome::Applied, "cut {cut}");
+                rig.expect_applied(&ops);
+                let done = rig.view();
+                assert_eq!(done.version, base + 1);
+                assert_eq!(done.digest, rig.expected_digest());
+                assert_eq!(rig.events("job_applied"), applied_before + 1, "exactly once, cut {cut}");
+            }
+        });
+    }
+
+    #[test]
+    fn a_power_cut_mid_job_leaves_all_or_none_and_a_retry_completes_once() {
+        forked(|bus| async move {
+            let radio = RadioConfig { mtu: 23, ..RadioConfig::default() };
+            let mut rig = rig(&bus, radio).await;
+            let once = rig.engine(1);
+            let retrying = rig.engine(4);
+            let seen = rig.sighting().await;
+            let (_, probe) = rig.seal(0, puts(20, 0));
+            let frames = frame_count(Message::Jobs(vec![probe]).encode().len(), 23) as u32;
+            for (after_frames, at) in [
+                (1, CutPoint::BeforeCommit),
+                (frames, CutPoint::BeforeCommit),
+                (frames, CutPoint::AfterCommit),
+            ] {
+                let ops = puts(20, after_frames + at as u32);
+                let base = rig.version;
+                let (_, sealed) = rig.seal(base, ops.clone());
+                let batch = rig.batch(base + 1, vec![sealed]);
+                rig.h.sim.set_faults(
+                    &rig.id(),
+                    Faults { power_cut: Some(PowerCut { after_frames, at }), ..Faults::default() },
+                ).unwrap();
+                let report = once.deliver(&batch, Some(&seen)).await;
+                assert_eq!(report.outcome.code(), "connection_lost");
+                let whole = at == CutPoint::AfterCommit;
+                assert_eq!(rig.view().version, base + u32::from(whole), "{after_frames} {at:?}");
+                let report = retrying.deliver(&batch, Some(&seen)).await;
+                assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+                rig.expect_applied(&ops);
+                assert_eq!(rig.view().digest, rig.expected_digest());
+                assert_eq!(rig.events("job_applied") as u32, rig.version);
+            }
+            assert_eq!(rig.events("power_restored"), 3);
+        });
+    }
+
+    #[test]
+    fn a_one_time_code_opens_once_then_is_denied() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let op = Op::Put { slot: 4, entry: entry("731904", true) };
+            let (_, sealed) = rig.seal(0, vec![op]);
+            let engine = rig.engine(2);
+            let reports = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            assert_eq!(rig.open(&reports[0].outcome)[0].outcome, Outcome::Applied);
+            let id = rig.id();
+            assert_eq!(
+                rig.h.sim.enter_code(&id, "731904").unwrap(),
+                Some(Entry::Granted { slot: 4, consumed: true })
+            );
+            assert_eq!(
+                rig.h.sim.enter_code(&id, "731904").unwrap(),
+                Some(Entry::Denied { reason: DenyReason::AlreadyUsed })
+            );
+            // The lock asks for a status fetch, and the sealed status reports the use.
+            let seen = rig.sighting().await;
+            assert!(seen.events_pending);
+            let statuses = engine.collect_events(&[seen], |_| Some(0)).await;
+            let status = statuses[0].outcome.as_ref().unwrap();
+            let receipt = rig.keys.open_status(&status.sealed, status.challenge).unwrap();
+            let kinds: Vec<String> = receipt.events.iter().map(event_type).collect();
+            assert!(kinds.contains(&"one_time_consumed".to_owned()), "{kinds:?}");
+            assert!(kinds.contains(&"denied".to_owned()), "{kinds:?}");
+            // A status cannot be passed off as the answer to another challenge.
+            assert_eq!(
+                rig.keys.open_status(&status.sealed, [0; 16]).unwrap_err().code(),
+                "wrong_reply"
+            );
+        });
+    }
+
+    #[test]
+    fn wrong_attempts_lock_the_keypad_and_it_recovers() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let (_, sealed) = rig.seal(0, vec![Op::Put { slot: 0, entry: entry("582046", false) }]);
+            let engine = rig.engine(2);
+            engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            let id = rig.id();
+            let sim = &rig.h.sim;
+            for _ in 0..4 {
+                assert_eq!(
+                    sim.enter_code(&id, "111111").unwrap(),
+                    Some(Entry::Denied { reason: DenyReason::UnknownCode })
+                );
+            }
+            let locked = sim.enter_code(&id, "222222").unwrap();
+            assert!(matches!(locked, Some(Entry::LockedOut { .. })), "{locked:?}");
+            // The right code is refused during the lockout, and the phone sees it.
+            assert!(matches!(sim.enter_code(&id, "582046").unwrap(), Some(Entry::LockedOut { .. })));
+            assert!(rig.sighting().await.locked_out);
+            sim.advance_clock(&id, 59).unwrap();
+            assert!(matches!(sim.enter_code(&id, "582046").unwrap(), Some(Entry::LockedOut { .. })));
+            sim.advance_clock(&id, 2).unwrap();
+            assert!(matches!(sim.enter_code(&id, "582046").unwrap(), Some(Entry::Granted { .. })));
+            assert!(!rig.sighting().await.locked_out);
+            assert_eq!(rig.events("lockout_started"), 1);
+            assert_eq!(rig.events("lockout_ended"), 1);
+        });
+    }
+
+    #[test]
+    fn an_adapter_that_is_off_and_blocked_is_a_typed_error() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let engine = rig.engine(1);
+            // Off but not blocked: btleplug powers it on to scan.
+            rig.h.sim.set_adapter(false, false);
+            assert_eq!(engine.scan().await.unwrap().len(), 1);
+            assert!(rig.h.sim.adapter().0);
+            // Blocked (rfkill): no scan, a clear error, nothing hangs.
+            rig.h.sim.set_adapter(false, true);
+            let (_, sealed) = rig.seal(0, puts(1, 5));
+            let err = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap_err();
+            assert_eq!(err.code(), "bluetooth_unavailable", "{err}");
+            assert_eq!(rig.view().version, 0);
+        });
+    }
+
+    #[test]
+    fn a_lock_that_vanishes_or_drops_mid_delivery_is_a_typed_outcome_not_a_hang() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let slow = DeliveryEngine::new(
+                rig.transport.clone(),
+                DeliveryConfig { response_timeout: Duration::from_secs(60), ..config(1) },
+            );
+            let seen = rig.sighting().await;
+            let (_, sealed) = rig.seal(0, puts(5, 6));
+            let batch = rig.batch(1, vec![sealed]);
+
+            // The lock vanished since the scan: out of range.
+            rig.h.sim.move_phone(Position { x: 500.0, y: 0.0 }).unwrap();
+            rig.h.bluez().reconcile().await;
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+                .await
+                .expect("no hang");
+            assert_eq!(report.outcome.code(), "out_of_range");
+            let err = rig.transport.connect(rig.lock.lock_id, Duration::from_secs(5)).await.err();
+            assert!(matches!(err, Some(TransportError::NotFound(_))), "{err:?}");
+
+            // Back in range, the link drops mid-delivery: connection lost at once,
+            // not after the 60 s response timeout.
+            rig.h.sim.move_phone(Position::default()).unwrap();
+            let seen = rig.sighting().await;
+            rig.h.sim.set_faults(&rig.id(), Faults { drop_after_frames: Some(1), ..Faults::default() }).unwrap();
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+                .await
+                .expect("no hang");
+            assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::ConnectionLost));
+
+            // The lock walks out of range while it answers (a delayed answer).
+            rig.h.sim.set_faults(&rig.id(), Faults { delay_ms: 300, ..Faults::default() }).unwrap();
+            let sim = rig.h.sim.clone();
+            let walk = tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                sim.move_phone(Position { x: 500.0, y: 0.0 }).unwrap();
+            });
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+                .await
+                .expect("no hang");
+            walk.await.unwrap();
+            assert!(
+                matches!(report.outcome.code(), "connection_lost" | "out_of_range" | "delivered"),
+                "{report:?}"
+            );
+            // Whatever happened, the lock holds all of the job or none.
+            let view = rig.view();
+            assert!(view.version == 0 && view.slots.is_empty() || view.version == 1 && view.slots.len() == 5);
+        });
+    }
+
+    #[test]
+    fn a_corrupted_frame_is_refused_and_changes_nothing() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let seen = rig.sighting().await;
+            let (_, sealed) = rig.seal(0, puts(4, 8));
+            let batch = rig.batch(1, vec![sealed]);
+            rig.h.sim.set_faults(&rig.id(), Faults { corrupt_frame: Some(1), ..Faults::default() }).unwrap();
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(
+                report.outcome,
+                DeliveryOutcome::Failed(DeliveryFailure::LockRefused { error: ErrorCode::BadSeal })
+            );
+            let view = rig.view();
+            assert_eq!((view.version, view.slots.len(), view.audit.len()), (0, 0, 0));
+            // The fault was one-shot: the same job goes through next time.
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+        });
+    }
+
+    #[test]
+    fn a_lock_that_answers_too_late_times_out_and_the_retry_gets_the_same_receipt() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let seen = rig.sighting().await;
+            let (_, sealed) = rig.seal(0, puts(2, 9));
+            let batch = rig.batch(1, vec![sealed]);
+            rig.h.sim.set_faults(&rig.id(), Faults { delay_ms: 1_500, ..Faults::default() }).unwrap();
+            let impatient = DeliveryEngine::new(
+                rig.transport.clone(),
+                DeliveryConfig { response_timeout: Duration::from_millis(300), ..config(1) },
+            );
+            let report = impatient.deliver(&batch, Some(&seen)).await;
+            assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::TimedOut));
+            // The lock took the whole job; only its answer was late.
+            assert_eq!(rig.view().version, 1);
+            rig.h.sim.set_faults(&rig.id(), Faults::default()).unwrap();
+            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+            assert_eq!(rig.events("job_applied"), 1);
+        });
+    }
+
+    #[test]
+    fn a_scan_cut_short_does_not_block_the_next() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            // Abandon a scan midway: discovery stays on for this client.
+            let cut = tokio::time::timeout(Duration::from_millis(50), rig.transport.scan(Duration::from_secs(5))).await;
+            assert!(cut.is_err());
+            assert!(rig.h.sim.adapter().2, "still discovering");
+            assert_eq!(rig.transport.scan(Duration::from_millis(100)).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
+    fn a_lock_far_away_is_heard_but_out_of_range() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            // 20 m: heard (about -85 dBm) but below the 30 ft threshold.
+            rig.h.sim.move_phone(Position { x: 22.0, y: 0.0 }).unwrap();
+            let seen = rig.sighting().await;
+            assert!(seen.rssi.unwrap() < keyway_core::delivery::DEFAULT_MIN_RSSI);
+            let (_, sealed) = rig.seal(0, puts(1, 7));
+            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed.clone()])]).await.unwrap();
+            assert_eq!(reports[0].outcome, DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: seen.rssi }));
+            assert_eq!(rig.view().stats.connections, 0);
+            // Walking to 8 m (about -77 dBm) brings it in range.
+            rig.h.sim.move_phone(Position { x: 10.0, y: 0.0 }).unwrap();
+            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            assert_eq!(reports[0].outcome.code(), "delivered");
+        });
+    }
+}

@@ -1,0 +1,70 @@
+//! A restarted simulator resumes every lock from its state file, and a power
+//! cycle keeps what was committed.
+
+use keyway_ble_sim::harness;
+use keyway_ble_sim::radio::RadioConfig;
+use keyway_ble_sim::sim::Sim;
+use keyway_core::code::{Code, CodeKind};
+use keyway_core::lock::Entry;
+use keyway_core::protocol::message::Message;
+use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Op, SlotEntry};
+use keyway_core::schedule::Schedule;
+
+#[test]
+fn a_restarted_simulator_resumes_each_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = harness::test_lock("Unit 5", true);
+    let id = lock.lock_id.to_string();
+    let mut config = harness::test_config(vec![(lock.clone(), 1.0)], RadioConfig::default());
+    config.state_dir = Some(dir.path().to_owned());
+    let job = Job {
+        job_id: JobId::random(),
+        base: BaseVersion::Exact(0),
+        target: 1,
+        issued_at: harness::test_epoch(),
+        expires_at: harness::test_epoch() + jiff::SignedDuration::from_hours(1),
+        audit_ack: 0,
+        ops: vec![Op::Put {
+            slot: 3,
+            entry: SlotEntry {
+                code: Code::parse("9471").unwrap(),
+                kind: CodeKind::Guest,
+                schedule: Schedule::Always,
+                enabled: true,
+                one_time: true,
+            },
+        }],
+    };
+    let sealed = LockKeys::derive(&lock.root_key, lock.lock_id)
+        .seal_job(&job)
+        .unwrap();
+    {
+        let sim = Sim::new(&config).unwrap();
+        sim.handle_message(&id, &Message::Jobs(vec![sealed]).encode())
+            .unwrap();
+        sim.advance_clock(&id, 3600).unwrap();
+        assert!(matches!(
+            sim.enter_code(&id, "9471").unwrap(),
+            Some(Entry::Granted { consumed: true, .. })
+        ));
+    }
+    let sim = Sim::new(&config).unwrap();
+    let view = sim.lock(&id).unwrap();
+    assert_eq!(view.version, 1);
+    assert_eq!(view.slots.len(), 1);
+    assert!(view.slots[0].consumed, "the one-time code stays used");
+    assert_eq!(
+        view.clock.as_second(),
+        harness::test_epoch().as_second() + 3600
+    );
+    assert_eq!(view.audit.len(), 2, "{:?}", view.audit);
+    sim.power(&id, true, true).unwrap();
+    let view = sim.lock(&id).unwrap();
+    assert_eq!((view.version, view.audit.len()), (1, 3));
+    // Only the state file is in the directory: no temporary files left behind.
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, [std::ffi::OsString::from(format!("lock-{id}.json"))]);
+}
