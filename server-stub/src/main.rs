@@ -25,7 +25,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("KEYWAY_LOG", "info")).init();
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("KEYWAY_LOG", "info"))
+        .format(|out, record| {
+            use std::io::Write;
+            let now = jiff::Timestamp::now();
+            let now = now.round(jiff::Unit::Millisecond).unwrap_or(now);
+            writeln!(
+                out,
+                "{now} {:5} {}: {}",
+                record.level(),
+                record.target(),
+                record.args()
+            )
+        })
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
