@@ -817,3 +817,61 @@ fn a_restart_keeps_everything() {
         "active"
     );
 }
+
+#[test]
+fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
+    let f = Fixture::new();
+    let d = f.dir.path();
+    let p = ["--property", f.property.as_str()];
+    let mut args = vec![
+        "lock",
+        "create",
+        "--provisioning",
+        "maple.json",
+        "--name",
+        "Gym",
+        "--access-point",
+        "amenity",
+        "--no-enter-key",
+        "--constraint",
+        "no_zeros,cannot_start_with_12",
+    ];
+    args.extend_from_slice(&p);
+    let gym = support::admin(d, &args)["lock_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let alice = f.login("alice", "Alice's phone");
+
+    let (_, doors) = f.get(&alice, "/v1/doors");
+    let door = |id: &str| {
+        doors["doors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["lock_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(door(&gym)["enter_key"], false);
+    assert_eq!(door(&gym)["constraints"], json!(["no_zeros", "cannot_start_with_12"]));
+    assert_eq!(door(&f.lock_4b)["enter_key"], true);
+    assert_eq!(door(&f.lock_4b)["constraints"], json!([]));
+    assert_eq!(door(&f.lock_4b)["unit_id"], f.unit_4b.as_str());
+
+    let (_, sync) = f.get(&alice, "/v1/sync");
+    let lock_in = |sync: &Value, id: &str| {
+        sync["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lock_id"] == id)
+            .cloned()
+            .unwrap()
+    };
+    let gym_sync = lock_in(&sync, &gym);
+    assert_eq!(gym_sync["enter_key"], false);
+    assert_eq!(gym_sync["constraints"], json!(["no_zeros", "cannot_start_with_12"]));
+    assert_eq!(gym_sync["unit_id"], Value::Null);
+    assert_eq!(lock_in(&sync, &f.lock_4b)["unit_id"], f.unit_4b.as_str());
+}

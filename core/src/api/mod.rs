@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::code::{AccessPoint, CodeKind, Origin};
-use crate::policy::Violation;
+use crate::policy::{ModelConstraint, Violation};
 use crate::schedule::Schedule;
 
 /// The header that carries a write's idempotency key.
@@ -116,6 +116,30 @@ pub struct PolicySettings {
     pub common_pins_builtin: bool,
 }
 
+impl PolicySettings {
+    /// The policy engine's community for these settings (what the server and
+    /// the phone's local check both use). Affiliated numbers that are not 1 to
+    /// 10 digits are skipped (the server never stores any).
+    pub fn community(&self) -> crate::policy::Community {
+        use crate::policy::{CommonPins, Community, PropertyNumber};
+        Community {
+            six_digit_codes: self.six_digit_codes,
+            custom_codes: self.custom_codes,
+            affiliated_numbers: self
+                .affiliated_numbers
+                .iter()
+                .filter_map(|n| PropertyNumber::parse(n).ok())
+                .collect(),
+            one_time_pin_length: self.one_time_pin_length,
+            common_pins: if self.common_pins_builtin {
+                CommonPins::default()
+            } else {
+                CommonPins::off()
+            },
+        }
+    }
+}
+
 /// `GET /v1/me`: who is calling and their property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -152,12 +176,26 @@ pub struct DoorView {
     pub access_point: AccessPoint,
     /// The unit, for unit doors.
     pub unit_id: Option<String>,
+    /// Whether the keypad has an enter key (without one, no code may be a
+    /// prefix of another on the lock). The phone's local policy check needs it.
+    #[serde(default = "enter_key_default")]
+    pub enter_key: bool,
+    /// The lock model's constraints, for the phone's local policy check.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub constraints: Vec<ModelConstraint>,
+}
+
+/// Keypads have an enter key unless said otherwise (older servers omit it).
+fn enter_key_default() -> bool {
+    true
 }
 
 /// The state of one code on one lock, as the app shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum CodeState {
     /// Queued on the phone; the server has not accepted it yet (phone only).
     Requested,
@@ -185,6 +223,7 @@ pub enum CodeState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum CodeStatus {
     /// Meant to open its doors.
     Active,
@@ -203,6 +242,7 @@ pub enum CodeStatus {
 /// One code on one lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CodeOnLock {
     /// The lock's id.
     pub lock_id: String,
@@ -221,6 +261,7 @@ pub struct CodeOnLock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum GuestType {
     /// No end.
     Permanent,
@@ -355,6 +396,16 @@ pub struct LockSync {
     pub name: String,
     /// The kind of door.
     pub access_point: AccessPoint,
+    /// The unit, for unit doors.
+    #[serde(default)]
+    pub unit_id: Option<String>,
+    /// Whether the keypad has an enter key (for the phone's local policy check).
+    #[serde(default = "enter_key_default")]
+    pub enter_key: bool,
+    /// The lock model's constraints (for the phone's local policy check).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub constraints: Vec<ModelConstraint>,
     /// The version the server last confirmed on the lock.
     pub confirmed_version: u32,
     /// The version the job brings the lock to; equal to the advertised version
@@ -679,5 +730,21 @@ mod tests {
         )
         .unwrap();
         assert!(problem.violations.is_empty());
+    }
+
+    #[test]
+    fn doors_from_older_servers_default_to_an_enter_key_and_no_constraints() {
+        let door: DoorView = serde_json::from_str(
+            r#"{"lock_id":"6b77000000000001","name":"Unit 4B","access_point":"unit_door","unit_id":"u1"}"#,
+        )
+        .unwrap();
+        assert!(door.enter_key);
+        assert!(door.constraints.is_empty());
+        let door: DoorView = serde_json::from_str(
+            r#"{"lock_id":"6b77000000000001","name":"Unit 4B","access_point":"unit_door","unit_id":null,"enter_key":false,"constraints":["no_zeros"]}"#,
+        )
+        .unwrap();
+        assert!(!door.enter_key);
+        assert_eq!(door.constraints, vec![ModelConstraint::NoZeros]);
     }
 }

@@ -251,6 +251,8 @@ pub async fn doors(State(app): State<App>, caller: Caller) -> ApiResult<axum::Js
             name: lock.name,
             access_point: lock.access_point,
             unit_id: lock.unit_id,
+            enter_key: lock.enter_key,
+            constraints: lock.constraints,
         })
         .collect();
     Ok(axum::Json(DoorList { doors }))
