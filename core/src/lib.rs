@@ -15,6 +15,9 @@
 //! - [`provisioning`]: the file that gives locks their ids and root keys.
 //! - `delivery` (feature `delivery`): the phone carrying sealed jobs to locks
 //!   through a pluggable transport; btleplug behind feature `ble`.
+//! - `client` (feature `client`): the phone's core: the offline SQLite store,
+//!   the outbox and sync with the server, delivery of sealed jobs to locks in
+//!   range, state events. The mobile bindings and the `keyway` CLI wrap it.
 //!
 //! The server and the phone run this same crate, so they never disagree on what
 //! a code may be.
@@ -23,6 +26,8 @@
 uniffi::setup_scaffolding!();
 
 pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod code;
 #[cfg(feature = "delivery")]
 pub mod delivery;

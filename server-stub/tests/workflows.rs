@@ -854,7 +854,10 @@ fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
             .unwrap()
     };
     assert_eq!(door(&gym)["enter_key"], false);
-    assert_eq!(door(&gym)["constraints"], json!(["no_zeros", "cannot_start_with_12"]));
+    assert_eq!(
+        door(&gym)["constraints"],
+        json!(["no_zeros", "cannot_start_with_12"])
+    );
     assert_eq!(door(&f.lock_4b)["enter_key"], true);
     assert_eq!(door(&f.lock_4b)["constraints"], json!([]));
     assert_eq!(door(&f.lock_4b)["unit_id"], f.unit_4b.as_str());
@@ -871,7 +874,10 @@ fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
     };
     let gym_sync = lock_in(&sync, &gym);
     assert_eq!(gym_sync["enter_key"], false);
-    assert_eq!(gym_sync["constraints"], json!(["no_zeros", "cannot_start_with_12"]));
+    assert_eq!(
+        gym_sync["constraints"],
+        json!(["no_zeros", "cannot_start_with_12"])
+    );
     assert_eq!(gym_sync["unit_id"], Value::Null);
     assert_eq!(lock_in(&sync, &f.lock_4b)["unit_id"], f.unit_4b.as_str());
 }

@@ -1,8 +1,16 @@
 //! End-to-end scenarios across the server, the phone core and the simulated
-//! locks, each a workflow of the product pages. Scenarios live in `tests/`;
-//! this library holds the harness they share.
+//! locks. Scenarios live in `tests/`; this library holds what they share:
 //!
-//! The harness arrives with the server, core and simulator; until then this
-//! crate only holds its place in the workspace.
+//! - [`fixture`]: a real server on a fresh SQLite file, a property set up with
+//!   `keyway-server admin --json`, the simulator on the property's locks.
+//! - [`netswitch`]: a TCP forwarder between phones and the server that a test
+//!   can cut and restore.
+//!
+//! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
+//! it down; the Python and Kotlin binding tests run under it) and
+//! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
+
+pub mod fixture;
+pub mod netswitch;
 
 pub use keyway_core as core;

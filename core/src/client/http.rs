@@ -1,0 +1,161 @@
+//! The server's HTTP API as the phone calls it: reqwest (rustls on ring),
+//! bearer tokens, idempotency keys on writes, problem documents turned into
+//! [`ClientError`]s, and the classification the outbox needs (was the request
+//! possibly sent? may it be retried?). Logs name method, path and status only.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ClientError;
+use crate::api::{IDEMPOTENCY_HEADER, Problem};
+
+/// How a call failed, as the outbox needs to know it.
+#[derive(Debug)]
+pub(crate) enum CallError {
+    /// The connection could not be made: the request never left the phone.
+    NotSent(String),
+    /// The request may have reached the server but no usable answer came back
+    /// (timeout, dropped connection, 5xx, 429): retry with the same key.
+    Transient(ClientError),
+    /// The server answered with a refusal (4xx): retrying will not help.
+    Refused(ClientError),
+}
+
+impl CallError {
+    pub(crate) fn into_client_error(self) -> ClientError {
+        match self {
+            Self::NotSent(detail) => ClientError::Network { detail },
+            Self::Transient(e) | Self::Refused(e) => e,
+        }
+    }
+}
+
+/// A thin client of one server.
+#[derive(Debug, Clone)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    pub(crate) fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientError::invalid(
+                "the server URL must start with http:// or https://",
+            ));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("keyway-core/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::invalid(format!("HTTP client: {e}")))?;
+        Ok(Self { client, base })
+    }
+
+    /// Sends one request and decodes a JSON answer (or `()` for 204).
+    pub(crate) async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<T, CallError> {
+        let mut request = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header(IDEMPOTENCY_HEADER, key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let log_path = path.split('?').next().unwrap_or(path);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => {
+                let detail = describe(&e);
+                log::info!("{method} {log_path}: {detail}");
+                return Err(if e.is_connect() {
+                    CallError::NotSent(detail)
+                } else {
+                    CallError::Transient(ClientError::Network { detail })
+                });
+            }
+        };
+        let status = response.status();
+        log::debug!("{method} {log_path} -> {}", status.as_u16());
+        let bytes = response.bytes().await.map_err(|e| {
+            CallError::Transient(ClientError::Network {
+                detail: describe(&e),
+            })
+        })?;
+        if status.is_success() {
+            let text = if bytes.is_empty() || status == StatusCode::NO_CONTENT {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
+            return serde_json::from_slice(text).map_err(|e| {
+                CallError::Transient(ClientError::Server {
+                    status: status.as_u16(),
+                    detail: format!("unreadable answer: {e}"),
+                })
+            });
+        }
+        let problem: Problem = serde_json::from_slice(&bytes).unwrap_or_else(|_| Problem {
+            type_uri: String::new(),
+            title: String::new(),
+            status: status.as_u16(),
+            code: if status.is_server_error() {
+                "internal".into()
+            } else {
+                "http_error".into()
+            },
+            detail: format!("HTTP {}", status.as_u16()),
+            violations: Vec::new(),
+        });
+        log::info!("{method} {log_path} refused: {}", problem.code);
+        let error = ClientError::from_problem(problem);
+        if status.is_server_error()
+            || status == StatusCode::TOO_MANY_REQUESTS
+            || status == StatusCode::REQUEST_TIMEOUT
+        {
+            Err(CallError::Transient(error))
+        } else {
+            Err(CallError::Refused(error))
+        }
+    }
+}
+
+/// What went wrong, without the URL (it may carry a cursor) or any header.
+fn describe(e: &reqwest::Error) -> String {
+    let what = if e.is_connect() {
+        "connection failed"
+    } else if e.is_timeout() {
+        "timed out"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "request failed"
+    };
+    let mut source = std::error::Error::source(e);
+    let mut cause = String::new();
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    if cause.is_empty() {
+        what.to_owned()
+    } else {
+        format!("{what} ({cause})")
+    }
+}
