@@ -1,7 +1,8 @@
 //! The mobile facade of Keyway: what Kotlin, Swift and Python apps call,
-//! generated with uniffi over `keyway-core`. It owns the FFI surface (the one
-//! error enum, the records the app sees, the foreign logger) and none of the
-//! domain: every call is a small wrapper around the core.
+//! generated with uniffi over `keyway-core`. It owns the FFI surface (the
+//! `KeywayClient` object, the one error enum, the records the app sees, the
+//! foreign listener, logger and Bluetooth transport) and none of the domain:
+//! every call is a small wrapper around `keyway_core::client`.
 //!
 //! Domain enums and records (`CodeKind`, `AccessPoint`, `ModelConstraint`,
 //! `Rule`, `Violation`) derive their uniffi traits in `keyway-core` behind its
@@ -9,10 +10,19 @@
 
 uniffi::setup_scaffolding!();
 
+mod client;
 mod error;
 mod logging;
 mod policy;
+mod records;
+mod transport;
 
+pub use client::{KeywayClient, KeywayListener};
 pub use error::KeywayError;
 pub use logging::{LogLevel, Logger, set_logger};
 pub use policy::{PolicyContext, check_code, generate_codes};
+pub use records::{
+    Code, CodeOptions, DeliverySummary, Door, Failure, KeywayEvent, LockVisit, Schedule, Session,
+    SyncSummary, Weekday,
+};
+pub use transport::{LockAdvertisement, LockTransport, TransportFailure};

@@ -8,7 +8,8 @@
 //!   total. Exits non-zero on any failure.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
 //!   Swift and Python bindings into `target/bindings`, and runs the Python and
-//!   Kotlin binding tests.
+//!   Kotlin binding tests, each under `keyway-fixture` (a real server with a
+//!   fresh database, a property, and the simulated locks on a private bus).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`.
 
 use std::io::{BufRead, BufReader};
@@ -110,8 +111,22 @@ fn bindings() -> Result<BindingTotals, String> {
     let root = root();
     let target = target_dir();
     let out = target.join("bindings");
-    step("build keyway-mobile and generate bindings");
-    run(Command::new("cargo").args(["build", "-p", "keyway-mobile"]))?;
+    step("build keyway-mobile, the server, the simulator and the fixture launcher");
+    run(Command::new("cargo").args([
+        "build",
+        "-p",
+        "keyway-mobile",
+        "-p",
+        "keyway-server",
+        "-p",
+        "keyway-ble-sim",
+        "-p",
+        "keyway-tests",
+        "--bins",
+        "--lib",
+    ]))?;
+    step("generate bindings (uniffi-bindgen, library mode)");
+    let fixture = target.join("debug").join("keyway-fixture");
     let library = target.join("debug").join(library_file_name());
     let _ = std::fs::remove_dir_all(&out);
     run(Command::new("cargo")
@@ -156,9 +171,19 @@ fn bindings() -> Result<BindingTotals, String> {
     let tools = tools_dir();
     let python_path = std::env::join_paths([out.join("python"), tools.join("python")])
         .map_err(|e| e.to_string())?;
+    // The tests run inside a fixture: a real server, property, and the
+    // simulated locks on a private bus (keyway-fixture tears it all down).
     let python = run_counting(
-        Command::new("python3")
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        Command::new(&fixture)
+            .args([
+                "--",
+                "python3",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ])
             .arg(root.join("mobile-bindings/tests/python"))
             .env("PYTHONPATH", python_path),
         pytest_line,
@@ -189,7 +214,8 @@ fn bindings() -> Result<BindingTotals, String> {
     let run_classpath =
         std::env::join_paths([&jar, &jna, &coroutines, &stdlib]).map_err(|e| e.to_string())?;
     let kotlin = run_counting(
-        Command::new("java")
+        Command::new(&fixture)
+            .args(["--", "java"])
             .arg(format!(
                 "-Djna.library.path={}",
                 target.join("debug").display()

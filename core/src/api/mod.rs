@@ -34,6 +34,7 @@ pub fn decode_bytes(text: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Role {
     /// Lives in one unit; manages their own codes and guests.
     Resident,

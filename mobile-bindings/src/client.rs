@@ -1,0 +1,262 @@
+//! `KeywayClient`: the one object an app holds. Each method is a small
+//! wrapper around `keyway_core::client::Client`; async methods run on tokio
+//! (uniffi's `tokio` runtime support) and are `suspend` in Kotlin, `async` in
+//! Swift and Python. Nothing here panics on input; every failure is a
+//! [`KeywayError`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyway_core::api::GuestType;
+use keyway_core::client::{Client, ClientConfig, NewCode};
+use keyway_core::code::CodeKind;
+
+use crate::KeywayError;
+use crate::records::{
+    Code, CodeOptions, DeliverySummary, Door, KeywayEvent, Schedule, Session, SyncSummary,
+};
+use crate::transport::{ForeignTransport, LockTransport};
+
+/// Implemented by the app to hear every change it shows: a code going
+/// `REQUESTED` → `PENDING` → `ACTIVE`, a refusal, a delivery, connectivity.
+/// Called on a library thread; hop to the UI thread in the app.
+#[uniffi::export(foreign)]
+pub trait KeywayListener: Send + Sync {
+    /// One change.
+    fn on_event(&self, event: KeywayEvent);
+}
+
+/// The phone's Keyway client: the offline store in `data_dir`, sync with the
+/// server at `server_url`, delivery to locks in range.
+#[derive(uniffi::Object)]
+pub struct KeywayClient {
+    client: Client,
+    has_transport: Mutex<bool>,
+    watch: Mutex<Option<keyway_core::client::WatchHandle>>,
+}
+
+impl std::fmt::Debug for KeywayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeywayClient").finish_non_exhaustive()
+    }
+}
+
+impl KeywayClient {
+    fn new_code(&self, kind: CodeKind, options: CodeOptions) -> NewCode {
+        NewCode {
+            kind,
+            name: options.name,
+            guest_type: None,
+            schedule: None,
+            lock_ids: options.lock_ids,
+            length: options.length,
+            unit_id: None,
+        }
+    }
+
+    async fn ensure_transport(&self) -> Result<(), KeywayError> {
+        let has = *self.has_transport.lock().unwrap_or_else(|p| p.into_inner());
+        if has {
+            return Ok(());
+        }
+        #[cfg(feature = "ble")]
+        {
+            let transport = keyway_core::delivery::ble::BleTransport::new()
+                .await
+                .map_err(|e| KeywayError::Bluetooth {
+                    detail: e.to_string(),
+                })?;
+            self.client.set_transport(Arc::new(transport));
+            *self.has_transport.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            Ok(())
+        }
+        #[cfg(not(feature = "ble"))]
+        Err(KeywayError::Bluetooth {
+            detail: "no Bluetooth transport: call set_transport".into(),
+        })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl KeywayClient {
+    /// Opens (or creates) the store in `data_dir` for the server at
+    /// `server_url`; `device_name` is what the user sees in their device
+    /// list. No network.
+    #[uniffi::constructor]
+    pub fn new(
+        server_url: String,
+        data_dir: String,
+        device_name: String,
+    ) -> Result<Arc<Self>, KeywayError> {
+        let client = Client::open(ClientConfig::new(server_url, data_dir, device_name))?;
+        Ok(Arc::new(Self {
+            client,
+            has_transport: Mutex::new(false),
+            watch: Mutex::new(None),
+        }))
+    }
+
+    /// Trades the API token the operator issued for this device's token and
+    /// pulls everything.
+    pub async fn login(&self, api_token: String) -> Result<Session, KeywayError> {
+        Ok(self.client.login(&api_token).await?.into())
+    }
+
+    /// Logs this device out and forgets everything stored on it.
+    pub async fn logout(&self) -> Result<(), KeywayError> {
+        Ok(self.client.logout().await?)
+    }
+
+    /// The logged-in session, if any (no network).
+    pub fn session(&self) -> Result<Option<Session>, KeywayError> {
+        Ok(self.client.session()?.map(Into::into))
+    }
+
+    /// Sends queued requests and receipts, then pulls what changed. Fails
+    /// with `Network` offline (requests stay queued).
+    pub async fn sync(&self) -> Result<SyncSummary, KeywayError> {
+        Ok(self.client.sync().await?.into())
+    }
+
+    /// The doors the user may use or carry jobs to (no network).
+    pub fn doors(&self) -> Result<Vec<Door>, KeywayError> {
+        Ok(self.client.doors()?.into_iter().map(Into::into).collect())
+    }
+
+    /// Every code, with its state on each door (no network).
+    pub fn codes(&self) -> Result<Vec<Code>, KeywayError> {
+        Ok(self.client.codes()?.into_iter().map(Into::into).collect())
+    }
+
+    /// One code by its id (no network).
+    pub fn code(&self, id: String) -> Result<Code, KeywayError> {
+        Ok(self.client.code(&id)?.into())
+    }
+
+    /// Checks digits for a new resident code on the phone: every violated
+    /// rule, no network.
+    pub fn check_code(&self, code: String, options: CodeOptions) -> Result<(), KeywayError> {
+        let new = self.new_code(CodeKind::Resident, options);
+        Ok(self.client.check_code(&code, &new)?)
+    }
+
+    /// Picks digits for a new resident code: checked locally, shown as
+    /// `REQUESTED`, sent (offline: on the next sync).
+    pub async fn pick_code(&self, code: String, options: CodeOptions) -> Result<Code, KeywayError> {
+        let new = self.new_code(CodeKind::Resident, options);
+        Ok(self.client.pick_code(&code, new).await?.into())
+    }
+
+    /// Generates a new resident code (by the server; offline, on the phone
+    /// where a pick would be accepted, else it waits without digits).
+    pub async fn generate_code(&self, options: CodeOptions) -> Result<Code, KeywayError> {
+        let new = self.new_code(CodeKind::Resident, options);
+        Ok(self.client.generate_code(new).await?.into())
+    }
+
+    /// Creates a guest code (always generated): permanent (no schedule),
+    /// temporary or delivery (a window; delivery defaults to the next 24 h),
+    /// recurring (weekdays and a daily window).
+    pub async fn create_guest_code(
+        &self,
+        guest_type: GuestType,
+        schedule: Option<Schedule>,
+        name: Option<String>,
+    ) -> Result<Code, KeywayError> {
+        let zone = self
+            .client
+            .session()?
+            .map(|s| s.property.time_zone)
+            .unwrap_or_else(|| "UTC".into());
+        let schedule = match schedule {
+            Some(s) => Some(s.to_core(&zone)?),
+            None => None,
+        };
+        let mut new = NewCode::guest(guest_type, schedule);
+        new.name = name;
+        Ok(self.client.generate_code(new).await?.into())
+    }
+
+    /// Gives a code new digits: `new_code` (checked locally) or generated
+    /// (`None`). The old digits open the doors until each lock confirms.
+    pub async fn change_code(
+        &self,
+        id: String,
+        new_code: Option<String>,
+    ) -> Result<Code, KeywayError> {
+        Ok(self
+            .client
+            .change_code(&id, new_code.as_deref(), None)
+            .await?
+            .into())
+    }
+
+    /// Deactivates a code (kept on the locks, refused at the keypad).
+    pub async fn disable_code(&self, id: String) -> Result<Code, KeywayError> {
+        Ok(self.client.disable_code(&id).await?.into())
+    }
+
+    /// Reactivates a code.
+    pub async fn enable_code(&self, id: String) -> Result<Code, KeywayError> {
+        Ok(self.client.enable_code(&id).await?.into())
+    }
+
+    /// Deletes a code from every door.
+    pub async fn delete_code(&self, id: String) -> Result<Code, KeywayError> {
+        Ok(self.client.delete_code(&id).await?.into())
+    }
+
+    /// Forgets a refused request (and a refused new code).
+    pub fn dismiss_failure(&self, id: String) -> Result<(), KeywayError> {
+        Ok(self.client.dismiss_failure(&id)?)
+    }
+
+    /// Scans once and carries waiting jobs to the user's locks in range
+    /// (relaying for shared doors too), then uploads the receipts and pulls
+    /// the settled states. Uses the app's transport, else btleplug.
+    pub async fn deliver_nearby(&self) -> Result<DeliverySummary, KeywayError> {
+        self.ensure_transport().await?;
+        Ok(self.client.deliver_nearby().await?.into())
+    }
+
+    /// Uses the app's own Bluetooth stack instead of btleplug.
+    pub fn set_transport(&self, transport: Arc<dyn LockTransport>) {
+        self.client
+            .set_transport(Arc::new(ForeignTransport(transport)));
+        *self.has_transport.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    }
+
+    /// Sends every change to `listener` (replacing none: each call adds one).
+    pub fn set_listener(&self, listener: Arc<dyn KeywayListener>) {
+        let mut events = self.client.subscribe();
+        std::thread::spawn(move || {
+            loop {
+                match events.blocking_recv() {
+                    Ok(event) => listener.on_event(event.into()),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        log::warn!("the listener missed {n} event(s)");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
+    /// Syncs and delivers every `interval_ms` in the background until
+    /// `stop_watching` (e.g. while the app is in the foreground).
+    pub async fn start_watching(&self, interval_ms: u64) -> Result<(), KeywayError> {
+        self.ensure_transport().await?;
+        let handle = self
+            .client
+            .watch(Duration::from_millis(interval_ms.max(1000)));
+        *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
+        Ok(())
+    }
+
+    /// Stops the background loop.
+    pub fn stop_watching(&self) {
+        if let Some(handle) = self.watch.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            handle.stop();
+        }
+    }
+}
