@@ -2,5 +2,5 @@
 package keyway.tests
 
 fun main() {
-    runTests("kotlin", policyTests)
+    runTests("kotlin", policyTests + clientTests)
 }

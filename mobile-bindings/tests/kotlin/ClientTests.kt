@@ -1,0 +1,170 @@
+// KeywayClient through the generated Kotlin bindings, against a real
+// keyway-server and keyway-ble-sim's simulated locks (started by keyway-fixture).
+package keyway.tests
+
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import kotlinx.coroutines.runBlocking
+import uniffi.keyway_core.AccessPoint
+import uniffi.keyway_core.CodeState
+import uniffi.keyway_core.GuestType
+import uniffi.keyway_core.PendingOp
+import uniffi.keyway_core.Role
+import uniffi.keyway_core.Rule
+import uniffi.keyway_mobile.Code
+import uniffi.keyway_mobile.CodeOptions
+import uniffi.keyway_mobile.KeywayClient
+import uniffi.keyway_mobile.KeywayEvent
+import uniffi.keyway_mobile.KeywayException
+import uniffi.keyway_mobile.KeywayListener
+import uniffi.keyway_mobile.Schedule
+import uniffi.keyway_mobile.Weekday
+
+/** Where keyway-fixture put everything (environment variables). */
+object World {
+    fun env(name: String): String = System.getenv(name) ?: throw CheckFailed("$name is not set: run under keyway-fixture")
+    val server get() = env("KEYWAY_SERVER_URL")
+    val sim get() = env("KEYWAY_SIM_URL")
+    val control get() = env("KEYWAY_CONTROL_URL")
+    val alice get() = env("KEYWAY_TOKEN_ALICE")
+    val unitDoor get() = env("KEYWAY_LOCK_UNIT_4B")
+    val entrance get() = env("KEYWAY_LOCK_ENTRANCE")
+    private val http = HttpClient.newHttpClient()
+
+    fun call(method: String, url: String, body: String = ""): String {
+        val request = HttpRequest.newBuilder(URI.create(url))
+            .header("content-type", "application/json")
+            .method(method, HttpRequest.BodyPublishers.ofString(body))
+            .build()
+        return http.send(request, HttpResponse.BodyHandlers.ofString()).body()
+    }
+
+    fun movePhone(x: Double) = call("PUT", "$sim/phone", """{"x": $x, "y": 0.0}""")
+    fun networkDown() = call("POST", "$control/network/down")
+    fun networkUp() = call("POST", "$control/network/up")
+}
+
+fun newClient(): KeywayClient {
+    val dir = Files.createTempDirectory("keyway-kotlin")
+    return KeywayClient(World.server, dir.toString(), "Kotlin test phone")
+}
+
+fun Code.stateOn(lockId: String): CodeState = locks.first { it.lockId == lockId }.state
+
+/** Collects events; tests wait for the ones they expect. */
+class Events : KeywayListener {
+    val events = mutableListOf<KeywayEvent>()
+    private val lock = Object()
+
+    override fun onEvent(event: KeywayEvent) {
+        synchronized(lock) {
+            events.add(event)
+            lock.notifyAll()
+        }
+    }
+
+    fun waitFor(what: String, predicate: (KeywayEvent) -> Boolean) {
+        val deadline = System.currentTimeMillis() + 30_000
+        synchronized(lock) {
+            while (events.none(predicate)) {
+                val left = deadline - System.currentTimeMillis()
+                if (left <= 0) throw CheckFailed("no event: $what in $events")
+                lock.wait(left)
+            }
+        }
+    }
+}
+
+val clientTests: List<Pair<String, () -> Unit>> = listOf(
+    "log in and see the resident's doors" to {
+        runBlocking {
+            val phone = newClient()
+            check(phone.session() == null) { "a new store has no session" }
+            val session = phone.login(World.alice)
+            check(session.role == Role.RESIDENT) { "$session" }
+            val doors = phone.doors().associateBy { it.lockId }
+            check(doors.keys == setOf(World.unitDoor, World.entrance)) { "$doors" }
+            check(doors.getValue(World.unitDoor).accessPoint == AccessPoint.UNIT_DOOR) { "$doors" }
+        }
+    },
+    "picking 1234 throws a typed error listing every rule" to {
+        runBlocking {
+            val phone = newClient()
+            phone.login(World.alice)
+            val e = expectThrows<KeywayException.PolicyViolation> {
+                runBlocking { phone.pickCode("1234", CodeOptions()) }
+            }
+            check(e.violations.map { it.rule } == listOf(Rule.SEQUENTIAL, Rule.COMMON_PIN)) { "${e.violations}" }
+            check(phone.codes().isEmpty()) { "nothing queued" }
+            expectThrows<KeywayException.Unauthorized> { runBlocking { newClient().login("kwa_wrong") } }
+        }
+    },
+    "a generated code is pending, then active through the listener in range" to {
+        runBlocking {
+            World.movePhone(0.0)
+            val phone = newClient()
+            val events = Events()
+            phone.setListener(events)
+            phone.login(World.alice)
+            val code = phone.generateCode(CodeOptions(name = "Kotlin"))
+            check(code.value?.length == 4) { "$code" }
+            check(code.stateOn(World.unitDoor) == CodeState.PENDING) { "$code" }
+            World.movePhone(101.0)
+            try {
+                val summary = phone.deliverNearby()
+                check(summary.locks.any { it.lockId == World.unitDoor && it.outcome == "delivered" }) { "$summary" }
+                events.waitFor("active on the unit door") {
+                    it is KeywayEvent.CodeChanged && it.code.id == code.id &&
+                        it.code.stateOn(World.unitDoor) == CodeState.ACTIVE
+                }
+                check(phone.code(code.id).stateOn(World.unitDoor) == CodeState.ACTIVE) { "not active" }
+            } finally {
+                World.movePhone(0.0)
+            }
+        }
+    },
+    "guest codes" to {
+        runBlocking {
+            val phone = newClient()
+            phone.login(World.alice)
+            val permanent = phone.createGuestCode(GuestType.PERMANENT, null, "Nanny")
+            check(permanent.schedule == Schedule.Always) { "${permanent.schedule}" }
+            val now = java.time.Instant.now()
+            val temporary = phone.createGuestCode(
+                GuestType.TEMPORARY, Schedule.Window(now, now.plusSeconds(86_400)), "Cousin")
+            check(temporary.schedule is Schedule.Window) { "${temporary.schedule}" }
+            val weekly = phone.createGuestCode(
+                GuestType.RECURRING,
+                Schedule.Recurring(listOf(Weekday.TUESDAY), "18:00", "20:00", null),
+                "Piano teacher")
+            check((weekly.schedule as Schedule.Recurring).weekdays == listOf(Weekday.TUESDAY)) { "${weekly.schedule}" }
+            for (code in listOf(permanent, temporary, weekly)) {
+                check(code.value != null && code.locks.all { it.state == CodeState.PENDING }) { "$code" }
+            }
+        }
+    },
+    "a code requested offline goes out on sync" to {
+        runBlocking {
+            val phone = newClient()
+            phone.login(World.alice)
+            World.networkDown()
+            try {
+                val code = phone.pickCode("6194", CodeOptions(name = "Offline Kotlin"))
+                check(code.serverId == null && code.pending == PendingOp.CREATE) { "$code" }
+                check(code.stateOn(World.unitDoor) == CodeState.REQUESTED) { "$code" }
+                expectThrows<KeywayException.Network> { runBlocking { phone.sync() } }
+                World.networkUp()
+                val summary = phone.sync()
+                check(summary.sent == 1u) { "$summary" }
+                val synced = phone.code(code.id)
+                check(synced.serverId != null && synced.pending == null) { "$synced" }
+                check(synced.stateOn(World.unitDoor) == CodeState.PENDING) { "$synced" }
+            } finally {
+                World.networkUp()
+            }
+        }
+    },
+)
