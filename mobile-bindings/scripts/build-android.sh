@@ -6,6 +6,11 @@
 # src/main/kotlin (or point a Gradle sourceSet at them). The app needs
 # net.java.dev.jna:jna (aar) and kotlinx-coroutines-core.
 #
+# Bluetooth: btleplug's Android backend needs its Java half and a JNI init the
+# library does not do, so Android builds leave it out by default and the app
+# passes its own transport (KeywayClient.setTransport, on BluetoothGatt).
+# KEYWAY_ANDROID_FEATURES=ble builds it in anyway.
+#
 # Needs: the Android NDK (ANDROID_NDK_HOME), `cargo install cargo-ndk`, and
 # `rustup target add aarch64-linux-android armv7-linux-androideabi x86_64-linux-android`.
 set -euo pipefail
@@ -19,12 +24,15 @@ out="target/android"
 rm -rf "$out"
 mkdir -p "$out/jniLibs" "$out/kotlin"
 
+features=(--no-default-features)
+[ -n "${KEYWAY_ANDROID_FEATURES:-}" ] && features+=(--features "$KEYWAY_ANDROID_FEATURES")
+
 cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o "$out/jniLibs" \
-  build --profile "$profile" -p keyway-mobile
+  build --profile "$profile" -p keyway-mobile "${features[@]}"
 
 # Bindings are generated from a host build of the same library (library mode
 # reads the metadata uniffi embeds; it is identical for every target).
-cargo build --profile "$profile" -p keyway-mobile
+cargo build --profile "$profile" -p keyway-mobile "${features[@]}"
 cargo run -q -p uniffi-bindgen -- generate --no-format \
   --library "target/$profile/libkeyway_mobile.so" --language kotlin --out-dir "$out/kotlin"
 

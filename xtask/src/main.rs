@@ -52,8 +52,9 @@ fn test() -> Result<(), String> {
     ]))?;
     // The workspace build unifies features (the simulator turns on keyway-core's
     // `ble`), so check the core's other feature sets on their own: the lock side
-    // must build without the phone side, and delivery without btleplug.
-    for features in ["", "delivery"] {
+    // must build without the phone side, and delivery and the phone client
+    // without btleplug.
+    for features in ["", "delivery", "client"] {
         step(&format!(
             "cargo clippy -p keyway-core --features '{features}'"
         ));
