@@ -380,6 +380,8 @@ impl From<client::SyncReport> for SyncSummary {
 
 /// Something the app shows changed.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+// Crosses the FFI by value (uniffi lowers enum fields, it cannot box them).
+#[allow(clippy::large_enum_variant)]
 pub enum KeywayEvent {
     /// A code appeared or changed (a state on a door, digits, a queued
     /// request, a refusal).
@@ -407,7 +409,9 @@ pub enum KeywayEvent {
 impl From<client::ClientEvent> for KeywayEvent {
     fn from(e: client::ClientEvent) -> Self {
         match e {
-            client::ClientEvent::CodeChanged(code) => Self::CodeChanged { code: code.into() },
+            client::ClientEvent::CodeChanged(code) => Self::CodeChanged {
+                code: (*code).into(),
+            },
             client::ClientEvent::CodeRemoved { id } => Self::CodeRemoved { id },
             client::ClientEvent::Delivery(visit) => Self::Delivery {
                 visit: visit.into(),

@@ -142,11 +142,11 @@ fn forward(client: TcpStream, upstream: &str, shared: &Arc<Shared>) {
     let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
-    if let Ok(mut connections) = shared.connections.lock() {
-        if let (Ok(a), Ok(b)) = (client.try_clone(), server.try_clone()) {
-            connections.push(a);
-            connections.push(b);
-        }
+    if let Ok(mut connections) = shared.connections.lock()
+        && let (Ok(a), Ok(b)) = (client.try_clone(), server.try_clone())
+    {
+        connections.push(a);
+        connections.push(b);
     }
     std::thread::spawn(move || pump(client, server));
     std::thread::spawn(move || pump(server2, client2));

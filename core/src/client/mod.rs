@@ -362,7 +362,7 @@ pub struct SyncReport {
 pub enum ClientEvent {
     /// A code appeared or changed (state on a lock, digits, pending request,
     /// failure).
-    CodeChanged(LocalCode),
+    CodeChanged(Box<LocalCode>),
     /// A code is gone (deleted and removed from every lock, or dismissed).
     CodeRemoved {
         /// Its id on this phone.
@@ -1062,7 +1062,7 @@ impl Client {
                     report.queued = self
                         .inner
                         .store
-                        .read(|c| store::outbox(c))?
+                        .read(store::outbox)?
                         .iter()
                         .filter(|e| e.state == "queued")
                         .count() as u32;
@@ -1426,7 +1426,7 @@ impl Client {
                 let _ = self
                     .inner
                     .events
-                    .send(ClientEvent::CodeChanged(code.clone()));
+                    .send(ClientEvent::CodeChanged(Box::new(code.clone())));
             }
             next.insert(code.id.clone(), code);
         }
