@@ -1,1 +1,161 @@
+//! Store-level tests on a real SQLite file (no server: the end-to-end tests
+//! against a real server are in the keyway-tests crate).
 
+use super::store::{self, Store};
+use super::*;
+
+fn store_in(dir: &std::path::Path) -> Store {
+    Store::open(&dir.join("keyway.sqlite3")).unwrap()
+}
+
+#[test]
+fn the_store_is_in_wal_mode_and_keeps_the_outbox_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = store_in(dir.path());
+        s.write(|tx| {
+            store::enqueue(tx, "lc_a", "create", "{}", "key-1")?;
+            store::enqueue(tx, "lc_a", "disable", "{}", "key-2")?;
+            Ok(())
+        })
+        .unwrap();
+        // A failed transaction leaves nothing behind.
+        let failed: Result<(), ClientError> = s.write(|tx| {
+            store::enqueue(tx, "lc_b", "create", "{}", "key-3")?;
+            Err(ClientError::invalid("stop"))
+        });
+        assert!(failed.is_err());
+    }
+    let s = store_in(dir.path());
+    let mode: String = s
+        .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let outbox = s.read(store::outbox).unwrap();
+    let keys: Vec<&str> = outbox.iter().map(|e| e.idem_key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["key-1", "key-2"],
+        "oldest first, the rolled-back one absent"
+    );
+    // A key is unique: the same request can never be queued twice.
+    assert!(
+        s.write(|tx| store::enqueue(tx, "lc_a", "create", "{}", "key-1"))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_receipt_batch_keeps_its_key_until_it_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_in(dir.path());
+    s.write(|tx| {
+        for i in 0..3 {
+            store::add_receipt(tx, "6b77000000000001", "job", &format!("r{i}"))?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let (key, rows) = s
+        .write(|tx| store::receipt_batch(tx, 2, "first"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(key, "first");
+    assert_eq!(rows.len(), 2);
+    // The answer was lost: the same batch goes again under the same key.
+    let (again, rows_again) = s
+        .write(|tx| store::receipt_batch(tx, 2, "second"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, "first");
+    assert_eq!(rows_again, rows);
+    s.write(|tx| store::remove_batch(tx, "first")).unwrap();
+    let (key, rows) = s
+        .write(|tx| store::receipt_batch(tx, 2, "third"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((key.as_str(), rows.len()), ("third", 1));
+    s.write(|tx| store::remove_batch(tx, "third")).unwrap();
+    assert!(
+        s.write(|tx| store::receipt_batch(tx, 2, "fourth"))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.read(store::receipt_count).unwrap(), 0);
+}
+
+#[test]
+fn a_tombstoned_code_never_comes_back_from_a_stale_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_in(dir.path());
+    s.write(|tx| {
+        store::put_code(tx, "code_1", "{}")?;
+        store::enqueue(tx, "code_1", "disable", "{}", "k")?;
+        store::tombstone(tx, "code_1")?;
+        store::put_code_if_absent(tx, "code_1", "{}")?;
+        store::put_code(tx, "code_1", "{}")
+    })
+    .unwrap();
+    assert!(s.read(store::mirror_codes).unwrap().is_empty());
+    assert!(
+        s.read(store::outbox).unwrap().is_empty(),
+        "its requests go too"
+    );
+}
+
+#[test]
+fn every_change_bumps_the_change_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_in(dir.path());
+    let a = s.write(|tx| Ok(tx.counter)).unwrap();
+    let b = s.write(|tx| Ok(tx.counter)).unwrap();
+    assert_eq!(b, a + 1);
+}
+
+#[test]
+fn names_are_stable() {
+    for stage in Stage::ALL {
+        assert_eq!(Stage::parse(stage.as_str()), Some(stage));
+    }
+    for op in ["create", "change", "disable", "enable", "delete"] {
+        assert_eq!(PendingOp::parse(op).map(PendingOp::as_str), Some(op));
+    }
+    assert_eq!(PendingOp::parse("drop"), None);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Client::open(ClientConfig::new("ftp://x", dir.path(), "phone")).unwrap_err();
+    assert_eq!(err.code(), "invalid_argument");
+    let err = Client::open(ClientConfig::new("http://127.0.0.1:9", dir.path(), " ")).unwrap_err();
+    assert_eq!(err.code(), "invalid_argument");
+    let client =
+        Client::open(ClientConfig::new("http://127.0.0.1:9", dir.path(), "phone")).unwrap();
+    assert_eq!(client.session().unwrap(), None);
+    assert!(matches!(
+        client.check_code("4821", &NewCode::resident()),
+        Err(ClientError::NotLoggedIn)
+    ));
+    assert!(client.codes().unwrap().is_empty());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert!(matches!(
+        runtime.block_on(client.sync()),
+        Err(ClientError::NotLoggedIn)
+    ));
+    assert_eq!(
+        runtime.block_on(client.login("")).unwrap_err().code(),
+        "invalid_argument"
+    );
+    // No transport: a typed error, not a panic.
+    assert_eq!(
+        runtime
+            .block_on(client.deliver_nearby())
+            .unwrap_err()
+            .code(),
+        "bluetooth_unavailable"
+    );
+}
