@@ -6,7 +6,7 @@
 //!   origins, access points).
 //! - [`policy`]: which codes are acceptable where; every violated rule with a
 //!   stable id and a message.
-//! - [`generate`]: uniform generation over exactly the allowed codes.
+//! - [`generate`](mod@generate): uniform generation over exactly the allowed codes.
 //! - [`schedule`]: when a code is valid (always, a window, a weekly recurrence).
 //! - [`protocol`]: the lock protocol's bytes: advertisement, framing, messages,
 //!   sealed jobs and receipts.

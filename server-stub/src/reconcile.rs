@@ -700,7 +700,7 @@ async fn mark_code_used(
 
 /// Ends a code (`used`, `expired`, `deleted`): sets its status and asks every
 /// lock to drop it. Returns through `touched` the codes to report; the caller
-/// reseals the locks (see [`end_code_and_reseal`]).
+/// reseals the locks.
 pub async fn end_code(
     conn: &mut AnyConnection,
     seq: i64,
