@@ -366,6 +366,9 @@ pub struct SyncSummary {
     pub refused: u32,
     /// Receipts uploaded.
     pub receipts_uploaded: u32,
+    /// The server asked to hold queued requests this many milliseconds (rate
+    /// limited); the first sync after that sends them.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl From<client::SyncReport> for SyncSummary {
@@ -374,6 +377,7 @@ impl From<client::SyncReport> for SyncSummary {
             sent: r.sent,
             refused: r.refused,
             receipts_uploaded: r.receipts_uploaded,
+            retry_after_ms: r.retry_after.map(|d| d.as_millis() as u64),
         }
     }
 }

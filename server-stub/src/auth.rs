@@ -212,12 +212,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
 pub async fn limit_picks(
     app: &App,
     caller: &Caller,
+    idem: &Idem,
     mode: keyway_core::api::CodeMode,
 ) -> ApiResult<()> {
-    if mode == keyway_core::api::CodeMode::Pick {
-        rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await?;
+    if mode != keyway_core::api::CodeMode::Pick {
+        return Ok(());
     }
-    Ok(())
+    // A retry of a pick the server already answered (same key) reveals nothing
+    // new, so a phone on a flaky network is not throttled by its own retries.
+    let answered: Option<(String,)> =
+        sqlx::query_as("SELECT key FROM idempotency WHERE principal = $1 AND key = $2")
+            .bind(caller.principal.clone())
+            .bind(idem.key.clone())
+            .fetch_optional(&app.store.pool)
+            .await?;
+    if answered.is_some() {
+        return Ok(());
+    }
+    rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await
 }
 
 /// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by

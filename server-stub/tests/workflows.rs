@@ -881,3 +881,46 @@ fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
     assert_eq!(gym_sync["unit_id"], Value::Null);
     assert_eq!(lock_in(&sync, &f.lock_4b)["unit_id"], f.unit_4b.as_str());
 }
+
+#[test]
+fn the_pick_limit_throttles_new_picks_but_not_retries_of_answered_ones() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "phone");
+    // A pick that was answered; the phone may retry it with the same key.
+    let first_key = fresh_key();
+    let pick = |code: &str| json!({"kind": "resident", "mode": "pick", "code": code});
+    let (status, answered) = f.call_raw(
+        Some(&alice),
+        Method::POST,
+        "/v1/codes",
+        Some(pick("3859")),
+        Some(&first_key),
+    );
+    assert_eq!(status, StatusCode::CREATED);
+    // Refused picks count too: spend the rest of the minute's 30 with codes
+    // the policy refuses (nothing is created).
+    let mut throttled = None;
+    for _ in 0..40 {
+        let (status, problem) = f.write(&alice, Method::POST, "/v1/codes", pick("1111"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            throttled = Some(problem);
+            break;
+        }
+        assert_eq!(problem["code"], "policy_violation");
+    }
+    let problem = throttled.expect("the limit is reached within 40 picks");
+    assert_eq!(problem["code"], "rate_limited");
+    // A new pick is throttled; the retry of the answered one gets its answer.
+    let (status, _) = f.write(&alice, Method::POST, "/v1/codes", pick("4826"));
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, again) = f.call_raw(
+        Some(&alice),
+        Method::POST,
+        "/v1/codes",
+        Some(pick("3859")),
+        Some(&first_key),
+    );
+    assert_eq!((status, &again), (StatusCode::CREATED, &answered));
+    let (_, list) = f.get(&alice, "/v1/codes");
+    assert_eq!(list["codes"].as_array().unwrap().len(), 1);
+}

@@ -18,17 +18,25 @@ pub(crate) enum CallError {
     /// The connection could not be made: the request never left the phone.
     NotSent(String),
     /// The request may have reached the server but no usable answer came back
-    /// (timeout, dropped connection, 5xx, 429): retry with the same key.
+    /// (timeout, dropped connection, 5xx): retry with the same key.
     Transient(ClientError),
     /// The server answered with a refusal (4xx): retrying will not help.
     Refused(ClientError),
+    /// The server asks the phone to wait (429 with `Retry-After`): the request
+    /// did nothing; send it again, unchanged, after `retry_after`.
+    Throttled {
+        /// The server's refusal (`rate_limited`).
+        error: ClientError,
+        /// How long to wait before the next write.
+        retry_after: Duration,
+    },
 }
 
 impl CallError {
     pub(crate) fn into_client_error(self) -> ClientError {
         match self {
             Self::NotSent(detail) => ClientError::Network { detail },
-            Self::Transient(e) | Self::Refused(e) => e,
+            Self::Transient(e) | Self::Refused(e) | Self::Throttled { error: e, .. } => e,
         }
     }
 }
@@ -93,6 +101,12 @@ impl Http {
         };
         let status = response.status();
         log::debug!("{method} {log_path} -> {}", status.as_u16());
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(|e| {
             CallError::Transient(ClientError::Network {
                 detail: describe(&e),
@@ -125,10 +139,12 @@ impl Http {
         });
         log::info!("{method} {log_path} refused: {}", problem.code);
         let error = ClientError::from_problem(problem);
-        if status.is_server_error()
-            || status == StatusCode::TOO_MANY_REQUESTS
-            || status == StatusCode::REQUEST_TIMEOUT
-        {
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // Without a Retry-After the server still asked to slow down: a minute.
+            let retry_after = retry_after.unwrap_or(Duration::from_secs(60));
+            return Err(CallError::Throttled { error, retry_after });
+        }
+        if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
             Err(CallError::Transient(error))
         } else {
             Err(CallError::Refused(error))

@@ -355,6 +355,9 @@ pub struct SyncReport {
     pub receipts_uploaded: u32,
     /// Delta pages applied.
     pub pages: u32,
+    /// The server asked the phone to hold its queued requests this long
+    /// (rate limited); they are sent by the first sync after it.
+    pub retry_after: Option<Duration>,
 }
 
 /// Something the app shows changed.
@@ -471,6 +474,8 @@ struct Inner {
     /// One sync or delivery at a time.
     busy: tokio::sync::Mutex<()>,
     online: Mutex<Option<bool>>,
+    /// No queued request is sent before this instant (the server's Retry-After).
+    hold_until: Mutex<Option<std::time::Instant>>,
 }
 
 /// The phone's client: one per data directory. Cheap to clone; every clone
@@ -495,6 +500,8 @@ enum Sent {
     Refused(ClientError),
     /// Not answered; `never_sent`: the connection could not even be made.
     Unreachable(ClientError, bool),
+    /// Rate limited: hold every queued request this long.
+    Held(Duration),
 }
 
 impl Client {
@@ -523,6 +530,7 @@ impl Client {
                 transport: Mutex::new(None),
                 busy: tokio::sync::Mutex::new(()),
                 online: Mutex::new(None),
+                hold_until: Mutex::new(None),
             }),
         };
         let now: HashMap<String, LocalCode> = client
@@ -1045,6 +1053,10 @@ impl Client {
     /// Sends queued requests oldest first until the outbox is empty or the
     /// server cannot be reached.
     async fn push_outbox(&self, token: &str, report: &mut SyncReport) -> Result<(), ClientError> {
+        if let Some(wait) = self.held() {
+            report.retry_after = Some(wait);
+            return Ok(());
+        }
         loop {
             let Some(entry) = self.inner.store.read(store::next_queued)? else {
                 return Ok(());
@@ -1054,6 +1066,11 @@ impl Client {
                 Sent::Refused(e) => {
                     log::info!("request {} refused: {}", entry.seq, e.code());
                     report.refused += 1;
+                }
+                Sent::Held(wait) => {
+                    log::info!("the server asks to hold requests for {} s", wait.as_secs());
+                    report.retry_after = Some(wait);
+                    return Ok(());
                 }
                 Sent::Unreachable(e, never_sent) => {
                     if never_sent {
@@ -1185,6 +1202,11 @@ impl Client {
                     entry.maybe_sent = true;
                     last = e;
                     never_sent = false;
+                }
+                Err(CallError::Throttled { retry_after, .. }) => {
+                    self.set_online(true);
+                    self.hold(retry_after);
+                    return Ok(Sent::Held(retry_after));
                 }
             }
         }
@@ -1393,9 +1415,32 @@ impl Client {
                     self.set_online(matches!(e, ClientError::Server { .. }));
                     last = e;
                 }
+                Err(CallError::Throttled { error, .. }) => {
+                    self.set_online(true);
+                    return Err(error);
+                }
             }
         }
         Err(last)
+    }
+
+    /// Holds queued requests for `wait` (the server's Retry-After).
+    fn hold(&self, wait: Duration) {
+        *lock(&self.inner.hold_until) = Some(std::time::Instant::now() + wait);
+    }
+
+    /// How much longer queued requests are held, if they are.
+    fn held(&self) -> Option<Duration> {
+        let mut hold = lock(&self.inner.hold_until);
+        match *hold {
+            Some(until) if until > std::time::Instant::now() => {
+                Some(until - std::time::Instant::now())
+            }
+            _ => {
+                *hold = None;
+                None
+            }
+        }
     }
 
     fn set_online(&self, online: bool) {

@@ -139,7 +139,7 @@ pub async fn create_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: CreateCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let unit_id = match caller.role {
         Role::Resident => {
             if request
@@ -293,7 +293,7 @@ pub async fn change_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let app2 = app.clone();
     let caller2 = caller.clone();
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {

@@ -230,7 +230,7 @@ pub async fn create_carrier(
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let request: CreateCarrierRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let name = check_name(&request.name)?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::CREATED, move |w| {
@@ -304,7 +304,7 @@ pub async fn set_carrier_code(
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
@@ -417,7 +417,7 @@ pub async fn set_courier_pin(
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
@@ -650,7 +650,7 @@ pub async fn set_staff_pin(
         ));
     }
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
