@@ -58,7 +58,7 @@ pub(crate) enum ClientCommand {
     Guest(GuestArgs),
     /// Send queued requests and receipts, pull what changed.
     Sync,
-    /// Scan for locks over Bluetooth and carry their sealed jobs.
+    /// Sync, then scan for locks over Bluetooth and carry their sealed jobs.
     Deliver(DeliverArgs),
     /// Sync and deliver in a loop, printing every state change.
     Watch(WatchArgs),
@@ -693,7 +693,23 @@ async fn deliver(args: DeliverArgs, global: &GlobalArgs) -> Outcome {
     session_of(&client)?;
     client.set_transport(bluetooth().await?);
     let mut events = client.subscribe();
-    let bar = render::spinner("Scanning for locks", global.json);
+    let bar = render::spinner("Syncing, then scanning for locks", global.json);
+    // A sync first, so the sealed jobs carried are the current ones; offline,
+    // the jobs already stored go and the receipts wait.
+    let synced = client.sync().await;
+    if let Err(e) = &synced {
+        if !e.is_transient() {
+            bar.finish_and_clear();
+            return Err(Failure::from(e.clone()));
+        }
+        if !global.json {
+            bar.suspend(|| {
+                eprintln!(
+                    "The server is unreachable: delivering the jobs already on this computer."
+                )
+            });
+        }
+    }
     let progress = bar.clone();
     let narrator = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
