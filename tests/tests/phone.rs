@@ -11,7 +11,7 @@ use keyway_core::schedule::{Schedule, Window};
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 
 fn world() -> Fixture {
-    Fixture::start(FixtureOptions { simulator: false }).expect("fixture")
+    Fixture::start(FixtureOptions::server_only()).expect("fixture")
 }
 
 fn client(f: &Fixture, dir: &std::path::Path) -> Client {
