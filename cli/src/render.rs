@@ -238,16 +238,20 @@ pub(crate) fn code_text(code: &LocalCode, tz: &TimeZone) -> String {
     if let Some(name) = &code.name {
         out.push_str(&format!("  \"{name}\""));
     }
+    // An active code's story is in its per-lock states below; other
+    // statuses say what happened to the code as a whole.
     let status = match code.status {
-        CodeStatus::Active if !code.enabled => "disabled",
-        CodeStatus::Active => "active",
-        CodeStatus::Disabled => "disabled",
-        CodeStatus::Deleted => "deleted",
-        CodeStatus::Expired => "expired",
-        CodeStatus::Used => "used",
-        CodeStatus::Failed => "failed",
+        CodeStatus::Active if !code.enabled => Some("disabled"),
+        CodeStatus::Active => None,
+        CodeStatus::Disabled => Some("disabled"),
+        CodeStatus::Deleted => Some("deleted"),
+        CodeStatus::Expired => Some("expired"),
+        CodeStatus::Used => Some("used"),
+        CodeStatus::Failed => Some("failed"),
     };
-    out.push_str(&format!("  [{status}]"));
+    if let Some(status) = status {
+        out.push_str(&format!("  [{status}]"));
+    }
     if !matches!(code.schedule, Schedule::Always) {
         out.push_str(&format!(
             "\n    opens {}",
