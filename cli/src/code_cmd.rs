@@ -5,12 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use keyway_core::code::{Code, FormatError};
-use keyway_core::policy::Violation;
 use keyway_core::{generate_distinct, secure_rng};
 use serde::Serialize;
 
 use crate::context_args::ContextArgs;
-use crate::output::{Failure, REFUSED, SUCCESS, print_json};
+use crate::output::{Failure, REFUSED, ReportedViolation, SUCCESS, print_json};
 
 /// Codes, offline.
 #[derive(Debug, Subcommand)]
@@ -28,9 +27,6 @@ pub(crate) struct CheckArgs {
     code: String,
     #[command(flatten)]
     context: ContextArgs,
-    /// Print `{"ok": bool, "violations": [{"rule", "message"}]}`.
-    #[arg(long)]
-    json: bool,
 }
 
 /// Options of `keyway code generate`.
@@ -41,9 +37,6 @@ pub(crate) struct GenerateArgs {
     /// How many distinct codes to generate.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     count: u32,
-    /// Print a JSON array of codes.
-    #[arg(long)]
-    json: bool,
 }
 
 /// The JSON answer of `keyway code check`.
@@ -53,32 +46,19 @@ struct CheckReport {
     violations: Vec<ReportedViolation>,
 }
 
-#[derive(Debug, Serialize)]
-struct ReportedViolation {
-    rule: &'static str,
-    message: String,
-}
-
-impl From<Violation> for ReportedViolation {
-    fn from(v: Violation) -> Self {
-        Self {
-            rule: v.rule.id(),
-            message: v.message,
-        }
-    }
-}
-
 impl CodeCommand {
-    /// Runs the subcommand and returns the process exit code.
-    pub(crate) fn run(self) -> ExitCode {
+    /// Runs the subcommand and returns the process exit code. With `json`,
+    /// `check` prints `{"ok": bool, "violations": [{"rule", "message"}]}` and
+    /// `generate` a JSON array of codes.
+    pub(crate) fn run(self, json: bool) -> ExitCode {
         match self {
-            Self::Check(args) => check(args),
-            Self::Generate(args) => generate(args),
+            Self::Check(args) => check(args, json),
+            Self::Generate(args) => generate(args, json),
         }
     }
 }
 
-fn check(args: CheckArgs) -> ExitCode {
+fn check(args: CheckArgs, json: bool) -> ExitCode {
     let violations: Vec<ReportedViolation> = match Code::parse(&args.code) {
         Err(error) => vec![ReportedViolation {
             rule: FormatError::CODE,
@@ -86,11 +66,11 @@ fn check(args: CheckArgs) -> ExitCode {
         }],
         Ok(code) => match args.context.context().check(&code) {
             Ok(()) => Vec::new(),
-            Err(rejection) => rejection.violations.into_iter().map(Into::into).collect(),
+            Err(rejection) => rejection.violations.iter().map(Into::into).collect(),
         },
     };
     let ok = violations.is_empty();
-    if args.json {
+    if json {
         print_json(&CheckReport { ok, violations });
     } else if ok {
         println!("{} is acceptable.", args.code);
@@ -104,13 +84,13 @@ fn check(args: CheckArgs) -> ExitCode {
     ExitCode::from(if ok { SUCCESS } else { REFUSED })
 }
 
-fn generate(args: GenerateArgs) -> ExitCode {
+fn generate(args: GenerateArgs, json: bool) -> ExitCode {
     let ctx = args.context.context();
     let codes =
         secure_rng().and_then(|mut rng| generate_distinct(&ctx, args.count as usize, &mut rng));
     match codes {
         Ok(codes) => {
-            if args.json {
+            if json {
                 print_json(&codes);
             } else {
                 for code in &codes {
@@ -119,10 +99,6 @@ fn generate(args: GenerateArgs) -> ExitCode {
             }
             ExitCode::from(SUCCESS)
         }
-        Err(error) => Failure {
-            code: error.code(),
-            message: error.to_string(),
-        }
-        .report(args.json),
+        Err(error) => Failure::new(error.code(), error.to_string()).report(json),
     }
 }

@@ -1,11 +1,21 @@
-//! `keyway`: the desktop client of Keyway for residents' flows, QA and scripts.
+//! `keyway`: the desktop client of Keyway for residents' flows, QA and
+//! scripts, on the same phone core the mobile apps use, and `keyway demo`,
+//! the whole story in one command.
 //!
-//! Exit codes: 0 success; 1 the request was refused or could not be done (a code
-//! that breaks rules, no code left to generate); 2 usage error.
+//! Exit codes: 0 success; 1 refused or failed (a code that breaks rules, a
+//! refusal by the server, a demo step that did not behave); 2 usage error;
+//! 3 not logged in, or the server refused this computer's credentials;
+//! 4 the server could not be reached (queued requests stay queued);
+//! 5 Bluetooth is unavailable. `docs/cli.md` documents every command.
 
+mod client_cmd;
 mod code_cmd;
 mod context_args;
+#[cfg(feature = "demo")]
+mod demo;
 mod output;
+mod render;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -14,22 +24,60 @@ use clap::{Parser, Subcommand};
 /// Keyway: door access codes for apartment buildings.
 #[derive(Debug, Parser)]
 #[command(name = "keyway", version, about, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success, 1 refused or failed, 2 usage error.")]
+#[command(
+    after_help = "Exit codes: 0 success, 1 refused or failed, 2 usage error, 3 not logged in, 4 server unreachable, 5 Bluetooth unavailable."
+)]
 struct Cli {
+    #[command(flatten)]
+    global: settings::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check and generate door codes with the policy engine, offline.
+    #[command(flatten)]
+    Client(client_cmd::ClientCommand),
+    /// Check and generate door codes with the policy engine, offline (no
+    /// server, no login).
     #[command(subcommand)]
     Code(code_cmd::CodeCommand),
+    /// Play the whole story on a server and simulated locks started inside
+    /// this command; exits non-zero if any step does not behave.
+    #[cfg(feature = "demo")]
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Logs go to stderr, warnings only unless KEYWAY_LOG says otherwise; no
+    // log line carries a code, a key or a token.
+    env_logger::Builder::from_env(env_logger::Env::new().filter_or("KEYWAY_LOG", "warn")).init();
+    quiet_known_btleplug_panic();
     match cli.command {
-        Command::Code(command) => command.run(),
+        Command::Code(command) => command.run(cli.global.json),
+        Command::Client(command) => client_cmd::run(command, &cli.global),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(args, &cli.global),
     }
+}
+
+/// bluez-async 0.9 (under btleplug) unwraps the removal of a D-Bus match rule
+/// in a task it spawns when an event stream is dropped; when D-Bus answers
+/// "No match with that id found" that task panics. Nothing depends on it
+/// (the stream is gone either way), so its panic is logged at debug level
+/// instead of printing a backtrace into the client's output. Every other
+/// panic goes to the default hook.
+fn quiet_known_btleplug_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let known = info.location().is_some_and(|l| {
+            l.file().contains("bluez-async") && l.file().ends_with("messagestream.rs")
+        });
+        if known {
+            log::debug!("ignored a panic in bluez-async's match-rule cleanup: {info}");
+        } else {
+            default(info);
+        }
+    }));
 }

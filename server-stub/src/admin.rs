@@ -201,6 +201,12 @@ pub async fn run(args: AdminArgs) -> std::process::ExitCode {
 
 type Outcome = Result<(Value, String), String>;
 
+/// Runs an admin command and returns what `--json` would print, without
+/// printing anything (for programs that embed the server, like `keyway demo`).
+pub async fn execute_json(args: AdminArgs) -> Result<Value, String> {
+    execute(args).await.map(|(value, _)| value)
+}
+
 async fn execute(args: AdminArgs) -> Outcome {
     let (store, key) = args.db.open().await?;
     let result = match args.command {

@@ -205,14 +205,25 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    serve_on(args, listener, shutdown_signal()).await
+}
+
+/// Runs the server on `listener` (its `listen` setting is not used) until
+/// `shutdown` completes: the same API and workers as [`serve`], for a server
+/// embedded in another program (the `keyway demo`).
+pub async fn serve_on(
+    args: ServeArgs,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let (store, key) = args.db.open().await?;
     let app = App {
         store,
         key: Arc::new(key),
     };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     log::info!("keyway-server listening on http://{local}");
 
@@ -235,7 +246,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown)
     .await
     .map_err(|e| e.to_string());
     log::info!("shutting down");

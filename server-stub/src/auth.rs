@@ -98,7 +98,10 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may carry jobs to, and see, `lock`.
+    /// Whether the caller may carry jobs to, and see, `lock`. Residents carry
+    /// their unit door, the community doors and the package room: any app
+    /// user near a shared door relays its sealed jobs (they never see the
+    /// package room's codes, which `may_use_code` keeps from them).
     pub fn may_reach_lock(&self, lock: &LockRow) -> bool {
         if lock.property_id != self.property_id {
             return false;
@@ -109,6 +112,7 @@ impl Caller {
                     && lock.unit_id.is_some()
                     && lock.unit_id == self.unit_id)
                     || lock.access_point.is_shared()
+                    || lock.access_point == AccessPoint::PackageRoom
             }
             Role::Staff | Role::Manager => true,
         }

@@ -79,8 +79,12 @@ fn resident_picks_generates_and_sees_every_violated_rule() {
         .collect();
     assert_eq!(
         door_ids,
-        HashSet::from([f.lock_4b.as_str(), f.entrance.as_str()]),
-        "own unit and the community door only"
+        HashSet::from([
+            f.lock_4b.as_str(),
+            f.entrance.as_str(),
+            f.package_room.as_str()
+        ]),
+        "own unit, the community door, and the package room (to relay its jobs)"
     );
 
     // Picking 1234 lists both broken rules with their messages.
@@ -923,4 +927,55 @@ fn the_pick_limit_throttles_new_picks_but_not_retries_of_answered_ones() {
     assert_eq!((status, &again), (StatusCode::CREATED, &answered));
     let (_, list) = f.get(&alice, "/v1/codes");
     assert_eq!(list["codes"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_resident_relays_the_package_rooms_sealed_jobs_without_seeing_its_codes() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "Alice's phone");
+    let mia = f.tokens["mia"].clone();
+    let carrier = f.ok(
+        &mia,
+        Method::POST,
+        "/v1/manage/carriers",
+        json!({"name": "UPS", "mode": "generate"}),
+    );
+    let code_id = carrier["code"]["id"].as_str().unwrap().to_owned();
+    let value = carrier["code"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(state_on(&carrier["code"], &f.package_room), "pending");
+
+    // Alice's sync carries the package room's sealed job, but none of its codes.
+    let (_, sync) = f.get(&alice, "/v1/sync");
+    let room = sync["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lock_id"] == f.package_room.as_str())
+        .unwrap_or_else(|| panic!("the package room is in a resident's sync: {sync}"));
+    assert!(room["job"].is_string(), "{room}");
+    assert!(
+        !sync.to_string().contains(&value) && !sync.to_string().contains(&code_id),
+        "a resident never sees the carrier's code: {sync}"
+    );
+    let (status, _) = f.get(&alice, &format!("/v1/codes/{code_id}"));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nor may she put codes there.
+    let (status, problem) = f.write(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate", "lock_ids": [f.package_room]}),
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+
+    // She carries the job to the lock and its receipt back: the code settles.
+    let mut lock = f.firmware(&f.package_room);
+    let results = deliver(&f, &alice, &mut lock);
+    assert_eq!(results["results"][0]["status"], "accepted", "{results}");
+    let (_, carriers) = f.get(&mia, "/v1/manage/carriers");
+    assert_eq!(state_on(&carriers[0]["code"], &f.package_room), "active");
+    assert!(matches!(
+        lock.enter_code(&value, Timestamp::now()),
+        Some(Entry::Granted { .. })
+    ));
 }

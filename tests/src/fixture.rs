@@ -48,10 +48,32 @@ pub struct FixtureInfo {
 }
 
 /// What to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixtureOptions {
     /// Start `keyway-ble-sim serve` on the property's locks.
     pub simulator: bool,
+    /// Serve the simulator on this D-Bus bus instead of the private one it
+    /// starts itself (a test that runs btleplug in its own process makes
+    /// the bus first, before any thread: see [`crate::world`]).
+    pub bus: Option<String>,
+}
+
+impl FixtureOptions {
+    /// A server and the simulator on a bus of its own.
+    pub fn with_simulator() -> Self {
+        Self {
+            simulator: true,
+            bus: None,
+        }
+    }
+
+    /// A server only.
+    pub fn server_only() -> Self {
+        Self {
+            simulator: false,
+            bus: None,
+        }
+    }
 }
 
 /// A running world; everything stops when it is dropped.
@@ -265,10 +287,14 @@ impl Fixture {
                 locks["package_room"],
             );
             std::fs::write(d.join("sim.toml"), config).map_err(|e| e.to_string())?;
-            let mut child = Command::new(bin.join("keyway-ble-sim"))
+            let mut command = Command::new(bin.join("keyway-ble-sim"));
+            command.args(["serve", "--config", "sim.toml", "--http", "127.0.0.1:0"]);
+            if let Some(bus) = &options.bus {
+                command.args(["--bus", bus]);
+            }
+            let mut child = command
                 .current_dir(d)
                 .env("RUST_LOG", "warn")
-                .args(["serve", "--config", "sim.toml", "--http", "127.0.0.1:0"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())

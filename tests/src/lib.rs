@@ -5,6 +5,9 @@
 //!   `keyway-server admin --json`, the simulator on the property's locks.
 //! - [`netswitch`]: a TCP forwarder between phones and the server that a test
 //!   can cut and restore.
+//! - [`world`]: a scenario's world in one process: a private bus made the
+//!   process's system bus, the fixture's simulator on it, phones on the real
+//!   btleplug, and the manager's and the simulator's HTTP APIs.
 //!
 //! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
 //! it down; the Python and Kotlin binding tests run under it) and
@@ -12,5 +15,6 @@
 
 pub mod fixture;
 pub mod netswitch;
+pub mod world;
 
 pub use keyway_core as core;

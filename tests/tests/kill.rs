@@ -20,7 +20,7 @@ fn helper() -> PathBuf {
 }
 
 fn sim_world() -> Fixture {
-    Fixture::start(FixtureOptions { simulator: true }).expect("fixture")
+    Fixture::start(FixtureOptions::with_simulator()).expect("fixture")
 }
 
 fn base(f: &Fixture, data: &Path) -> Command {

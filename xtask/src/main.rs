@@ -11,6 +11,9 @@
 //!   Kotlin binding tests, each under `keyway-fixture` (a real server with a
 //!   fresh database, a property, and the simulated locks on a private bus).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`.
+//! - `cargo xtask demo`: installs the system packages the demo needs
+//!   (`.ci/install-deps --demo`: pkg-config, libdbus-1-dev, dbus), then
+//!   `cargo run --release --bin keyway -- demo`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,8 +25,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
+        Some("demo") => demo(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|bindings|bench>");
+            eprintln!("usage: cargo xtask <test|bindings|bench|demo>");
             return ExitCode::from(2);
         }
     };
@@ -95,6 +99,16 @@ fn test() -> Result<(), String> {
         return Err(format!("{failed} test(s) failed"));
     }
     Ok(())
+}
+
+/// The README's first command: only what the demo needs, then the demo.
+fn demo(extra: &[String]) -> Result<(), String> {
+    step(".ci/install-deps --demo");
+    run(Command::new(root().join(".ci/install-deps")).arg("--demo"))?;
+    step("cargo run --release --bin keyway -- demo");
+    run(Command::new("cargo")
+        .args(["run", "--release", "--bin", "keyway", "--", "demo"])
+        .args(extra))
 }
 
 fn install() -> Result<(), String> {

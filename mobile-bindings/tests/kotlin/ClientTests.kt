@@ -32,6 +32,7 @@ object World {
     val alice get() = env("KEYWAY_TOKEN_ALICE")
     val unitDoor get() = env("KEYWAY_LOCK_UNIT_4B")
     val entrance get() = env("KEYWAY_LOCK_ENTRANCE")
+    val packageRoom get() = env("KEYWAY_LOCK_PACKAGE_ROOM")
     private val http = HttpClient.newHttpClient()
 
     fun call(method: String, url: String, body: String = ""): String {
@@ -86,7 +87,8 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
             val session = phone.login(World.alice)
             check(session.role == Role.RESIDENT) { "$session" }
             val doors = phone.doors().associateBy { it.lockId }
-            check(doors.keys == setOf(World.unitDoor, World.entrance)) { "$doors" }
+            // The package room too: a resident's phone relays its sealed jobs.
+            check(doors.keys == setOf(World.unitDoor, World.entrance, World.packageRoom)) { "$doors" }
             check(doors.getValue(World.unitDoor).accessPoint == AccessPoint.UNIT_DOOR) { "$doors" }
         }
     },

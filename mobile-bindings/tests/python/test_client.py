@@ -59,8 +59,15 @@ def test_login_opens_a_session_with_the_residents_doors(world, tmp_path):
     assert session.unit_id == world["units"]["4B"]
     assert phone.session() == session
     doors = {d.lock_id: d for d in phone.doors()}
-    assert set(doors) == {world["locks"]["unit_4b"], world["locks"]["entrance"]}
+    # The unit door, the community door, and the package room (a resident's
+    # phone relays its sealed jobs).
+    assert set(doors) == {
+        world["locks"]["unit_4b"],
+        world["locks"]["entrance"],
+        world["locks"]["package_room"],
+    }
     assert doors[world["locks"]["unit_4b"]].access_point == core.AccessPoint.UNIT_DOOR
+    assert doors[world["locks"]["package_room"]].access_point == core.AccessPoint.PACKAGE_ROOM
 
 
 def test_bad_token_is_unauthorized(world, tmp_path):

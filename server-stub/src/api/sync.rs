@@ -100,7 +100,9 @@ async fn locks_between(
         .map(|u| format!(" AND change_seq <= {u}"))
         .unwrap_or_default();
     let scope = match caller.role {
-        Role::Resident => "AND (unit_id = $2 OR access_point IN ('community_entrance', 'amenity'))",
+        Role::Resident => {
+            "AND (unit_id = $2 OR access_point IN ('community_entrance', 'amenity', 'package_room'))"
+        }
         Role::Staff | Role::Manager => "",
     };
     let clause = format!("AND change_seq > {after}{upto_clause} {scope}");

@@ -54,7 +54,10 @@ fn main() -> ExitCode {
     let Some(command) = command.filter(|c| !c.is_empty()) else {
         return usage();
     };
-    let mut fixture = match Fixture::start(FixtureOptions { simulator }) {
+    let mut fixture = match Fixture::start(FixtureOptions {
+        simulator,
+        bus: None,
+    }) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("keyway-fixture: {e}");
