@@ -425,7 +425,7 @@ async fn create_lock(
         .bind(now_secs())
         .execute(&mut *w.tx)
         .await
-        .map_err(|e| if e.to_string().contains("UNIQUE") { format!("lock {lock_id} exists already") } else { db(e) })?;
+        .map_err(|e| if crate::store::is_unique_violation(&e) { format!("lock {lock_id} exists already") } else { db(e) })?;
     w.commit().await.map_err(db)?;
     let count = write_provisioning(store, key, property, provisioning).await?;
     Ok((

@@ -23,8 +23,13 @@ use crate::store::{Store, WriteTx, database_url, now_secs};
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Database: a SQLite file path (created on first start) or a URL
-    /// (`sqlite://path`).
-    #[arg(long, env = "KEYWAY_DATABASE", default_value = "keyway.sqlite")]
+    /// (`sqlite://path`, `postgres://user:password@host/database`).
+    #[arg(
+        long,
+        env = "KEYWAY_DATABASE",
+        default_value = "keyway.sqlite",
+        hide_env_values = true
+    )]
     pub database: String,
     /// The data key (64 hex digits) that encrypts codes and lock keys at rest.
     #[arg(long, env = "KEYWAY_DATA_KEY", hide_env_values = true)]

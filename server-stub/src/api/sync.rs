@@ -131,8 +131,9 @@ pub async fn sync(
     Query(query): Query<SyncQuery>,
 ) -> ApiResult<Json<SyncResponse>> {
     let after = parse_cursor(query.cursor.as_deref())?;
-    // One read transaction: the head and the rows come from one snapshot.
-    let mut tx = app.store.pool.begin().await?;
+    // One read transaction: the head and the rows come from one snapshot, so
+    // a page never holds half of a write.
+    let mut tx = app.store.begin_read().await?;
     let (head,): (i64,) = sqlx::query_as("SELECT change_seq FROM properties WHERE id = $1")
         .bind(caller.property_id.clone())
         .fetch_one(&mut *tx)
