@@ -1213,9 +1213,11 @@ fn smtp_and_sms_gateway_senders_deliver_with_retries() {
 #[test]
 fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
     let dir = tempfile::tempdir().unwrap();
+    let db = support::TestDb::new(dir.path());
     let run = |args: &[&str]| {
         std::process::Command::new(support::BIN)
             .current_dir(dir.path())
+            .envs(db.env.iter().map(|(k, v)| (k, v)))
             .arg("admin")
             .args(args)
             .output()
@@ -1233,7 +1235,7 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
         "Mars/Base",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone"));
-    support::admin(dir.path(), &["property", "create", "--name", "P"]);
+    support::admin(dir.path(), &db, &["property", "create", "--name", "P"]);
     let out = run(&["lock", "create", "--name", "Door"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --unit"));
     let out = run(&["--data-key", &"ab".repeat(32), "property", "list"]);
@@ -1242,6 +1244,7 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
     // The server refuses to start with the wrong key, too.
     let out = std::process::Command::new(support::BIN)
         .current_dir(dir.path())
+        .envs(db.env.iter().map(|(k, v)| (k, v)))
         .env("KEYWAY_DATA_KEY", "cd".repeat(32))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
