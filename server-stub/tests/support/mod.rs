@@ -432,7 +432,20 @@ impl Fixture {
         body: Option<Value>,
         idem: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.server().url(path));
+        self.call_at(self.server(), token, method, path, body, idem)
+    }
+
+    /// A request to a given server instance (tests with several).
+    pub fn call_at(
+        &self,
+        server: &Server,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, server.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
