@@ -14,20 +14,10 @@ use std::time::Duration;
 use jiff::Timestamp;
 use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Entry;
-use keyway_server::crypto::DataKey;
 use keyway_server::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Fixture, Server, fresh_key};
-
-/// The data key the fixture's processes use.
-fn data_key(f: &Fixture) -> DataKey {
-    let hex = match f.db.env.iter().find(|(k, _)| k == "KEYWAY_DATA_KEY") {
-        Some((_, hex)) => hex.clone(),
-        None => std::fs::read_to_string(f.dir.path().join("keyway.sqlite.key")).unwrap(),
-    };
-    DataKey::from_hex(&hex).unwrap()
-}
 
 /// Follows the cursor to the end through `servers` in turn; returns the new
 /// cursor and every code and tombstone id seen. Panics if a cursor moves back.
@@ -242,7 +232,7 @@ fn rate_limits_are_counted_once_for_both_instances() {
 fn a_sync_reads_one_snapshot_while_another_instance_writes() {
     let f = Fixture::new();
     let alice = &f.tokens["alice"];
-    let key = data_key(&f);
+    let key = f.data_key();
     let inspect = f.db.inspect();
     let store = inspect
         .block_on(Store::open(&f.db.url, &key))

@@ -250,6 +250,11 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
     pub fn kill(mut self) -> Vec<String> {
         let _ = self.child.kill();
@@ -408,6 +413,44 @@ impl Fixture {
         let logs = self.server.take().unwrap().stop();
         self.server = Some(Server::start(self.dir.path(), &self.db, &[]));
         logs
+    }
+
+    /// A request with a body sent byte for byte as given; `Err` when no
+    /// answer came (the connection failed or broke).
+    pub fn send(
+        &self,
+        server: &Server,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        idem: Option<&str>,
+    ) -> Result<(StatusCode, String), String> {
+        let mut request = self
+            .client
+            .request(method, server.url(path))
+            .bearer_auth(token);
+        if let Some(key) = idem {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().map_err(|e| e.to_string())?;
+        let status = response.status();
+        let text = response.text().map_err(|e| e.to_string())?;
+        Ok((status, text))
+    }
+
+    /// The data key the test's server processes use.
+    pub fn data_key(&self) -> keyway_server::crypto::DataKey {
+        let hex = match self.db.env.iter().find(|(k, _)| k == "KEYWAY_DATA_KEY") {
+            Some((_, hex)) => hex.clone(),
+            None => std::fs::read_to_string(self.dir.path().join("keyway.sqlite.key")).unwrap(),
+        };
+        keyway_server::crypto::DataKey::from_hex(&hex).unwrap()
     }
 
     /// Logs `name` in as a new device; returns the device token.
