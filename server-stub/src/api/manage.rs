@@ -928,37 +928,32 @@ const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
 /// A recipient who forgot their PIN asks for a new single-use PIN by email or
-/// phone number. The answer is the same whether or not the address is known;
-/// rate-limited per client and per address.
+/// phone number. The answer is the same whether or not the address is known,
+/// and so is the work done before answering: the rate limits (per client and
+/// per address) and a keyed MAC of the address. Looking the address up and
+/// issuing the PIN happen after the answer, in the background, so its timing
+/// does not tell a known address from an unknown one either.
 #[utoipa::path(post, path = "/v1/public/forgot-pin", tag = "public", request_body = ForgotPinRequest,
     responses((status = 202, body = ForgotPinResponse), (status = 429, body = keyway_core::api::Problem)))]
 pub async fn forgot_pin(
     State(app): State<App>,
     connect: ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    rate_limit(
-        &app,
-        &format!("forgot-ip:{}", super::client_ip(&connect)),
-        3600,
-        10,
-    )
-    .await?;
+    let client = super::client_ip(&app, &connect, &headers);
+    rate_limit(&app, &format!("forgot-ip:{client}"), 3600, 10).await?;
     let request: ForgotPinRequest = parse_body(&body)?;
-    let (via, column, mac) = match (&request.email, &request.phone) {
+    let (via, mac) = match (&request.email, &request.phone) {
         (Some(email), None) => {
             let email = normalize_email(email)
                 .ok_or_else(|| ApiError::invalid("email is not an address"))?;
-            (
-                NotifyVia::Email,
-                "email",
-                app.key.lookup_mac("email", &email),
-            )
+            (NotifyVia::Email, app.key.lookup_mac("email", &email))
         }
         (None, Some(phone)) => {
             let phone = normalize_phone(phone)
                 .ok_or_else(|| ApiError::invalid("phone is 7 to 15 digits"))?;
-            (NotifyVia::Sms, "phone", app.key.lookup_mac("phone", &phone))
+            (NotifyVia::Sms, app.key.lookup_mac("phone", &phone))
         }
         _ => return Err(ApiError::invalid("give either `email` or `phone`")),
     };
@@ -966,42 +961,53 @@ pub async fn forgot_pin(
     let answer = serde_json::to_string(&ForgotPinResponse {
         message: FORGOT_ANSWER.to_owned(),
     })?;
-    let sql: &'static str = if column == "email" {
-        "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2"
-    } else {
-        "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2"
-    };
-    if let Some(mut w) = app.store.begin_write(&request.property_id).await? {
-        let found: Option<(String,)> = sqlx::query_as(sql)
-            .bind(request.property_id.clone())
-            .bind(mac)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        if let Some((recipient_id,)) = found {
-            let property = load_property(&mut w.tx, &request.property_id).await?;
-            let expires = Timestamp::now()
-                .checked_add(jiff::SignedDuration::from_hours(24))
-                .map_err(|e| ApiError::internal("time", e))?;
-            match issue_one_time(
-                &mut w.tx,
-                &app.key,
-                w.seq,
-                &property,
-                "forgot-pin",
-                &recipient_id,
-                via,
-                expires,
-            )
-            .await
-            {
-                Ok(_) => w.commit().await?,
-                // Still the same answer: nothing is revealed.
-                Err(e) => log::warn!(
-                    "forgot-pin for a known recipient could not issue a PIN: {}",
-                    e.code
-                ),
-            }
+    tokio::spawn(async move {
+        if let Err(e) = reissue_forgotten(&app, &request.property_id, via, mac).await {
+            // Still the same answer: nothing is revealed.
+            log::warn!("forgot-pin could not issue a PIN: {}", e.code);
         }
-    }
+    });
     Ok(json_response(StatusCode::ACCEPTED, answer))
+}
+
+/// Issues a new one-time PIN to the recipient of `property_id` whose address
+/// has the lookup MAC `mac`, if there is one.
+async fn reissue_forgotten(
+    app: &App,
+    property_id: &str,
+    via: NotifyVia,
+    mac: String,
+) -> ApiResult<()> {
+    let sql: &'static str = match via {
+        NotifyVia::Sms => "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2",
+        _ => "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2",
+    };
+    let Some(mut w) = app.store.begin_write(property_id).await? else {
+        return Ok(());
+    };
+    let found: Option<(String,)> = sqlx::query_as(sql)
+        .bind(property_id.to_owned())
+        .bind(mac)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+    let Some((recipient_id,)) = found else {
+        return Ok(());
+    };
+    let property = load_property(&mut w.tx, property_id).await?;
+    let expires = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .map_err(|e| ApiError::internal("time", e))?;
+    issue_one_time(
+        &mut w.tx,
+        &app.key,
+        w.seq,
+        &property,
+        "forgot-pin",
+        &recipient_id,
+        via,
+        expires,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(())
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -146,9 +146,9 @@ async fn log_requests(request: Request, next: Next) -> Response {
     response
 }
 
-/// The client's address, for rate limits.
-pub fn client_ip(connect: &ConnectInfo<SocketAddr>) -> String {
-    connect.0.ip().to_string()
+/// The client's address, for rate limits (see [`App::client_ip`]).
+pub fn client_ip(app: &App, connect: &ConnectInfo<SocketAddr>, headers: &HeaderMap) -> String {
+    app.client_ip(connect.0, headers).to_string()
 }
 
 /// Liveness: answers `ok` once the database answers.
@@ -171,9 +171,11 @@ async fn openapi_json() -> Response {
 pub async fn login(
     State(app): State<App>,
     connect: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::Json<LoginResponse>> {
-    rate_limit(&app, &format!("login:{}", client_ip(&connect)), 60, 30).await?;
+    let client = client_ip(&app, &connect, &headers);
+    rate_limit(&app, &format!("login:{client}"), 60, 30).await?;
     let request: LoginRequest = parse_body(&body)?;
     let device_name = request.device_name.trim();
     if device_name.is_empty() || device_name.chars().count() > 100 {
