@@ -1251,3 +1251,56 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn malformed_paths_queries_and_bodies_are_problem_documents() {
+    let f = Fixture::new();
+    let mia = &f.tokens["mia"];
+    let problem = |method: Method, path: &str, body: Vec<u8>| {
+        let response = f
+            .client
+            .request(method, f.server().url(path))
+            .bearer_auth(mia)
+            .header("Idempotency-Key", support::fresh_key())
+            .body(body)
+            .send()
+            .unwrap();
+        let status = response.status();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().unwrap();
+        assert_eq!(content_type, "application/problem+json", "{path}: {body}");
+        (status, body["code"].as_str().unwrap().to_owned())
+    };
+    // A path segment that is not UTF-8 once decoded.
+    assert_eq!(
+        problem(Method::GET, "/v1/codes/%FF%FE", vec![]),
+        (StatusCode::BAD_REQUEST, "invalid_request".to_owned())
+    );
+    // Query strings that do not fit the endpoint.
+    assert_eq!(
+        problem(
+            Method::GET,
+            &format!("/v1/locks/{}/audit?after=soon", f.lock_4b),
+            vec![]
+        ),
+        (StatusCode::BAD_REQUEST, "invalid_request".to_owned())
+    );
+    assert_eq!(
+        problem(Method::GET, "/v1/sync?cursor=%FF", vec![]),
+        (StatusCode::BAD_REQUEST, "invalid_cursor".to_owned())
+    );
+    // A body over axum's limit (2 MB).
+    assert_eq!(
+        problem(Method::POST, "/v1/codes", vec![b' '; 3 << 20]),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large".to_owned()
+        )
+    );
+    // Nothing changed.
+    let (_, codes) = f.get(mia, "/v1/codes");
+    assert_eq!(codes["codes"], json!([]));
+}

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{
@@ -12,6 +12,7 @@ use keyway_core::api::{
 };
 use keyway_core::{AccessPoint, CodeKind, Schedule};
 
+use super::ApiPath;
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::codes::{self as ops, Holder, NewCode};
@@ -75,7 +76,7 @@ pub async fn visible_code(
 pub async fn get_code(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CodeView>> {
     let mut conn = app.store.pool.acquire().await?;
     let code = visible_code(&mut conn, &caller, &id).await?;
@@ -289,7 +290,7 @@ pub async fn change_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
@@ -327,7 +328,7 @@ pub async fn disable_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Disable).await
@@ -341,7 +342,7 @@ pub async fn enable_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Enable).await
@@ -356,7 +357,7 @@ pub async fn delete_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Delete).await

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -21,6 +21,7 @@ use keyway_core::{CodeKind, Schedule};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
+use super::{ApiPath, ApiQuery};
 use crate::app::{App, json_response, parse_body};
 use crate::auth::{Caller, Idem, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
@@ -299,7 +300,7 @@ pub async fn set_carrier_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -412,7 +413,7 @@ pub async fn set_courier_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -465,8 +466,8 @@ pub struct QrQuery {
 pub async fn courier_qr(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<QrQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<QrQuery>,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
@@ -558,7 +559,7 @@ pub async fn courier_key_card(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -640,7 +641,7 @@ pub async fn set_staff_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -863,7 +864,7 @@ pub async fn one_time_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -904,7 +905,7 @@ pub async fn one_time_pin(
 pub async fn lookup_pin(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CodeView>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;

@@ -11,7 +11,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -127,8 +128,42 @@ pub fn router(app: App) -> Router {
                 "this endpoint does not take that method",
             )
         })
+        .layer(middleware::from_fn(problem_documents))
         .layer(middleware::from_fn(log_requests))
         .with_state(app)
+}
+
+/// Every refusal is a problem document with a stable code: the handlers'
+/// own errors are, and this turns the few that axum answers itself (a body
+/// over the size limit, say) into one too.
+async fn problem_documents(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "the server failed; the request changed nothing, try again",
+        ),
+        _ => ("invalid_request", "the request is malformed"),
+    };
+    ApiError::new(status, code, detail).into_response()
 }
 
 /// Logs method, path and status of each request. Paths hold ids only (codes
@@ -144,6 +179,44 @@ async fn log_requests(request: Request, next: Next) -> Response {
         started.elapsed().as_millis()
     );
     response
+}
+
+/// `axum::extract::Path` whose refusal (bad percent-encoding, invalid UTF-8)
+/// is a problem document with the code `invalid_request`, like every other
+/// error, instead of axum's plain text.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| {
+                ApiError::invalid("the path is malformed (bad percent-encoding or not UTF-8)")
+            })
+    }
+}
+
+/// `axum::extract::Query` whose refusal is a problem document with the code
+/// `invalid_request` naming what is wrong.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection| {
+                let why: String = rejection.body_text().chars().take(200).collect();
+                ApiError::invalid(format!("malformed query string: {why}"))
+            })
+    }
 }
 
 /// The client's address, for rate limits (see [`App::client_ip`]).

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{
@@ -17,6 +17,7 @@ use keyway_core::protocol::seal::envelope_lock_id;
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
+use super::{ApiPath, ApiQuery};
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::error::{ApiError, ApiResult};
@@ -128,7 +129,7 @@ async fn locks_between(
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,
-    Query(query): Query<SyncQuery>,
+    ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> ApiResult<Json<SyncResponse>> {
     let after = parse_cursor(query.cursor.as_deref())?;
     // One read transaction: the head and the rows come from one snapshot, so
@@ -311,8 +312,8 @@ pub struct AuditQuery {
 pub async fn lock_audit(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<AuditQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
     let mut conn = app.store.pool.acquire().await?;
     let lock = load_lock(&mut conn, &caller.property_id, &id).await?;
