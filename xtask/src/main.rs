@@ -11,6 +11,8 @@
 //! - `cargo xtask faults`: every fault suite (the server killed mid-request on
 //!   SQLite and PostgreSQL, the lock's power-loss suites), with more rounds
 //!   than `cargo xtask test` runs. A suite is one line in [`FAULT_SUITES`].
+//! - `cargo xtask fuzz [SECONDS] [TARGET…]`: every fuzz target (or those
+//!   named) for a bounded time, through `fuzz/run.sh` (docs/fuzzing.md).
 //! - `cargo xtask pg start [--durable]` / `cargo xtask pg stop`: a private
 //!   PostgreSQL cluster for benchmarks and by-hand runs; `start` prints its URL.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
@@ -35,11 +37,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("faults") => faults(),
         Some("pg") => pg_command(&args[1..]),
+        Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|pg start [--durable]|pg stop|bindings|bench>"
+                "usage: cargo xtask <test|faults|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench>"
             );
             return ExitCode::from(2);
         }
