@@ -1304,3 +1304,103 @@ fn malformed_paths_queries_and_bodies_are_problem_documents() {
     let (_, codes) = f.get(mia, "/v1/codes");
     assert_eq!(codes["codes"], json!([]));
 }
+
+#[test]
+fn admin_seed_fills_a_property_the_server_serves() {
+    let f = Fixture::new();
+    let d = f.dir.path();
+    let seeded = support::admin(
+        d,
+        &f.db,
+        &[
+            "seed",
+            "--name",
+            "Bench",
+            "--units",
+            "20",
+            "--codes",
+            "105",
+            "--tokens-out",
+            "t.txt",
+        ],
+    );
+    let property = seeded["property_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        seeded["change_seq"], 21,
+        "one change for the doors, one per unit"
+    );
+    let tokens = std::fs::read_to_string(d.join("t.txt")).unwrap();
+    let tokens: Vec<&str> = tokens
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 20);
+    // A resident of the first unit sees the unit's 6 delivered codes, its
+    // door in sync and the main entrance.
+    let (status, sync) = f.get(tokens[0], "/v1/sync");
+    assert_eq!(status, StatusCode::OK, "{sync}");
+    let codes = sync["codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 6);
+    assert!(
+        codes
+            .iter()
+            .all(|c| c["locks"][0]["state"] == "active" && c["value"].is_string())
+    );
+    let locks = sync["locks"].as_array().unwrap();
+    assert_eq!(locks.len(), 2);
+    assert!(locks.iter().all(|l| l["job"].is_null()));
+    // A new code takes the next free slot: its job puts one code on version 1.
+    let created = f.ok(
+        tokens[0],
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate"}),
+    );
+    assert_eq!(
+        state_on(&created, created["locks"][0]["lock_id"].as_str().unwrap()),
+        "pending"
+    );
+    let db = f.db.inspect();
+    let slots: Vec<(i64,)> = db.rows(&format!(
+        "SELECT slot FROM placements WHERE code_id = '{}'",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(slots, [(6,)]);
+    // A manager pages through all 106 codes.
+    let manager = support::admin(
+        d,
+        &f.db,
+        &[
+            "user",
+            "create",
+            "--property",
+            &property,
+            "--name",
+            "M",
+            "--role",
+            "manager",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut cursor, mut seen) = (String::new(), 0);
+    loop {
+        let (_, page) = f.get(&manager, &format!("/v1/sync?cursor={cursor}"));
+        seen += page["codes"].as_array().unwrap().len();
+        cursor = page["cursor"].as_str().unwrap().to_owned();
+        if page["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, 106);
+    // More codes than the doors hold is refused.
+    let out = std::process::Command::new(support::BIN)
+        .current_dir(d)
+        .envs(f.db.env.iter().map(|(k, v)| (k, v)))
+        .args(["admin", "seed", "--units", "1", "--codes", "251"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("do not fit"));
+}
