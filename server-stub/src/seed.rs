@@ -13,7 +13,7 @@ use std::path::Path;
 use keyway_core::api::PolicySettings;
 use keyway_core::policy::TargetLock;
 use keyway_core::protocol::RootKey;
-use keyway_core::{AccessPoint, CheckContext, CodeKind, Origin, Schedule, generate_distinct};
+use keyway_core::{AccessPoint, CheckContext, Code, CodeKind, Origin, Schedule};
 use sqlx::AnyConnection;
 
 use crate::crypto::{DataKey, new_id, new_token, token_hash};
@@ -175,6 +175,16 @@ pub async fn seed(
     let community = community_of(&policy);
     let schedule = serde_json::to_string(&Schedule::Always).map_err(other)?;
     let mut rng = keyway_core::secure_rng().map_err(other)?;
+    let ctx = CheckContext::new(community.clone(), CodeKind::Guest)
+        .with_origin(Origin::Generated)
+        .with_lock(TargetLock::new(AccessPoint::UnitDoor));
+    let allowed: Vec<Code> = (0..10_000)
+        .filter_map(|n| Code::from_index(n, 4))
+        .filter(|code| ctx.is_allowed(code))
+        .collect();
+    if allowed.len() < usize::from(CAPACITY) {
+        return Err(other("the policy allows too few codes to seed"));
+    }
     let mut tokens = String::new();
     let mut micros = now * 1_000_000;
     let per_unit = codes / units.max(1) as u64;
@@ -287,10 +297,12 @@ pub async fn seed(
             if unit.codes == 0 {
                 continue;
             }
-            let ctx = CheckContext::new(community.clone(), CodeKind::Guest)
-                .with_origin(Origin::Generated)
-                .with_lock(TargetLock::new(AccessPoint::UnitDoor));
-            let values = generate_distinct(&ctx, unit.codes, &mut rng).map_err(other)?;
+            // Distinct codes, uniform over those the policy allows on an
+            // empty unit door (drawn from the list made once, below).
+            let values: Vec<&Code> = rand::seq::index::sample(&mut rng, allowed.len(), unit.codes)
+                .into_iter()
+                .map(|i| &allowed[i])
+                .collect();
             let seq = 2 + *n as i64;
             for (slot, value) in values.iter().enumerate() {
                 let code_id = new_id("code");

@@ -25,8 +25,14 @@ use sqlx::{Any, AnyPool, Executor, SqlSafeStr, Transaction};
 use crate::crypto::DataKey;
 
 /// Migrations, embedded in the binary.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "lock_indexes",
+        include_str!("../migrations/0002_lock_indexes.sql"),
+    ),
+];
 
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use crate::auth::{Caller, Idem};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    CodeRow, LockRow, code_view, load_code, load_codes_where, load_locks_where, load_property,
+    CodeRow, LockRow, code_view, load_code, load_codes_where, load_property, unit_and_shared_locks,
 };
 
 /// The codes the caller may see.
@@ -92,7 +92,8 @@ async fn code_locks(
     unit_id: &str,
     request: &CreateCodeRequest,
 ) -> ApiResult<Vec<LockRow>> {
-    let all = load_locks_where(conn, &caller.property_id, "", &[]).await?;
+    // A unit's code goes on its own doors and shared ones, nowhere else.
+    let all = unit_and_shared_locks(conn, &caller.property_id, unit_id, -1, None).await?;
     let reachable = |lock: &LockRow| {
         (lock.access_point == AccessPoint::UnitDoor && lock.unit_id.as_deref() == Some(unit_id))
             || lock.access_point.is_shared()

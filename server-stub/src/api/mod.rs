@@ -25,7 +25,7 @@ use crate::app::{App, parse_body};
 use crate::auth::{Caller, rate_limit};
 use crate::crypto::{new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{load_locks_where, load_property};
+use crate::model::{load_locks_where, load_property, unit_and_shared_locks};
 use crate::store::now_secs;
 
 /// The OpenAPI document.
@@ -317,7 +317,12 @@ pub async fn me(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<
     responses((status = 200, body = DoorList)))]
 pub async fn doors(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<DoorList>> {
     let mut conn = app.store.pool.acquire().await?;
-    let locks = load_locks_where(&mut conn, &caller.property_id, "", &[]).await?;
+    let locks = match (&caller.role, &caller.unit_id) {
+        (keyway_core::api::Role::Resident, Some(unit)) => {
+            unit_and_shared_locks(&mut conn, &caller.property_id, unit, -1, None).await?
+        }
+        _ => load_locks_where(&mut conn, &caller.property_id, "", &[]).await?,
+    };
     let doors = locks
         .into_iter()
         .filter(|lock| caller.may_reach_lock(lock))

@@ -21,7 +21,10 @@ use super::{ApiPath, ApiQuery};
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where};
+use crate::model::{
+    CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where,
+    unit_and_shared_locks,
+};
 use crate::store::ts;
 
 /// Most codes (and most locks) in one sync page.
@@ -97,24 +100,18 @@ async fn locks_between(
     upto: Option<i64>,
     limit: Option<usize>,
 ) -> ApiResult<Vec<LockRow>> {
-    let upto_clause = upto
-        .map(|u| format!(" AND change_seq <= {u}"))
-        .unwrap_or_default();
-    let scope = match caller.role {
-        Role::Resident => "AND (unit_id = $2 OR access_point IN ('community_entrance', 'amenity'))",
-        Role::Staff | Role::Manager => "",
-    };
-    let clause = format!("AND change_seq > {after}{upto_clause} {scope}");
-    let mut locks = if scope.is_empty() {
-        load_locks_where(conn, &caller.property_id, &clause, &[]).await?
-    } else {
-        load_locks_where(
-            conn,
-            &caller.property_id,
-            &clause,
-            &[caller.unit_id.clone().unwrap_or_default()],
-        )
-        .await?
+    let mut locks = match caller.role {
+        Role::Resident => {
+            let unit = caller.unit_id.clone().unwrap_or_default();
+            unit_and_shared_locks(conn, &caller.property_id, &unit, after, upto).await?
+        }
+        Role::Staff | Role::Manager => {
+            let upto_clause = upto
+                .map(|u| format!(" AND change_seq <= {u}"))
+                .unwrap_or_default();
+            let clause = format!("AND change_seq > {after}{upto_clause}");
+            load_locks_where(conn, &caller.property_id, &clause, &[]).await?
+        }
     };
     locks.retain(|l| caller.may_reach_lock(l));
     if let Some(limit) = limit {
