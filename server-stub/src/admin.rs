@@ -49,6 +49,22 @@ pub enum AdminCommand {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Fills a new property with synthetic units (a door and a resident
+    /// each) and delivered guest codes, for load tests and benchmarks.
+    Seed {
+        /// Name of the new property.
+        #[arg(long, default_value = "Bench Court")]
+        name: String,
+        /// Units.
+        #[arg(long, default_value_t = 10_000)]
+        units: usize,
+        /// Codes, spread evenly over the unit doors (at most 250 a door).
+        #[arg(long, default_value_t = 100_000)]
+        codes: u64,
+        /// Where to write the residents' API tokens (`<unit> <token>` a line).
+        #[arg(long)]
+        tokens_out: Option<PathBuf>,
+    },
 }
 
 /// `admin property …`.
@@ -278,6 +294,27 @@ async fn execute(args: AdminArgs) -> Outcome {
         }
         AdminCommand::Token(TokenCommand::Issue { user }) => issue_token(&store, &user).await,
         AdminCommand::Token(TokenCommand::Revoke { user }) => revoke(&store, &user).await,
+        AdminCommand::Seed {
+            name,
+            units,
+            codes,
+            tokens_out,
+        } => {
+            let started = std::time::Instant::now();
+            crate::seed::seed(&store, &key, &name, units, codes, tokens_out.as_deref())
+                .await
+                .map_err(|e| e.to_string())
+                .map(|seeded| {
+                    let text = format!(
+                        "seeded property {} with {} units and {} codes in {:.1} s",
+                        seeded.property_id,
+                        seeded.units,
+                        seeded.codes,
+                        started.elapsed().as_secs_f64()
+                    );
+                    (json!(seeded), text)
+                })
+        }
     };
     store.pool.close().await;
     result
@@ -431,7 +468,7 @@ async fn create_lock(
         .bind(now_secs())
         .execute(&mut *w.tx)
         .await
-        .map_err(|e| if e.to_string().contains("UNIQUE") { format!("lock {lock_id} exists already") } else { db(e) })?;
+        .map_err(|e| if crate::store::is_unique_violation(&e) { format!("lock {lock_id} exists already") } else { db(e) })?;
     w.commit().await.map_err(db)?;
     let count = write_provisioning(store, key, property, provisioning).await?;
     Ok((

@@ -3,7 +3,7 @@
 //! uses, and the serve loop with its background workers and graceful shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clap::Args;
 
 use crate::auth::{Caller, Idem};
-use crate::crypto::{DataKey, body_hash};
+use crate::crypto::DataKey;
 use crate::error::{ApiError, ApiResult};
 use crate::notify::NotifySettings;
 use crate::store::{Store, WriteTx, database_url, now_secs};
@@ -23,8 +23,13 @@ use crate::store::{Store, WriteTx, database_url, now_secs};
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Database: a SQLite file path (created on first start) or a URL
-    /// (`sqlite://path`).
-    #[arg(long, env = "KEYWAY_DATABASE", default_value = "keyway.sqlite")]
+    /// (`sqlite://path`, `postgres://user:password@host/database`).
+    #[arg(
+        long,
+        env = "KEYWAY_DATABASE",
+        default_value = "keyway.sqlite",
+        hide_env_values = true
+    )]
     pub database: String,
     /// The data key (64 hex digits) that encrypts codes and lock keys at rest.
     #[arg(long, env = "KEYWAY_DATA_KEY", hide_env_values = true)]
@@ -112,6 +117,20 @@ pub struct ServeArgs {
     /// How often the sweep expires ended windows and reseals jobs near expiry.
     #[arg(long, env = "KEYWAY_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
+    /// `X-Forwarded-For` names the client. Without it the header is ignored
+    /// and rate limits count the TCP peer, so clients cannot choose their
+    /// own address.
+    #[arg(long, env = "KEYWAY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An address (`10.0.0.5`) or a CIDR range (`10.0.0.0/8`).
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not an IP address or CIDR range"))
 }
 
 /// Shared state of the running server.
@@ -121,16 +140,49 @@ pub struct App {
     pub store: Store,
     /// The data key.
     pub key: Arc<DataKey>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// A boxed future borrowing a write transaction.
 pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = ApiResult<T>> + Send + 'a>>;
 
 impl App {
+    /// The client's address: the TCP peer, or, when the peer is a trusted
+    /// proxy, the right-most `X-Forwarded-For` address that is not one (the
+    /// left part of that header is whatever the client wrote).
+    pub fn client_ip(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        let mut client = peer.ip().to_canonical();
+        if !trusted(&client) {
+            return client;
+        }
+        let hops = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .rev()
+            .flat_map(|value| value.to_str().unwrap_or("").rsplit(',').map(str::trim));
+        for hop in hops {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = ip.to_canonical();
+                    if !trusted(&client) {
+                        break;
+                    }
+                }
+                // A malformed hop: the last trusted one is the best we know.
+                Err(_) => break,
+            }
+        }
+        client
+    }
+
     /// Runs `work` as one idempotent write to the caller's property: under the
     /// property's write lock, a key seen before with the same request returns
     /// the stored response; with another request it is refused; otherwise the
     /// work runs and its response is stored with it, all in one transaction.
+    /// The stored response is encrypted (it may show a code's digits) and the
+    /// request is recognised by a keyed MAC, so a database dump reveals neither.
     pub async fn idempotent<F>(
         &self,
         caller: &Caller,
@@ -142,7 +194,7 @@ impl App {
     where
         F: for<'a> FnOnce(&'a mut WriteTx) -> TxFuture<'a, serde_json::Value>,
     {
-        let hash = body_hash(&[idem.target.as_bytes(), body]);
+        let hash = self.key.request_mac(&[idem.target.as_bytes(), body]);
         let mut w = self
             .store
             .begin_write(&caller.property_id)
@@ -167,6 +219,12 @@ impl App {
                 .ok()
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .unwrap_or(StatusCode::OK);
+            // Responses stored before they were encrypted are JSON as they are.
+            let body = match self.key.open_str(&body) {
+                Ok(plain) => plain,
+                Err(_) if body.starts_with('{') => body,
+                Err(e) => return Err(e.into()),
+            };
             return Ok(json_response(status, body));
         }
         let value = work(&mut w).await?;
@@ -178,7 +236,7 @@ impl App {
         .bind(idem.key.clone())
         .bind(hash)
         .bind(i64::from(success.as_u16()))
-        .bind(body.clone())
+        .bind(self.key.seal_str(&body)?)
         .bind(now_secs())
         .execute(&mut *w.tx)
         .await?;
@@ -223,6 +281,7 @@ pub async fn serve_on(
     let app = App {
         store,
         key: Arc::new(key),
+        trusted_proxies: args.trusted_proxies.clone().into(),
     };
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     log::info!("keyway-server listening on http://{local}");

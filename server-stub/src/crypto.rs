@@ -149,6 +149,22 @@ impl DataKey {
     }
 }
 
+impl DataKey {
+    /// The keyed MAC of a request (method and path, body), stored with its
+    /// idempotency key to recognise a retry. Keyed, because a body may hold
+    /// a picked code, and a plain hash of a 4-digit code in a known JSON
+    /// shape is undone by trying all 10,000.
+    pub fn request_mac(&self, parts: &[&[u8]]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.mac);
+        ctx.update(b"request\0");
+        for part in parts {
+            ctx.update(&(part.len() as u64).to_le_bytes());
+            ctx.update(part);
+        }
+        hex(ctx.sign().as_ref())
+    }
+}
+
 /// `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];
@@ -177,16 +193,6 @@ pub fn new_token(prefix: &str) -> Result<String, CryptoError> {
 /// fast hash is enough and lookups stay one index probe.
 pub fn token_hash(token: &str) -> String {
     hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
-}
-
-/// SHA-256 of a request body, for idempotency checks.
-pub fn body_hash(parts: &[&[u8]]) -> String {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    for part in parts {
-        ctx.update(&(part.len() as u64).to_le_bytes());
-        ctx.update(part);
-    }
-    hex(ctx.finish().as_ref())
 }
 
 /// Lowercase hex.
@@ -234,6 +240,29 @@ mod tests {
         assert_eq!(a, key.lookup_mac("pin", "482913"));
         assert_ne!(a, key.lookup_mac("email", "482913"));
         assert_ne!(a, DataKey::from_bytes(&[8; 32]).lookup_mac("pin", "482913"));
+    }
+
+    #[test]
+    fn request_macs_are_keyed_and_framed() {
+        let key = DataKey::from_bytes(&[7; 32]);
+        let a = key.request_mac(&[b"POST /v1/codes", b"{\"code\":\"4817\"}"]);
+        assert_eq!(
+            a,
+            key.request_mac(&[b"POST /v1/codes", b"{\"code\":\"4817\"}"])
+        );
+        assert_ne!(
+            a,
+            key.request_mac(&[b"POST /v1/codes", b"{\"code\":\"4818\"}"])
+        );
+        assert_ne!(
+            a,
+            key.request_mac(&[b"POST /v1/code", b"s{\"code\":\"4817\"}"])
+        );
+        let other = DataKey::from_bytes(&[8; 32]);
+        assert_ne!(
+            a,
+            other.request_mac(&[b"POST /v1/codes", b"{\"code\":\"4817\"}"])
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`crypto`]: secrets at rest, lookup MACs, tokens.
 //! - [`notify`]: the notification outbox and its senders.
 //! - [`admin`]: the operator's `admin` commands.
+//! - [`seed`]: synthetic properties for load tests (`admin seed`).
 //! - [`error`]: problem-details errors with stable codes.
 //!
 //! `docs/server.md` explains how to run it; `docs/api.md` lists the API.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod model;
 pub mod notify;
 pub mod reconcile;
+pub mod seed;
 pub mod store;
 
 pub use keyway_core as core;

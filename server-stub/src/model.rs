@@ -227,6 +227,50 @@ pub async fn load_locks_where(
     rows.iter().map(LockRow::from_row).collect()
 }
 
+/// The doors a unit's residents use, changed after `after` (and up to
+/// `upto`): the unit's own doors and the property's shared ones (entrances,
+/// amenities, and the package room, whose sealed jobs residents relay),
+/// ordered like sync reads them. Two index probes, never a scan
+/// of the property's locks.
+pub async fn unit_and_shared_locks(
+    conn: &mut AnyConnection,
+    property_id: &str,
+    unit_id: &str,
+    after: i64,
+    upto: Option<i64>,
+) -> ApiResult<Vec<LockRow>> {
+    let upto = upto
+        .map(|u| format!(" AND change_seq <= {u}"))
+        .unwrap_or_default();
+    // By unit alone, so the unit's index is the only one that fits; unit ids
+    // are unique, and the property is checked below.
+    let sql = format!(
+        "SELECT {LOCK_COLUMNS} FROM locks WHERE unit_id = $1 AND change_seq > $2{upto}"
+    );
+    let own = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(unit_id.to_owned())
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
+    let sql = format!(
+        "SELECT {LOCK_COLUMNS} FROM locks WHERE property_id = $1 AND access_point IN ('community_entrance', 'amenity', 'package_room') AND change_seq > $2{upto}"
+    );
+    let shared = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(property_id.to_owned())
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut locks = own
+        .iter()
+        .chain(&shared)
+        .map(LockRow::from_row)
+        .collect::<ApiResult<Vec<_>>>()?;
+    locks.retain(|lock| lock.property_id == property_id);
+    locks.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
+    locks.dedup_by(|a, b| a.id == b.id);
+    Ok(locks)
+}
+
 /// A code (a credential that may sit on several locks).
 #[derive(Debug, Clone)]
 pub struct CodeRow {

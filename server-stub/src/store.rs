@@ -1,12 +1,19 @@
 //! The storage seam: one `sqlx::AnyPool` behind portable SQL (`$1`
 //! placeholders, TEXT ids, BIGINT numbers and flags, `ON CONFLICT`,
-//! `RETURNING`), so SQLite today and PostgreSQL later run the same statements
-//! and no handler knows which database it talks to.
+//! `RETURNING`), so SQLite and PostgreSQL run the same statements and no
+//! handler knows which database it talks to. The database URL chooses the
+//! [`Backend`]: a file path or `sqlite:` URL is SQLite, `postgres://` (feature
+//! `postgres`) is PostgreSQL.
 //!
 //! Writes to a property go through [`Store::begin_write`], whose first
 //! statement bumps the property's change counter: that takes SQLite's write
-//! lock (or a row lock on PostgreSQL) at once, so writes to one property are
-//! serialised, cursors stay monotonic, and a slot is never handed out twice.
+//! lock (or the property row's lock on PostgreSQL, which holds across server
+//! instances) at once, so writes to one property are serialised, cursors stay
+//! monotonic, and a slot is never handed out twice. Such transactions run at
+//! PostgreSQL's default READ COMMITTED level on purpose: once the row lock is
+//! held, every later statement sees everything committed before it.
+//! Consistent reads go through [`Store::begin_read`], one snapshot for the
+//! whole transaction on both databases.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,19 +25,57 @@ use sqlx::{Any, AnyPool, Executor, SqlSafeStr, Transaction};
 use crate::crypto::DataKey;
 
 /// Migrations, embedded in the binary.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "lock_indexes",
+        include_str!("../migrations/0002_lock_indexes.sql"),
+    ),
+];
 
-/// The database and the data key.
+/// Which database a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server (feature `postgres`).
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if any.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The database.
 #[derive(Clone, Debug)]
 pub struct Store {
     /// The pool.
     pub pool: AnyPool,
+    /// Which database the pool talks to.
+    pub backend: Backend,
 }
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The URL names no database this server supports.
+    #[error(
+        "unsupported database URL (a SQLite file path, `sqlite://path` or `postgres://user@host/db`)"
+    )]
+    Unsupported,
+    /// The URL is PostgreSQL's but this server was built without it.
+    #[error("this server was built without PostgreSQL support (cargo feature `postgres`)")]
+    NoPostgres,
     /// Connecting failed.
     #[error("cannot open the database: {0}")]
     Connect(sqlx::Error),
@@ -68,9 +113,13 @@ impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database,
     /// and checks that `key` is the key it was created with.
     pub async fn open(url: &str, key: &DataKey) -> Result<Self, StoreError> {
+        let backend = Backend::of_url(url).ok_or(StoreError::Unsupported)?;
+        if backend == Backend::Postgres && !cfg!(feature = "postgres") {
+            return Err(StoreError::NoPostgres);
+        }
         sqlx::any::install_default_drivers();
         let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?;
-        let sqlite = url.starts_with("sqlite:");
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(30))
@@ -104,7 +153,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let store = Self { pool };
+        let store = Self { pool, backend };
         store.check_key(key).await?;
         Ok(store)
     }
@@ -139,6 +188,28 @@ impl Store {
         .await?;
         Ok(seq.map(|(seq,)| WriteTx { tx, seq }))
     }
+
+    /// Begins a read-only transaction that sees one snapshot from its first
+    /// statement to its end, so reads never mix states before and after a
+    /// write: REPEATABLE READ on PostgreSQL (whose default level takes a new
+    /// snapshot per statement); on SQLite every transaction is a snapshot.
+    pub async fn begin_read(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin().await,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await
+            }
+        }
+    }
+}
+
+/// Whether a failed statement broke a UNIQUE or PRIMARY KEY constraint.
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
 }
 
 impl WriteTx {

@@ -1213,9 +1213,11 @@ fn smtp_and_sms_gateway_senders_deliver_with_retries() {
 #[test]
 fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
     let dir = tempfile::tempdir().unwrap();
+    let db = support::TestDb::new(dir.path());
     let run = |args: &[&str]| {
         std::process::Command::new(support::BIN)
             .current_dir(dir.path())
+            .envs(db.env.iter().map(|(k, v)| (k, v)))
             .arg("admin")
             .args(args)
             .output()
@@ -1233,7 +1235,7 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
         "Mars/Base",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone"));
-    support::admin(dir.path(), &["property", "create", "--name", "P"]);
+    support::admin(dir.path(), &db, &["property", "create", "--name", "P"]);
     let out = run(&["lock", "create", "--name", "Door"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --unit"));
     let out = run(&["--data-key", &"ab".repeat(32), "property", "list"]);
@@ -1242,9 +1244,163 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
     // The server refuses to start with the wrong key, too.
     let out = std::process::Command::new(support::BIN)
         .current_dir(dir.path())
+        .envs(db.env.iter().map(|(k, v)| (k, v)))
         .env("KEYWAY_DATA_KEY", "cd".repeat(32))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+#[test]
+fn malformed_paths_queries_and_bodies_are_problem_documents() {
+    let f = Fixture::new();
+    let mia = &f.tokens["mia"];
+    let problem = |method: Method, path: &str, body: Vec<u8>| {
+        let response = f
+            .client
+            .request(method, f.server().url(path))
+            .bearer_auth(mia)
+            .header("Idempotency-Key", support::fresh_key())
+            .body(body)
+            .send()
+            .unwrap();
+        let status = response.status();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().unwrap();
+        assert_eq!(content_type, "application/problem+json", "{path}: {body}");
+        (status, body["code"].as_str().unwrap().to_owned())
+    };
+    // A path segment that is not UTF-8 once decoded.
+    assert_eq!(
+        problem(Method::GET, "/v1/codes/%FF%FE", vec![]),
+        (StatusCode::BAD_REQUEST, "invalid_request".to_owned())
+    );
+    // Query strings that do not fit the endpoint.
+    assert_eq!(
+        problem(
+            Method::GET,
+            &format!("/v1/locks/{}/audit?after=soon", f.lock_4b),
+            vec![]
+        ),
+        (StatusCode::BAD_REQUEST, "invalid_request".to_owned())
+    );
+    assert_eq!(
+        problem(Method::GET, "/v1/sync?cursor=%FF", vec![]),
+        (StatusCode::BAD_REQUEST, "invalid_cursor".to_owned())
+    );
+    // A body over axum's limit (2 MB).
+    assert_eq!(
+        problem(Method::POST, "/v1/codes", vec![b' '; 3 << 20]),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large".to_owned()
+        )
+    );
+    // Nothing changed.
+    let (_, codes) = f.get(mia, "/v1/codes");
+    assert_eq!(codes["codes"], json!([]));
+}
+
+#[test]
+fn admin_seed_fills_a_property_the_server_serves() {
+    let f = Fixture::new();
+    let d = f.dir.path();
+    let seeded = support::admin(
+        d,
+        &f.db,
+        &[
+            "seed",
+            "--name",
+            "Bench",
+            "--units",
+            "20",
+            "--codes",
+            "105",
+            "--tokens-out",
+            "t.txt",
+        ],
+    );
+    let property = seeded["property_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        seeded["change_seq"], 21,
+        "one change for the doors, one per unit"
+    );
+    let tokens = std::fs::read_to_string(d.join("t.txt")).unwrap();
+    let tokens: Vec<&str> = tokens
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(tokens.len(), 20);
+    // A resident of the first unit sees the unit's 6 delivered codes, its
+    // door in sync and the main entrance.
+    let (status, sync) = f.get(tokens[0], "/v1/sync");
+    assert_eq!(status, StatusCode::OK, "{sync}");
+    let codes = sync["codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 6);
+    assert!(
+        codes
+            .iter()
+            .all(|c| c["locks"][0]["state"] == "active" && c["value"].is_string())
+    );
+    let locks = sync["locks"].as_array().unwrap();
+    assert_eq!(locks.len(), 2);
+    assert!(locks.iter().all(|l| l["job"].is_null()));
+    // A new code takes the next free slot: its job puts one code on version 1.
+    let created = f.ok(
+        tokens[0],
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate"}),
+    );
+    assert_eq!(
+        state_on(&created, created["locks"][0]["lock_id"].as_str().unwrap()),
+        "pending"
+    );
+    let db = f.db.inspect();
+    let slots: Vec<(i64,)> = db.rows(&format!(
+        "SELECT slot FROM placements WHERE code_id = '{}'",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(slots, [(6,)]);
+    // A manager pages through all 106 codes.
+    let manager = support::admin(
+        d,
+        &f.db,
+        &[
+            "user",
+            "create",
+            "--property",
+            &property,
+            "--name",
+            "M",
+            "--role",
+            "manager",
+        ],
+    )["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut cursor, mut seen) = (String::new(), 0);
+    loop {
+        let (_, page) = f.get(&manager, &format!("/v1/sync?cursor={cursor}"));
+        seen += page["codes"].as_array().unwrap().len();
+        cursor = page["cursor"].as_str().unwrap().to_owned();
+        if page["has_more"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen, 106);
+    // More codes than the doors hold is refused.
+    let out = std::process::Command::new(support::BIN)
+        .current_dir(d)
+        .envs(f.db.env.iter().map(|(k, v)| (k, v)))
+        .args(["admin", "seed", "--units", "1", "--codes", "251"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("do not fit"));
 }

@@ -6,28 +6,49 @@
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), and the
 //!   Python and Kotlin binding tests; prints each runner's summary and a
 //!   total. Exits non-zero on any failure.
+//!   The server's tests then run a second time against a private PostgreSQL
+//!   cluster that xtask starts and removes (see [`pg`]).
+//! - `cargo xtask faults`: every fault suite (the server killed mid-request on
+//!   SQLite and PostgreSQL, the lock's power-loss suites), with more rounds
+//!   than `cargo xtask test` runs. A suite is one line in [`FAULT_SUITES`].
+//! - `cargo xtask fuzz [SECONDS] [TARGET…]`: every fuzz target (or those
+//!   named) for a bounded time, through `fuzz/run.sh` (docs/fuzzing.md).
+//! - `cargo xtask pg start [--durable]` / `cargo xtask pg stop`: a private
+//!   PostgreSQL cluster for benchmarks and by-hand runs; `start` prints its URL.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
 //!   Swift and Python bindings into `target/bindings`, and runs the Python and
 //!   Kotlin binding tests, each under `keyway-fixture` (a real server with a
 //!   fresh database, a property, and the simulated locks on a private bus).
-//! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`.
+//! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`
+//!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
 //!   (`.ci/install-deps --demo`: pkg-config, libdbus-1-dev, dbus), then
 //!   `cargo run --release --bin keyway -- demo`.
+
+mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+/// The variable that points the server's tests at a PostgreSQL server; each
+/// test creates its own database there.
+const TEST_DATABASE_VAR: &str = "KEYWAY_TEST_DATABASE_URL";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("faults") => faults(),
+        Some("pg") => pg_command(&args[1..]),
+        Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         Some("demo") => demo(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <test|bindings|bench|demo>");
+            eprintln!(
+                "usage: cargo xtask <test|faults|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -80,11 +101,16 @@ fn test() -> Result<(), String> {
         Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),
         libtest_line,
     )?;
+    let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
     println!("\n==> summary");
     println!(
         "rust: {} passed, {} failed, {} ignored across {} test binaries",
         rust.passed, rust.failed, rust.ignored, rust.binaries
+    );
+    println!(
+        "server on postgresql: {} passed, {} failed, {} ignored across {} test binaries",
+        postgres.passed, postgres.failed, postgres.ignored, postgres.binaries
     );
     println!(
         "python bindings: {} passed, {} failed",
@@ -94,7 +120,7 @@ fn test() -> Result<(), String> {
         "kotlin bindings: {} passed, {} failed",
         bindings.kotlin.passed, bindings.kotlin.failed
     );
-    let failed = rust.failed + bindings.python.failed + bindings.kotlin.failed;
+    let failed = rust.failed + postgres.failed + bindings.python.failed + bindings.kotlin.failed;
     if failed > 0 {
         return Err(format!("{failed} test(s) failed"));
     }
@@ -109,6 +135,138 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(Command::new("cargo")
         .args(["run", "--release", "--bin", "keyway", "--", "demo"])
         .args(extra))
+}
+
+/// Runs the server's test suite again against a private PostgreSQL cluster.
+fn server_tests_on_postgres(env: &[(&str, &str)]) -> Result<Totals, String> {
+    step("server tests on PostgreSQL (private cluster)");
+    let cluster = pg::Cluster::start(&format!("test-{}", std::process::id()), false)?;
+    println!("cluster: {}", cluster.url());
+    let mut command = Command::new("cargo");
+    command
+        .args(["test", "-p", "keyway-server", "--tests", "--no-fail-fast"])
+        .env(TEST_DATABASE_VAR, cluster.url());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let totals = run_counting(&mut command, libtest_line);
+    drop(cluster);
+    totals
+}
+
+/// A fault suite: what it proves, the `cargo test` arguments that run it,
+/// and whether it runs on PostgreSQL as well as on SQLite.
+struct FaultSuite {
+    name: &'static str,
+    args: &'static [&'static str],
+    postgres: bool,
+}
+
+/// Every fault suite `cargo xtask faults` runs; adding one is one line.
+const FAULT_SUITES: &[FaultSuite] = &[
+    FaultSuite {
+        name: "server killed (SIGKILL) mid-request, restarted on the same database",
+        args: &["-p", "keyway-server", "--test", "faults"],
+        postgres: true,
+    },
+    FaultSuite {
+        name: "phone killed (SIGKILL) at every stage of requests, sync and delivery",
+        args: &["-p", "keyway-tests", "--test", "kill"],
+        postgres: false,
+    },
+    FaultSuite {
+        name: "network between phone and server cut and restored many times",
+        args: &["-p", "keyway-tests", "--test", "network"],
+        postgres: false,
+    },
+    FaultSuite {
+        name: "lock power cut mid-job over the real btleplug (simulator)",
+        args: &["-p", "keyway-ble-sim", "--test", "btleplug", "power_cut"],
+        postgres: false,
+    },
+    FaultSuite {
+        name: "lock state survives a simulator restart and a power cycle",
+        args: &["-p", "keyway-ble-sim", "--test", "persistence"],
+        postgres: false,
+    },
+    FaultSuite {
+        name: "lock state file: a staged write changes nothing until committed",
+        args: &["-p", "keyway-ble-sim", "--lib", "store::"],
+        postgres: false,
+    },
+];
+
+/// Rounds of the server kill suite under `cargo xtask faults` (the plain
+/// test run uses the suite's smaller default).
+const FAULT_ROUNDS: &str = "40";
+
+/// Every fault suite, each on every database it applies to.
+fn faults() -> Result<(), String> {
+    install()?;
+    let mut results = Vec::new();
+    let mut cluster = None;
+    for suite in FAULT_SUITES {
+        let mut backends = vec!["sqlite"];
+        if suite.postgres {
+            backends.push("postgresql");
+        }
+        for backend in backends {
+            step(&format!("{} [{backend}]", suite.name));
+            let mut command = Command::new("cargo");
+            command
+                .arg("test")
+                .args(suite.args)
+                .env("KEYWAY_FAULT_ROUNDS", FAULT_ROUNDS);
+            if backend == "postgresql" {
+                if cluster.is_none() {
+                    cluster = Some(pg::Cluster::start(
+                        &format!("faults-{}", std::process::id()),
+                        false,
+                    )?);
+                }
+                if let Some(cluster) = &cluster {
+                    command.env(TEST_DATABASE_VAR, cluster.url());
+                }
+            }
+            let totals = run_counting(&mut command, libtest_line)?;
+            results.push((suite.name, backend, totals));
+        }
+    }
+    drop(cluster);
+    println!("\n==> fault suites");
+    let mut failed = 0;
+    for (name, backend, totals) in &results {
+        println!(
+            "{:>4} passed {:>3} failed  {name} [{backend}]",
+            totals.passed, totals.failed
+        );
+        if totals.passed == 0 {
+            println!("      (no test ran: check the suite's filter)");
+        }
+        failed += totals.failed + u64::from(totals.passed == 0);
+    }
+    if failed > 0 {
+        return Err(format!("{failed} fault test(s) failed or did not run"));
+    }
+    Ok(())
+}
+
+/// `cargo xtask pg start [--durable]` and `cargo xtask pg stop`.
+fn pg_command(args: &[String]) -> Result<(), String> {
+    match args.first().map(String::as_str) {
+        Some("start") => {
+            let durable = args.iter().any(|a| a == "--durable");
+            let cluster = pg::Cluster::start("manual", durable)?;
+            println!("{}", cluster.url());
+            cluster.keep();
+            Ok(())
+        }
+        Some("stop") => {
+            drop(pg::Cluster::existing("manual")?);
+            Ok(())
+        }
+        _ => Err("usage: cargo xtask pg start [--durable] | cargo xtask pg stop".into()),
+    }
 }
 
 fn install() -> Result<(), String> {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{
@@ -12,12 +12,13 @@ use keyway_core::api::{
 };
 use keyway_core::{AccessPoint, CodeKind, Schedule};
 
+use super::ApiPath;
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    CodeRow, LockRow, code_view, load_code, load_codes_where, load_locks_where, load_property,
+    CodeRow, LockRow, code_view, load_code, load_codes_where, load_property, unit_and_shared_locks,
 };
 
 /// The codes the caller may see.
@@ -75,7 +76,7 @@ pub async fn visible_code(
 pub async fn get_code(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CodeView>> {
     let mut conn = app.store.pool.acquire().await?;
     let code = visible_code(&mut conn, &caller, &id).await?;
@@ -91,7 +92,8 @@ async fn code_locks(
     unit_id: &str,
     request: &CreateCodeRequest,
 ) -> ApiResult<Vec<LockRow>> {
-    let all = load_locks_where(conn, &caller.property_id, "", &[]).await?;
+    // A unit's code goes on its own doors and shared ones, nowhere else.
+    let all = unit_and_shared_locks(conn, &caller.property_id, unit_id, -1, None).await?;
     let reachable = |lock: &LockRow| {
         (lock.access_point == AccessPoint::UnitDoor && lock.unit_id.as_deref() == Some(unit_id))
             || lock.access_point.is_shared()
@@ -289,7 +291,7 @@ pub async fn change_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
@@ -327,7 +329,7 @@ pub async fn disable_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Disable).await
@@ -341,7 +343,7 @@ pub async fn enable_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Enable).await
@@ -356,7 +358,7 @@ pub async fn delete_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     act(app, caller, idem, id, body, Action::Delete).await

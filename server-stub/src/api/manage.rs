@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -21,6 +21,7 @@ use keyway_core::{CodeKind, Schedule};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
+use super::{ApiPath, ApiQuery};
 use crate::app::{App, json_response, parse_body};
 use crate::auth::{Caller, Idem, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
@@ -299,7 +300,7 @@ pub async fn set_carrier_code(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -412,7 +413,7 @@ pub async fn set_courier_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -465,8 +466,8 @@ pub struct QrQuery {
 pub async fn courier_qr(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<QrQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<QrQuery>,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
@@ -558,7 +559,7 @@ pub async fn courier_key_card(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -640,7 +641,7 @@ pub async fn set_staff_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -863,7 +864,7 @@ pub async fn one_time_pin(
     State(app): State<App>,
     caller: Caller,
     idem: Idem,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
@@ -904,7 +905,7 @@ pub async fn one_time_pin(
 pub async fn lookup_pin(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CodeView>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
@@ -928,37 +929,32 @@ const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
 /// A recipient who forgot their PIN asks for a new single-use PIN by email or
-/// phone number. The answer is the same whether or not the address is known;
-/// rate-limited per client and per address.
+/// phone number. The answer is the same whether or not the address is known,
+/// and so is the work done before answering: the rate limits (per client and
+/// per address) and a keyed MAC of the address. Looking the address up and
+/// issuing the PIN happen after the answer, in the background, so its timing
+/// does not tell a known address from an unknown one either.
 #[utoipa::path(post, path = "/v1/public/forgot-pin", tag = "public", request_body = ForgotPinRequest,
     responses((status = 202, body = ForgotPinResponse), (status = 429, body = keyway_core::api::Problem)))]
 pub async fn forgot_pin(
     State(app): State<App>,
     connect: ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    rate_limit(
-        &app,
-        &format!("forgot-ip:{}", super::client_ip(&connect)),
-        3600,
-        10,
-    )
-    .await?;
+    let client = super::client_ip(&app, &connect, &headers);
+    rate_limit(&app, &format!("forgot-ip:{client}"), 3600, 10).await?;
     let request: ForgotPinRequest = parse_body(&body)?;
-    let (via, column, mac) = match (&request.email, &request.phone) {
+    let (via, mac) = match (&request.email, &request.phone) {
         (Some(email), None) => {
             let email = normalize_email(email)
                 .ok_or_else(|| ApiError::invalid("email is not an address"))?;
-            (
-                NotifyVia::Email,
-                "email",
-                app.key.lookup_mac("email", &email),
-            )
+            (NotifyVia::Email, app.key.lookup_mac("email", &email))
         }
         (None, Some(phone)) => {
             let phone = normalize_phone(phone)
                 .ok_or_else(|| ApiError::invalid("phone is 7 to 15 digits"))?;
-            (NotifyVia::Sms, "phone", app.key.lookup_mac("phone", &phone))
+            (NotifyVia::Sms, app.key.lookup_mac("phone", &phone))
         }
         _ => return Err(ApiError::invalid("give either `email` or `phone`")),
     };
@@ -966,42 +962,53 @@ pub async fn forgot_pin(
     let answer = serde_json::to_string(&ForgotPinResponse {
         message: FORGOT_ANSWER.to_owned(),
     })?;
-    let sql: &'static str = if column == "email" {
-        "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2"
-    } else {
-        "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2"
-    };
-    if let Some(mut w) = app.store.begin_write(&request.property_id).await? {
-        let found: Option<(String,)> = sqlx::query_as(sql)
-            .bind(request.property_id.clone())
-            .bind(mac)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        if let Some((recipient_id,)) = found {
-            let property = load_property(&mut w.tx, &request.property_id).await?;
-            let expires = Timestamp::now()
-                .checked_add(jiff::SignedDuration::from_hours(24))
-                .map_err(|e| ApiError::internal("time", e))?;
-            match issue_one_time(
-                &mut w.tx,
-                &app.key,
-                w.seq,
-                &property,
-                "forgot-pin",
-                &recipient_id,
-                via,
-                expires,
-            )
-            .await
-            {
-                Ok(_) => w.commit().await?,
-                // Still the same answer: nothing is revealed.
-                Err(e) => log::warn!(
-                    "forgot-pin for a known recipient could not issue a PIN: {}",
-                    e.code
-                ),
-            }
+    tokio::spawn(async move {
+        if let Err(e) = reissue_forgotten(&app, &request.property_id, via, mac).await {
+            // Still the same answer: nothing is revealed.
+            log::warn!("forgot-pin could not issue a PIN: {}", e.code);
         }
-    }
+    });
     Ok(json_response(StatusCode::ACCEPTED, answer))
+}
+
+/// Issues a new one-time PIN to the recipient of `property_id` whose address
+/// has the lookup MAC `mac`, if there is one.
+async fn reissue_forgotten(
+    app: &App,
+    property_id: &str,
+    via: NotifyVia,
+    mac: String,
+) -> ApiResult<()> {
+    let sql: &'static str = match via {
+        NotifyVia::Sms => "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2",
+        _ => "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2",
+    };
+    let Some(mut w) = app.store.begin_write(property_id).await? else {
+        return Ok(());
+    };
+    let found: Option<(String,)> = sqlx::query_as(sql)
+        .bind(property_id.to_owned())
+        .bind(mac)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+    let Some((recipient_id,)) = found else {
+        return Ok(());
+    };
+    let property = load_property(&mut w.tx, property_id).await?;
+    let expires = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24))
+        .map_err(|e| ApiError::internal("time", e))?;
+    issue_one_time(
+        &mut w.tx,
+        &app.key,
+        w.seq,
+        &property,
+        "forgot-pin",
+        &recipient_id,
+        via,
+        expires,
+    )
+    .await?;
+    w.commit().await?;
+    Ok(())
 }

@@ -11,8 +11,9 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -24,7 +25,7 @@ use crate::app::{App, parse_body};
 use crate::auth::{Caller, rate_limit};
 use crate::crypto::{new_id, new_token, token_hash};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{load_locks_where, load_property};
+use crate::model::{load_locks_where, load_property, unit_and_shared_locks};
 use crate::store::now_secs;
 
 /// The OpenAPI document.
@@ -127,8 +128,42 @@ pub fn router(app: App) -> Router {
                 "this endpoint does not take that method",
             )
         })
+        .layer(middleware::from_fn(problem_documents))
         .layer(middleware::from_fn(log_requests))
         .with_state(app)
+}
+
+/// Every refusal is a problem document with a stable code: the handlers'
+/// own errors are, and this turns the few that axum answers itself (a body
+/// over the size limit, say) into one too.
+async fn problem_documents(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, detail) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        ),
+        s if s.is_server_error() => (
+            "internal",
+            "the server failed; the request changed nothing, try again",
+        ),
+        _ => ("invalid_request", "the request is malformed"),
+    };
+    ApiError::new(status, code, detail).into_response()
 }
 
 /// Logs method, path and status of each request. Paths hold ids only (codes
@@ -146,9 +181,47 @@ async fn log_requests(request: Request, next: Next) -> Response {
     response
 }
 
-/// The client's address, for rate limits.
-pub fn client_ip(connect: &ConnectInfo<SocketAddr>) -> String {
-    connect.0.ip().to_string()
+/// `axum::extract::Path` whose refusal (bad percent-encoding, invalid UTF-8)
+/// is a problem document with the code `invalid_request`, like every other
+/// error, instead of axum's plain text.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| {
+                ApiError::invalid("the path is malformed (bad percent-encoding or not UTF-8)")
+            })
+    }
+}
+
+/// `axum::extract::Query` whose refusal is a problem document with the code
+/// `invalid_request` naming what is wrong.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection| {
+                let why: String = rejection.body_text().chars().take(200).collect();
+                ApiError::invalid(format!("malformed query string: {why}"))
+            })
+    }
+}
+
+/// The client's address, for rate limits (see [`App::client_ip`]).
+pub fn client_ip(app: &App, connect: &ConnectInfo<SocketAddr>, headers: &HeaderMap) -> String {
+    app.client_ip(connect.0, headers).to_string()
 }
 
 /// Liveness: answers `ok` once the database answers.
@@ -171,9 +244,11 @@ async fn openapi_json() -> Response {
 pub async fn login(
     State(app): State<App>,
     connect: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::Json<LoginResponse>> {
-    rate_limit(&app, &format!("login:{}", client_ip(&connect)), 60, 30).await?;
+    let client = client_ip(&app, &connect, &headers);
+    rate_limit(&app, &format!("login:{client}"), 60, 30).await?;
     let request: LoginRequest = parse_body(&body)?;
     let device_name = request.device_name.trim();
     if device_name.is_empty() || device_name.chars().count() > 100 {
@@ -242,7 +317,12 @@ pub async fn me(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<
     responses((status = 200, body = DoorList)))]
 pub async fn doors(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<DoorList>> {
     let mut conn = app.store.pool.acquire().await?;
-    let locks = load_locks_where(&mut conn, &caller.property_id, "", &[]).await?;
+    let locks = match (&caller.role, &caller.unit_id) {
+        (keyway_core::api::Role::Resident, Some(unit)) => {
+            unit_and_shared_locks(&mut conn, &caller.property_id, unit, -1, None).await?
+        }
+        _ => load_locks_where(&mut conn, &caller.property_id, "", &[]).await?,
+    };
     let doors = locks
         .into_iter()
         .filter(|lock| caller.may_reach_lock(lock))

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{
@@ -17,10 +17,14 @@ use keyway_core::protocol::seal::envelope_lock_id;
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
+use super::{ApiPath, ApiQuery};
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where};
+use crate::model::{
+    CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where,
+    unit_and_shared_locks,
+};
 use crate::store::ts;
 
 /// Most codes (and most locks) in one sync page.
@@ -96,26 +100,18 @@ async fn locks_between(
     upto: Option<i64>,
     limit: Option<usize>,
 ) -> ApiResult<Vec<LockRow>> {
-    let upto_clause = upto
-        .map(|u| format!(" AND change_seq <= {u}"))
-        .unwrap_or_default();
-    let scope = match caller.role {
+    let mut locks = match caller.role {
         Role::Resident => {
-            "AND (unit_id = $2 OR access_point IN ('community_entrance', 'amenity', 'package_room'))"
+            let unit = caller.unit_id.clone().unwrap_or_default();
+            unit_and_shared_locks(conn, &caller.property_id, &unit, after, upto).await?
         }
-        Role::Staff | Role::Manager => "",
-    };
-    let clause = format!("AND change_seq > {after}{upto_clause} {scope}");
-    let mut locks = if scope.is_empty() {
-        load_locks_where(conn, &caller.property_id, &clause, &[]).await?
-    } else {
-        load_locks_where(
-            conn,
-            &caller.property_id,
-            &clause,
-            &[caller.unit_id.clone().unwrap_or_default()],
-        )
-        .await?
+        Role::Staff | Role::Manager => {
+            let upto_clause = upto
+                .map(|u| format!(" AND change_seq <= {u}"))
+                .unwrap_or_default();
+            let clause = format!("AND change_seq > {after}{upto_clause}");
+            load_locks_where(conn, &caller.property_id, &clause, &[]).await?
+        }
     };
     locks.retain(|l| caller.may_reach_lock(l));
     if let Some(limit) = limit {
@@ -130,11 +126,12 @@ async fn locks_between(
 pub async fn sync(
     State(app): State<App>,
     caller: Caller,
-    Query(query): Query<SyncQuery>,
+    ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> ApiResult<Json<SyncResponse>> {
     let after = parse_cursor(query.cursor.as_deref())?;
-    // One read transaction: the head and the rows come from one snapshot.
-    let mut tx = app.store.pool.begin().await?;
+    // One read transaction: the head and the rows come from one snapshot, so
+    // a page never holds half of a write.
+    let mut tx = app.store.begin_read().await?;
     let (head,): (i64,) = sqlx::query_as("SELECT change_seq FROM properties WHERE id = $1")
         .bind(caller.property_id.clone())
         .fetch_one(&mut *tx)
@@ -315,8 +312,8 @@ pub struct AuditQuery {
 pub async fn lock_audit(
     State(app): State<App>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<AuditQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
     let mut conn = app.store.pool.acquire().await?;
     let lock = load_lock(&mut conn, &caller.property_id, &id).await?;

@@ -1,6 +1,9 @@
 //! Test harness: a real `keyway-server` process on a real TCP port with a real
-//! SQLite file in a temporary directory, set up with the real `admin`
-//! commands, its log output captured line by line.
+//! database, set up with the real `admin` commands, its log output captured
+//! line by line. The database is a SQLite file in a temporary directory or,
+//! when `KEYWAY_TEST_DATABASE_URL` names a PostgreSQL server (`cargo xtask
+//! test` starts one), a fresh database on that server for each test, so tests
+//! stay parallel on both.
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -19,10 +22,140 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
 
-/// Runs `keyway-server admin --json ...` in `dir`.
-pub fn admin(dir: &Path, args: &[&str]) -> Value {
+/// The variable naming the PostgreSQL server to test on (any database on it;
+/// each test creates its own next to it).
+pub const TEST_DATABASE_VAR: &str = "KEYWAY_TEST_DATABASE_URL";
+
+/// The database of one test.
+#[derive(Clone, Debug)]
+pub struct TestDb {
+    /// The environment every `keyway-server` process of the test gets.
+    pub env: Vec<(String, String)>,
+    /// The URL, for looking inside.
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh database for a test working in `dir`.
+    pub fn new(dir: &Path) -> Self {
+        match std::env::var(TEST_DATABASE_VAR) {
+            Ok(base) if !base.trim().is_empty() => {
+                let name = format!("kw_{:016x}", rand::random::<u64>());
+                block_on(async {
+                    let pool = connect(&base).await;
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .execute(&pool)
+                        .await
+                        .expect("create the test database");
+                    pool.close().await;
+                });
+                let url = with_database(&base, &name);
+                let key: String = (0..32)
+                    .map(|_| format!("{:02x}", rand::random::<u8>()))
+                    .collect();
+                Self {
+                    env: vec![
+                        ("KEYWAY_DATABASE".into(), url.clone()),
+                        ("KEYWAY_DATA_KEY".into(), key),
+                    ],
+                    url,
+                }
+            }
+            // The server's default: keyway.sqlite and its key file in the
+            // working directory.
+            _ => Self {
+                env: Vec::new(),
+                url: format!("sqlite://{}?mode=rwc", dir.join("keyway.sqlite").display()),
+            },
+        }
+    }
+
+    /// Whether the test runs on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
+    /// A connection pool for looking inside (tests only read, or set up what
+    /// the API cannot).
+    pub fn inspect(&self) -> Inspector {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = runtime.block_on(connect(&self.url));
+        Inspector { runtime, pool }
+    }
+}
+
+/// Direct access to a test's database.
+pub struct Inspector {
+    runtime: tokio::runtime::Runtime,
+    pub pool: sqlx::AnyPool,
+}
+
+impl Inspector {
+    /// All rows of a query.
+    pub fn rows<T>(&self, sql: &str) -> Vec<T>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        self.runtime
+            .block_on(
+                sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&self.pool),
+            )
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a future on the inspector's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+impl Drop for Inspector {
+    fn drop(&mut self) {
+        self.runtime.block_on(self.pool.close());
+    }
+}
+
+async fn connect(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::any::AnyPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
+}
+
+/// `url` with its database name replaced.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let authority_end = base
+        .find("://")
+        .map(|i| i + 3)
+        .and_then(|start| base[start..].find('/').map(|i| start + i))
+        .unwrap_or(base.len());
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{}/{name}{query}", &base[..authority_end])
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Runs `keyway-server admin --json ...` in `dir` on `db`.
+pub fn admin(dir: &Path, db: &TestDb, args: &[&str]) -> Value {
     let output = Command::new(BIN)
         .current_dir(dir)
+        .envs(db.env.iter().map(|(k, v)| (k, v)))
         .env("KEYWAY_LOG", "warn")
         .arg("admin")
         .arg("--json")
@@ -47,11 +180,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the server in `dir` on a free port and waits until it listens.
-    pub fn start(dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+    /// Starts the server in `dir` on `db` on a free port and waits until it
+    /// listens.
+    pub fn start(dir: &Path, db: &TestDb, extra_env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BIN);
         command
             .current_dir(dir)
+            .envs(db.env.iter().map(|(k, v)| (k, v)))
             .env("KEYWAY_LOG", "debug")
             .env("KEYWAY_SWEEP_INTERVAL_SECS", "1")
             .env("KEYWAY_NOTIFY_INTERVAL_MS", "100")
@@ -114,6 +249,19 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
+    pub fn kill(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        self.logs.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Server {
@@ -126,6 +274,7 @@ impl Drop for Server {
 /// A property set up with the admin commands.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+    pub db: TestDb,
     pub server: Option<Server>,
     pub property: String,
     pub unit_4b: String,
@@ -151,8 +300,11 @@ impl Fixture {
     pub fn with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
+        let db = TestDb::new(d);
+        let db_ = &db;
         let property = admin(
             d,
+            db_,
             &[
                 "property",
                 "create",
@@ -172,7 +324,7 @@ impl Fixture {
             let mut all = vec!["lock", "create", "--provisioning", "maple.json"];
             all.extend_from_slice(&p);
             all.extend_from_slice(args);
-            admin(d, &all)
+            admin(d, db_, &all)
         };
         let l4b = lock(&["--name", "Unit 4B", "--unit", "4B"]);
         let l5c = lock(&["--name", "Unit 5C", "--unit", "5C"]);
@@ -199,7 +351,7 @@ impl Fixture {
             if let Some(unit) = unit {
                 args.extend_from_slice(&["--unit", unit]);
             }
-            let out = admin(d, &args);
+            let out = admin(d, db_, &args);
             tokens.insert(name.to_owned(), out["token"].as_str().unwrap().to_owned());
             users.insert(name.to_owned(), out["user_id"].as_str().unwrap().to_owned());
         };
@@ -207,12 +359,13 @@ impl Fixture {
         user("bob", &property, "resident", Some("5C"));
         user("sam", &property, "staff", None);
         user("mia", &property, "manager", None);
-        let other = admin(d, &["property", "create", "--name", "Oak Tower"])["property_id"]
+        let other = admin(d, db_, &["property", "create", "--name", "Oak Tower"])["property_id"]
             .as_str()
             .unwrap()
             .to_owned();
         let other_lock = admin(
             d,
+            db_,
             &[
                 "lock",
                 "create",
@@ -228,7 +381,7 @@ impl Fixture {
         );
         user("zed", &other, "manager", None);
         user("yan", &other, "resident", Some("1A"));
-        let server = Server::start(d, env);
+        let server = Server::start(d, &db, env);
         Self {
             unit_4b: l4b["unit_id"].as_str().unwrap().to_owned(),
             unit_5c: l5c["unit_id"].as_str().unwrap().to_owned(),
@@ -238,6 +391,7 @@ impl Fixture {
             package_room: package["lock_id"].as_str().unwrap().to_owned(),
             other_lock: other_lock["lock_id"].as_str().unwrap().to_owned(),
             dir,
+            db,
             server: Some(server),
             property,
             tokens,
@@ -257,8 +411,46 @@ impl Fixture {
     /// Restarts the server on the same directory.
     pub fn restart(&mut self) -> Vec<String> {
         let logs = self.server.take().unwrap().stop();
-        self.server = Some(Server::start(self.dir.path(), &[]));
+        self.server = Some(Server::start(self.dir.path(), &self.db, &[]));
         logs
+    }
+
+    /// A request with a body sent byte for byte as given; `Err` when no
+    /// answer came (the connection failed or broke).
+    pub fn send(
+        &self,
+        server: &Server,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<&str>,
+        idem: Option<&str>,
+    ) -> Result<(StatusCode, String), String> {
+        let mut request = self
+            .client
+            .request(method, server.url(path))
+            .bearer_auth(token);
+        if let Some(key) = idem {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let response = request.send().map_err(|e| e.to_string())?;
+        let status = response.status();
+        let text = response.text().map_err(|e| e.to_string())?;
+        Ok((status, text))
+    }
+
+    /// The data key the test's server processes use.
+    pub fn data_key(&self) -> keyway_server::crypto::DataKey {
+        let hex = match self.db.env.iter().find(|(k, _)| k == "KEYWAY_DATA_KEY") {
+            Some((_, hex)) => hex.clone(),
+            None => std::fs::read_to_string(self.dir.path().join("keyway.sqlite.key")).unwrap(),
+        };
+        keyway_server::crypto::DataKey::from_hex(&hex).unwrap()
     }
 
     /// Logs `name` in as a new device; returns the device token.
@@ -283,7 +475,20 @@ impl Fixture {
         body: Option<Value>,
         idem: Option<&str>,
     ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, self.server().url(path));
+        self.call_at(self.server(), token, method, path, body, idem)
+    }
+
+    /// A request to a given server instance (tests with several).
+    pub fn call_at(
+        &self,
+        server: &Server,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, server.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
