@@ -244,9 +244,8 @@ pub async fn unit_and_shared_locks(
         .unwrap_or_default();
     // By unit alone, so the unit's index is the only one that fits; unit ids
     // are unique, and the property is checked below.
-    let sql = format!(
-        "SELECT {LOCK_COLUMNS} FROM locks WHERE unit_id = $1 AND change_seq > $2{upto}"
-    );
+    let sql =
+        format!("SELECT {LOCK_COLUMNS} FROM locks WHERE unit_id = $1 AND change_seq > $2{upto}");
     let own = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(unit_id.to_owned())
         .bind(after)

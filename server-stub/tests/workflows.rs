@@ -841,7 +841,7 @@ fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
         "no_zeros,cannot_start_with_12",
     ];
     args.extend_from_slice(&p);
-    let gym = support::admin(d, &args)["lock_id"]
+    let gym = support::admin(d, &f.db, &args)["lock_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -56,7 +56,7 @@ fn server_codes(f: &Fixture) -> Vec<serde_json::Value> {
 
 #[test]
 fn cutting_the_network_again_and_again_loses_and_doubles_nothing() {
-    let f = Fixture::start(FixtureOptions { simulator: false }).expect("fixture");
+    let f = Fixture::start(FixtureOptions::server_only()).expect("fixture");
     let dir = tempfile::tempdir().expect("temp dir");
     let mut config = ClientConfig::new(&f.info.server_url, dir.path(), "flaky phone");
     config.retry.attempts = 2;
