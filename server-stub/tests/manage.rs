@@ -13,7 +13,7 @@ use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Entry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, eventually, state_on};
+use support::{Fixture, eventually, occurs, state_on};
 
 #[test]
 fn carriers_couriers_and_staff_pins() {
@@ -924,17 +924,6 @@ fn errors_are_problem_documents_and_the_openapi_document_is_served() {
     assert_eq!(status, StatusCode::OK);
 }
 
-/// `needle` occurs in `haystack` as a whole number or word (not inside a
-/// longer run of letters and digits).
-fn occurs(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(i, _)| {
-        let before = haystack[..i].chars().next_back();
-        let after = haystack[i + needle.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
-}
-
 #[test]
 fn no_log_line_contains_a_code_or_a_token() {
     let mut f = Fixture::new();
@@ -1262,6 +1251,10 @@ fn malformed_paths_queries_and_bodies_are_problem_documents() {
             .request(method, f.server().url(path))
             .bearer_auth(mia)
             .header("Idempotency-Key", support::fresh_key())
+            // The server answers an oversized body before reading it and then
+            // closes the connection; without this the pool could hand that
+            // connection to the next request.
+            .header(reqwest::header::CONNECTION, "close")
             .body(body)
             .send()
             .unwrap();
