@@ -1,7 +1,8 @@
 //! Threats from `docs/security.md` that the server answers: a database dump
 //! shows no code, token, address or key; rate limits count the real client
 //! (a forwarded address only from a trusted proxy, so clients cannot pick
-//! their own); forgot-PIN answers before it looks the address up.
+//! their own); forgot-PIN answers before it looks the address up; a receipt
+//! altered by the phone that carries it settles nothing.
 
 mod support;
 
@@ -11,7 +12,7 @@ use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Column as _, Row as _};
-use support::{Fixture, eventually};
+use support::{Fixture, eventually, occurs, state_on};
 
 /// Every cell of every table, as text.
 fn dump(f: &Fixture) -> Vec<String> {
@@ -48,17 +49,6 @@ fn dump(f: &Fixture) -> Vec<String> {
         }
     }
     cells
-}
-
-/// `needle` in `haystack` as a whole token (not inside a longer run of
-/// letters or digits).
-fn occurs(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(at, _)| {
-        let before = haystack[..at].chars().next_back();
-        let after = haystack[at + needle.len()..].chars().next();
-        !before.is_some_and(|c| c.is_ascii_alphanumeric())
-            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
-    })
 }
 
 #[test]
@@ -299,4 +289,75 @@ fn forgot_pin_answers_before_it_looks_the_address_up() {
         (log.len() == 1).then_some(log)
     });
     assert_eq!(log[0]["to"], "ravi@example.org");
+}
+
+/// A malicious resident relaying jobs can neither forge nor alter what the
+/// lock says: a receipt with one byte changed, or one sealed by another
+/// lock, is refused by name and settles nothing; the true receipt still
+/// settles the code.
+#[test]
+fn an_altered_or_misdirected_receipt_settles_nothing() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "Alice's phone");
+    let created = f.ok(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "generate"}),
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(state_on(&created, &f.lock_4b), "pending");
+
+    let (_, sync) = f.get(&alice, "/v1/sync");
+    let job = sync["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lock_id"] == f.lock_4b.as_str())
+        .and_then(|l| l["job"].as_str())
+        .map(|text| keyway_core::api::decode_bytes(text).unwrap())
+        .expect("a job for the unit door");
+    let mut lock = f.firmware(&f.lock_4b);
+    let receipt = lock.apply(&job, Timestamp::now()).unwrap();
+    let post = |receipts: Vec<Vec<u8>>| {
+        let texts: Vec<String> = receipts
+            .iter()
+            .map(|r| keyway_core::api::encode_bytes(r))
+            .collect();
+        f.ok(
+            &alice,
+            Method::POST,
+            "/v1/receipts",
+            json!({ "receipts": texts }),
+        )
+    };
+
+    // Every single-byte change past the envelope's header is caught.
+    let mut altered = receipt.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 0x01;
+    let mut middle = receipt.clone();
+    middle[receipt.len() / 2] ^= 0x80;
+    // The unit door's receipt relabelled as another lock's.
+    let other = f.firmware(&f.lock_5c).config().lock_id;
+    let mut relabelled = receipt.clone();
+    let at = receipt
+        .windows(8)
+        .position(|w| w == lock.config().lock_id.0)
+        .expect("the envelope names its lock");
+    relabelled[at..at + 8].copy_from_slice(&other.0);
+
+    let results = post(vec![altered, middle, relabelled]);
+    for result in results["results"].as_array().unwrap() {
+        assert_ne!(result["status"], "accepted", "{results}");
+    }
+    assert_eq!(results["results"][0]["status"], "bad_seal", "{results}");
+    assert_eq!(results["results"][2]["status"], "bad_seal", "{results}");
+    let (_, code) = f.get(&alice, &format!("/v1/codes/{id}"));
+    assert_eq!(state_on(&code, &f.lock_4b), "pending", "{code}");
+
+    let results = post(vec![receipt]);
+    assert_eq!(results["results"][0]["status"], "accepted", "{results}");
+    let (_, code) = f.get(&alice, &format!("/v1/codes/{id}"));
+    assert_eq!(state_on(&code, &f.lock_4b), "active", "{code}");
 }

@@ -581,3 +581,14 @@ pub fn state_on(code: &Value, lock: &str) -> String {
         .map(|l| l["state"].as_str().unwrap().to_owned())
         .unwrap_or_else(|| panic!("code not on lock {lock}: {code}"))
 }
+
+/// `needle` occurs in `haystack` as a whole number or word (not inside a
+/// longer run of letters and digits).
+pub fn occurs(haystack: &str, needle: &str) -> bool {
+    haystack.match_indices(needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
