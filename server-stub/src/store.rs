@@ -16,6 +16,7 @@
 //! whole transaction on both databases.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -63,6 +64,13 @@ pub struct Store {
     pub pool: AnyPool,
     /// Which database the pool talks to.
     pub backend: Backend,
+    /// SQLite has one writer at a time; writers of this process queue here,
+    /// first come first served, instead of polling SQLite's busy handler
+    /// (whose growing sleeps gave the unlucky writer a tail of seconds under
+    /// load: docs/performance.md). Other processes on the same file still
+    /// meet the busy handler. `None` on PostgreSQL, where the property's row
+    /// lock queues writers and writes to different properties run at once.
+    write_gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Why the database could not be opened.
@@ -107,6 +115,8 @@ pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
     /// The change-counter value this write took.
     pub seq: i64,
+    /// This process's turn to write (SQLite), released when the write ends.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Store {
@@ -153,7 +163,12 @@ impl Store {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let store = Self { pool, backend };
+        let write_gate = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let store = Self {
+            pool,
+            backend,
+            write_gate,
+        };
         store.check_key(key).await?;
         Ok(store)
     }
@@ -179,6 +194,10 @@ impl Store {
     /// Begins a write to `property_id`: takes its write lock and the next
     /// value of its change counter. `None` if there is no such property.
     pub async fn begin_write(&self, property_id: &str) -> Result<Option<WriteTx>, sqlx::Error> {
+        let turn = match &self.write_gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
         let mut tx = self.pool.begin().await?;
         let seq: Option<(i64,)> = sqlx::query_as(
             "UPDATE properties SET change_seq = change_seq + 1 WHERE id = $1 RETURNING change_seq",
@@ -186,7 +205,11 @@ impl Store {
         .bind(property_id.to_owned())
         .fetch_optional(&mut *tx)
         .await?;
-        Ok(seq.map(|(seq,)| WriteTx { tx, seq }))
+        Ok(seq.map(|(seq,)| WriteTx {
+            tx,
+            seq,
+            _turn: turn,
+        }))
     }
 
     /// Begins a read-only transaction that sees one snapshot from its first
