@@ -584,6 +584,14 @@ pub async fn lock_name(conn: &mut AnyConnection, lock_id: &str) -> ApiResult<Str
     Ok(row.map(|(n,)| n).unwrap_or_default())
 }
 
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The API view of a code; `reveal` decides whether the digits are shown.
 pub async fn code_view(
     conn: &mut AnyConnection,
@@ -591,11 +599,92 @@ pub async fn code_view(
     code: &CodeRow,
     reveal: bool,
 ) -> ApiResult<CodeView> {
-    let placements = code_placements(conn, &code.id).await?;
-    let mut lock_ids: Vec<&str> = placements.iter().map(|p| p.lock_id.as_str()).collect();
-    lock_ids.dedup();
-    let mut seen = std::collections::BTreeSet::new();
-    lock_ids.retain(|id| seen.insert(*id));
+    let mut views = code_views(conn, key, &[(code, reveal)]).await?;
+    views
+        .pop()
+        .ok_or_else(|| ApiError::internal("viewing a code", "no view"))
+}
+
+/// The API views of several codes (each with whether its digits are shown),
+/// in order, in two queries whatever their number: a sync page or a list
+/// costs what it returns, not a round trip per code and lock.
+pub async fn code_views(
+    conn: &mut AnyConnection,
+    key: &DataKey,
+    codes: &[(&CodeRow, bool)],
+) -> ApiResult<Vec<CodeView>> {
+    let mut views = Vec::with_capacity(codes.len());
+    // Within both databases' limits on bound parameters.
+    for chunk in codes.chunks(500) {
+        views.extend(code_views_of_chunk(conn, key, chunk).await?);
+    }
+    Ok(views)
+}
+
+async fn code_views_of_chunk(
+    conn: &mut AnyConnection,
+    key: &DataKey,
+    codes: &[(&CodeRow, bool)],
+) -> ApiResult<Vec<CodeView>> {
+    let sql = format!(
+        "SELECT {PLACEMENT_COLUMNS} FROM placements WHERE code_id IN ({}) ORDER BY created_at, id",
+        placeholders(codes.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (code, _) in codes {
+        query = query.bind(code.id.clone());
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut placements: std::collections::HashMap<String, Vec<Placement>> =
+        std::collections::HashMap::new();
+    for row in &rows {
+        let placement = Placement::from_row(row)?;
+        placements
+            .entry(placement.code_id.clone())
+            .or_default()
+            .push(placement);
+    }
+    let lock_ids: std::collections::BTreeSet<&str> = placements
+        .values()
+        .flatten()
+        .map(|p| p.lock_id.as_str())
+        .collect();
+    let mut names = std::collections::HashMap::new();
+    if !lock_ids.is_empty() {
+        let sql = format!(
+            "SELECT id, name FROM locks WHERE id IN ({})",
+            placeholders(lock_ids.len())
+        );
+        let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+        for id in &lock_ids {
+            query = query.bind((*id).to_owned());
+        }
+        names.extend(query.fetch_all(&mut *conn).await?);
+    }
+    codes
+        .iter()
+        .map(|(code, reveal)| {
+            let none = Vec::new();
+            let on_code = placements.get(&code.id).unwrap_or(&none);
+            view_of(key, code, on_code, &names, *reveal)
+        })
+        .collect()
+}
+
+/// One code's view from its placements (oldest first) and the lock names.
+fn view_of(
+    key: &DataKey,
+    code: &CodeRow,
+    placements: &[Placement],
+    names: &std::collections::HashMap<String, String>,
+    reveal: bool,
+) -> ApiResult<CodeView> {
+    let mut lock_ids: Vec<&str> = Vec::new();
+    for p in placements {
+        if !lock_ids.contains(&p.lock_id.as_str()) {
+            lock_ids.push(&p.lock_id);
+        }
+    }
     let mut locks = Vec::with_capacity(lock_ids.len());
     for lock_id in lock_ids {
         let on_lock: Vec<&Placement> = placements.iter().filter(|p| p.lock_id == lock_id).collect();
@@ -607,7 +696,7 @@ pub async fn code_view(
             .any(|p| p.conf_present && p.conf_enabled);
         locks.push(CodeOnLock {
             lock_id: lock_id.to_owned(),
-            lock_name: lock_name(conn, lock_id).await?,
+            lock_name: names.get(lock_id).cloned().unwrap_or_default(),
             state: newest.state(),
             reason: newest.reason.clone(),
             previous_active,

@@ -18,7 +18,8 @@ use crate::auth::{Caller, Idem};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    CodeRow, LockRow, code_view, load_code, load_codes_where, load_property, unit_and_shared_locks,
+    CodeRow, LockRow, code_view, code_views, load_code, load_codes_where, load_property,
+    unit_and_shared_locks,
 };
 
 /// The codes the caller may see.
@@ -47,10 +48,12 @@ pub async fn list_codes(State(app): State<App>, caller: Caller) -> ApiResult<Jso
             .await?
         }
     };
-    let mut codes = Vec::with_capacity(rows.len());
-    for row in rows.iter().filter(|r| caller.may_use_code(r)) {
-        codes.push(code_view(&mut conn, &app.key, row, caller.may_see_value(row)).await?);
-    }
+    let visible: Vec<(&CodeRow, bool)> = rows
+        .iter()
+        .filter(|row| caller.may_use_code(row))
+        .map(|row| (row, caller.may_see_value(row)))
+        .collect();
+    let codes = code_views(&mut conn, &app.key, &visible).await?;
     Ok(Json(CodeList { codes }))
 }
 

@@ -22,7 +22,7 @@ use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
-    CodeRow, LockRow, code_view, load_codes_where, load_lock, load_locks_where,
+    CodeRow, LockRow, code_views, load_codes_where, load_lock, load_locks_where,
     unit_and_shared_locks,
 };
 use crate::store::ts;
@@ -170,11 +170,15 @@ pub async fn sync(
     };
     let mut codes = Vec::new();
     let mut tombstones = Vec::new();
-    for row in &code_rows {
-        if !caller.may_use_code(row) {
-            continue;
-        }
-        let view = code_view(&mut tx, &app.key, row, caller.may_see_value(row)).await?;
+    let visible: Vec<(&CodeRow, bool)> = code_rows
+        .iter()
+        .filter(|row| caller.may_use_code(row))
+        .map(|row| (row, caller.may_see_value(row)))
+        .collect();
+    for ((row, _), view) in visible
+        .iter()
+        .zip(code_views(&mut tx, &app.key, &visible).await?)
+    {
         let gone = row.status == keyway_core::api::CodeStatus::Deleted
             && view.locks.iter().all(|l| {
                 l.state == keyway_core::api::CodeState::Removed
