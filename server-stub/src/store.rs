@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "lock_indexes",
         include_str!("../migrations/0002_lock_indexes.sql"),
     ),
+    (
+        3,
+        "shared_locks_index",
+        include_str!("../migrations/0003_shared_locks_index.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.
