@@ -49,6 +49,8 @@ case "$backend" in
     psql -q "$base" -c "CREATE DATABASE $db"
     export KEYWAY_DATABASE="${base/\/postgres\?//$db?}"
     export KEYWAY_DATA_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    # Kept beside the results, to serve the same database again by hand.
+    (umask 077; echo "$KEYWAY_DATA_KEY" > data.key; echo "$KEYWAY_DATABASE" > database.url)
     ;;
   *) echo "backend is sqlite or postgres" >&2; exit 2 ;;
 esac

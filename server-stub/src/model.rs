@@ -2,7 +2,7 @@
 //! placements (a code on one lock), plus the state a placement shows.
 
 use keyway_core::api::{CodeOnLock, CodeState, CodeStatus, CodeView, GuestType, PolicySettings};
-use keyway_core::policy::{CommonPins, ModelConstraint, PropertyNumber};
+use keyway_core::policy::{ModelConstraint, PropertyNumber};
 use keyway_core::protocol::{LockId, LockKeys, RootKey, SlotEntry};
 use keyway_core::{AccessPoint, Code, CodeKind, Community, Origin, Schedule};
 use sqlx::any::AnyRow;
@@ -42,26 +42,7 @@ pub struct PropertyRow {
 impl PropertyRow {
     /// The policy engine's view of the settings.
     pub fn community(&self) -> Community {
-        community_of(&self.policy)
-    }
-}
-
-/// The policy engine's community from the API's settings.
-pub fn community_of(policy: &PolicySettings) -> Community {
-    Community {
-        six_digit_codes: policy.six_digit_codes,
-        custom_codes: policy.custom_codes,
-        affiliated_numbers: policy
-            .affiliated_numbers
-            .iter()
-            .filter_map(|n| PropertyNumber::parse(n).ok())
-            .collect(),
-        one_time_pin_length: policy.one_time_pin_length,
-        common_pins: if policy.common_pins_builtin {
-            CommonPins::default()
-        } else {
-            CommonPins::off()
-        },
+        self.policy.community()
     }
 }
 

@@ -17,7 +17,7 @@ use keyway_core::{AccessPoint, CheckContext, Code, CodeKind, Origin, Schedule};
 use sqlx::AnyConnection;
 
 use crate::crypto::{DataKey, new_id, new_token, token_hash};
-use crate::model::{community_of, enum_str};
+use crate::model::enum_str;
 use crate::store::{Store, now_secs};
 
 /// Rows per INSERT: within SQLite's and PostgreSQL's limits on parameters.
@@ -172,7 +172,7 @@ pub async fn seed(
         .execute(&store.pool)
         .await?;
 
-    let community = community_of(&policy);
+    let community = policy.community();
     let schedule = serde_json::to_string(&Schedule::Always).map_err(other)?;
     let mut rng = keyway_core::secure_rng().map_err(other)?;
     let ctx = CheckContext::new(community.clone(), CodeKind::Guest)
@@ -367,6 +367,10 @@ pub async fn seed(
         .await?;
         tx.commit().await?;
     }
+    // Fresh statistics, as after any bulk load: without them PostgreSQL
+    // guesses how many placements a list of codes has and may plan a scan of
+    // them all (autovacuum would analyze later, in the middle of a benchmark).
+    sqlx::query("ANALYZE").execute(&store.pool).await?;
     if let Some(path) = tokens_out {
         crate::app::write_secret(path, &tokens)
             .map_err(|e| other(format!("cannot write {}: {e}", path.display())))?;

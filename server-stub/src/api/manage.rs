@@ -291,6 +291,75 @@ async fn check_holder(
         .ok_or_else(|| ApiError::not_found(what))
 }
 
+/// Whose code a `PUT …/code` or `…/pin` endpoint sets: how to find the
+/// holder in the caller's property, what to call it, and the code's kind.
+struct HolderKind {
+    lookup: &'static str,
+    noun: &'static str,
+    kind: CodeKind,
+    holder: fn(String) -> Holder,
+}
+
+const CARRIER: HolderKind = HolderKind {
+    lookup: "SELECT name FROM carriers WHERE id = $1 AND property_id = $2",
+    noun: "carrier",
+    kind: CodeKind::Carrier,
+    holder: Holder::Carrier,
+};
+
+const COURIER: HolderKind = HolderKind {
+    lookup: "SELECT name FROM couriers WHERE id = $1 AND property_id = $2",
+    noun: "courier",
+    kind: CodeKind::Courier,
+    holder: Holder::Courier,
+};
+
+const STAFF: HolderKind = HolderKind {
+    lookup: "SELECT name FROM users WHERE id = $1 AND property_id = $2 AND role IN ('staff', 'manager')",
+    noun: "staff member",
+    kind: CodeKind::Staff,
+    holder: Holder::Staff,
+};
+
+/// Sets holder `id`'s code from a [`SetCodeRequest`] body, idempotently:
+/// the body of the carrier, courier and staff endpoints (the caller's role
+/// is checked by each).
+async fn put_holder_code(
+    app: App,
+    caller: Caller,
+    idem: Idem,
+    id: String,
+    body: Bytes,
+    of: &'static HolderKind,
+) -> ApiResult<Response> {
+    let request: SetCodeRequest = parse_body(&body)?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    let (app2, caller2) = (app.clone(), caller.clone());
+    app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
+        Box::pin(async move {
+            let name =
+                check_holder(&mut w.tx, of.lookup, &id, &caller2.property_id, of.noun).await?;
+            let property = load_property(&mut w.tx, &caller2.property_id).await?;
+            let code = set_holder_code(
+                &mut w.tx,
+                &app2.key,
+                w.seq,
+                &property,
+                &caller2,
+                (of.holder)(id),
+                of.kind,
+                Some(name),
+                &request,
+            )
+            .await?;
+            Ok(serde_json::to_value(
+                code_view(&mut w.tx, &app2.key, &code, true).await?,
+            )?)
+        })
+    })
+    .await
+}
+
 /// Sets a carrier's access code (generated or chosen); the old one stays on
 /// the package room doors until they confirm the new one.
 #[utoipa::path(put, path = "/v1/manage/carriers/{id}/code", tag = "manage", security(("bearer" = [])),
@@ -304,38 +373,7 @@ pub async fn set_carrier_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
-    let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
-    let (app2, caller2) = (app.clone(), caller.clone());
-    app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move {
-            let name = check_holder(
-                &mut w.tx,
-                "SELECT name FROM carriers WHERE id = $1 AND property_id = $2",
-                &id,
-                &caller2.property_id,
-                "carrier",
-            )
-            .await?;
-            let property = load_property(&mut w.tx, &caller2.property_id).await?;
-            let code = set_holder_code(
-                &mut w.tx,
-                &app2.key,
-                w.seq,
-                &property,
-                &caller2,
-                Holder::Carrier(id),
-                CodeKind::Carrier,
-                Some(name),
-                &request,
-            )
-            .await?;
-            Ok(serde_json::to_value(
-                code_view(&mut w.tx, &app2.key, &code, true).await?,
-            )?)
-        })
-    })
-    .await
+    put_holder_code(app, caller, idem, id, body, &CARRIER).await
 }
 
 /// Couriers and their PINs.
@@ -417,38 +455,7 @@ pub async fn set_courier_pin(
     body: Bytes,
 ) -> ApiResult<Response> {
     caller.require_staff()?;
-    let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
-    let (app2, caller2) = (app.clone(), caller.clone());
-    app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move {
-            let name = check_holder(
-                &mut w.tx,
-                "SELECT name FROM couriers WHERE id = $1 AND property_id = $2",
-                &id,
-                &caller2.property_id,
-                "courier",
-            )
-            .await?;
-            let property = load_property(&mut w.tx, &caller2.property_id).await?;
-            let code = set_holder_code(
-                &mut w.tx,
-                &app2.key,
-                w.seq,
-                &property,
-                &caller2,
-                Holder::Courier(id),
-                CodeKind::Courier,
-                Some(name),
-                &request,
-            )
-            .await?;
-            Ok(serde_json::to_value(
-                code_view(&mut w.tx, &app2.key, &code, true).await?,
-            )?)
-        })
-    })
-    .await
+    put_holder_code(app, caller, idem, id, body, &COURIER).await
 }
 
 /// `?format=svg|png`.
@@ -650,18 +657,7 @@ pub async fn set_staff_pin(
             "staff set only their own PIN; a manager sets others'",
         ));
     }
-    let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
-    let (app2, caller2) = (app.clone(), caller.clone());
-    app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move {
-            let name = check_holder(&mut w.tx, "SELECT name FROM users WHERE id = $1 AND property_id = $2 AND role IN ('staff', 'manager')", &id, &caller2.property_id, "staff member").await?;
-            let property = load_property(&mut w.tx, &caller2.property_id).await?;
-            let code = set_holder_code(&mut w.tx, &app2.key, w.seq, &property, &caller2, Holder::Staff(id), CodeKind::Staff, Some(name), &request).await?;
-            Ok(serde_json::to_value(code_view(&mut w.tx, &app2.key, &code, true).await?)?)
-        })
-    })
-    .await
+    put_holder_code(app, caller, idem, id, body, &STAFF).await
 }
 
 fn normalize_email(email: &str) -> Option<String> {
