@@ -256,9 +256,34 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
 }
 
 /// Parses a JSON body into `T`, answering `invalid_request` with serde's
-/// message (which names the field, never echoes a value).
+/// message (which names the field, never echoes a value). Text with a NUL
+/// character is refused too: PostgreSQL cannot store it, and no name, code
+/// or address needs it.
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))
+    let parsed = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))?;
+    // JSON can only carry a NUL as the escape `\u0000`: look closer only then.
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| holds_nul(&v))
+    {
+        return Err(nul_refused());
+    }
+    Ok(parsed)
+}
+
+/// The error for text with a NUL character.
+pub fn nul_refused() -> ApiError {
+    ApiError::invalid("text may not contain NUL characters (\\u0000 or %00)")
+}
+
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.

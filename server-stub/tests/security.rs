@@ -361,3 +361,46 @@ fn an_altered_or_misdirected_receipt_settles_nothing() {
     let (_, code) = f.get(&alice, &format!("/v1/codes/{id}"));
     assert_eq!(state_on(&code, &f.lock_4b), "active", "{code}");
 }
+
+#[test]
+fn text_with_a_nul_character_is_refused_and_changes_nothing() {
+    // PostgreSQL cannot store a NUL in text; both backends refuse it the
+    // same way, with a clear error, before anything is written.
+    let f = Fixture::new();
+    let sam = f.login("sam", "desk");
+    let (status, problem) = f.write(
+        &sam,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Ra\u{0}vi", "email": "ravi@example.org"}),
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(problem["code"], "invalid_request");
+    let (_, list) = f.get(&sam, "/v1/manage/recipients");
+    assert_eq!(list, json!([]), "nothing was created");
+    for path in [
+        "/v1/codes/ab%00cd",
+        "/v1/sync?cursor=%00",
+        "/v1/locks/%00/audit",
+    ] {
+        let (status, problem) = f.get(&sam, path);
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {problem}");
+        assert_eq!(problem["code"], "invalid_request", "{path}");
+    }
+    let (status, problem) = f.call_raw(
+        None,
+        Method::POST,
+        "/v1/login",
+        Some(json!({"token": f.tokens["alice"], "device_name": "a\u{0}b"})),
+        None,
+    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    // A backslash followed by "u0000" is ordinary text.
+    let (status, _) = f.write(
+        &sam,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Ravi \\u0000", "email": "ravi@example.org"}),
+    );
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -129,6 +129,7 @@ pub fn router(app: App) -> Router {
             )
         })
         .layer(middleware::from_fn(problem_documents))
+        .layer(middleware::from_fn(refuse_nul_in_uri))
         .layer(middleware::from_fn(log_requests))
         .with_state(app)
 }
@@ -164,6 +165,17 @@ async fn problem_documents(request: Request, next: Next) -> Response {
         _ => ("invalid_request", "the request is malformed"),
     };
     ApiError::new(status, code, detail).into_response()
+}
+
+/// Refuses a path or query with an encoded NUL (`%00`) before any handler
+/// sees it: ids and cursors never hold one, and PostgreSQL cannot store it.
+async fn refuse_nul_in_uri(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let nul = |text: &str| text.contains("%00");
+    if nul(uri.path()) || uri.query().is_some_and(nul) {
+        return crate::app::nul_refused().into_response();
+    }
+    next.run(request).await
 }
 
 /// Logs method, path and status of each request. Paths hold ids only (codes
