@@ -208,6 +208,12 @@ pub async fn load_locks_where(
     rows.iter().map(LockRow::from_row).collect()
 }
 
+/// ` AND change_seq <= N` when a sync page ends at `N`, else nothing.
+pub fn upto_clause(upto: Option<i64>) -> String {
+    upto.map(|u| format!(" AND change_seq <= {u}"))
+        .unwrap_or_default()
+}
+
 /// The doors a unit's residents use, changed after `after` (and up to
 /// `upto`): the unit's own doors and the property's shared ones (entrances,
 /// amenities, and the package room, whose sealed jobs residents relay),
@@ -220,9 +226,7 @@ pub async fn unit_and_shared_locks(
     after: i64,
     upto: Option<i64>,
 ) -> ApiResult<Vec<LockRow>> {
-    let upto = upto
-        .map(|u| format!(" AND change_seq <= {u}"))
-        .unwrap_or_default();
+    let upto = upto_clause(upto);
     // By unit alone, so the unit's index is the only one that fits; unit ids
     // are unique, and the property is checked below.
     let sql =

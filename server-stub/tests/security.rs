@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Column as _, Row as _};
-use support::{Fixture, eventually, occurs, state_on};
+use support::{Fixture, eventually, job_of, occurs, post_receipts, state_on};
 
 /// Every cell of every table, as text.
 fn dump(f: &Fixture) -> Vec<String> {
@@ -308,29 +308,12 @@ fn an_altered_or_misdirected_receipt_settles_nothing() {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(state_on(&created, &f.lock_4b), "pending");
 
-    let (_, sync) = f.get(&alice, "/v1/sync");
-    let job = sync["locks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lock_id"] == f.lock_4b.as_str())
-        .and_then(|l| l["job"].as_str())
-        .map(|text| keyway_core::api::decode_bytes(text).unwrap())
+    let job = job_of(&f, &alice, &f.lock_4b)["job"]
+        .as_str()
+        .and_then(keyway_core::api::decode_bytes)
         .expect("a job for the unit door");
     let mut lock = f.firmware(&f.lock_4b);
     let receipt = lock.apply(&job, Timestamp::now()).unwrap();
-    let post = |receipts: Vec<Vec<u8>>| {
-        let texts: Vec<String> = receipts
-            .iter()
-            .map(|r| keyway_core::api::encode_bytes(r))
-            .collect();
-        f.ok(
-            &alice,
-            Method::POST,
-            "/v1/receipts",
-            json!({ "receipts": texts }),
-        )
-    };
 
     // Every single-byte change past the envelope's header is caught.
     let mut altered = receipt.clone();
@@ -347,7 +330,7 @@ fn an_altered_or_misdirected_receipt_settles_nothing() {
         .expect("the envelope names its lock");
     relabelled[at..at + 8].copy_from_slice(&other.0);
 
-    let results = post(vec![altered, middle, relabelled]);
+    let results = post_receipts(&f, &alice, &[altered, middle, relabelled]);
     for result in results["results"].as_array().unwrap() {
         assert_ne!(result["status"], "accepted", "{results}");
     }
@@ -356,7 +339,7 @@ fn an_altered_or_misdirected_receipt_settles_nothing() {
     let (_, code) = f.get(&alice, &format!("/v1/codes/{id}"));
     assert_eq!(state_on(&code, &f.lock_4b), "pending", "{code}");
 
-    let results = post(vec![receipt]);
+    let results = post_receipts(&f, &alice, &[receipt]);
     assert_eq!(results["results"][0]["status"], "accepted", "{results}");
     let (_, code) = f.get(&alice, &format!("/v1/codes/{id}"));
     assert_eq!(state_on(&code, &f.lock_4b), "active", "{code}");

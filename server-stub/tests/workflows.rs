@@ -11,7 +11,7 @@ use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::{Entry, Lock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, eventually, fresh_key, state_on};
+use support::{Fixture, eventually, fresh_key, job_of, post_receipts, state_on};
 
 /// What a phone does at a lock: take the lock's job from sync, let the lock
 /// apply it, carry the sealed receipt back. Returns the receipt results.
@@ -33,16 +33,6 @@ fn deliver(f: &Fixture, token: &str, lock: &mut Lock) -> Value {
     post_receipts(f, token, &[receipt])
 }
 
-fn post_receipts(f: &Fixture, token: &str, receipts: &[Vec<u8>]) -> Value {
-    let texts: Vec<String> = receipts.iter().map(|r| encode_bytes(r)).collect();
-    f.ok(
-        token,
-        Method::POST,
-        "/v1/receipts",
-        json!({ "receipts": texts }),
-    )
-}
-
 fn status_receipt(lock: &mut Lock) -> Vec<u8> {
     lock.status([7; 16], 0, Timestamp::now()).unwrap()
 }
@@ -51,17 +41,6 @@ fn code(f: &Fixture, token: &str, id: &str) -> Value {
     let (status, body) = f.get(token, &format!("/v1/codes/{id}"));
     assert_eq!(status, StatusCode::OK, "{body}");
     body
-}
-
-fn job_of(f: &Fixture, token: &str, lock_id: &str) -> Value {
-    let (_, sync) = f.get(token, "/v1/sync");
-    sync["locks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lock_id"] == lock_id)
-        .cloned()
-        .unwrap_or(Value::Null)
 }
 
 #[test]

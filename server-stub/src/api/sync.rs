@@ -23,7 +23,7 @@ use crate::auth::{Caller, Idem};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, code_views, load_codes_where, load_lock, load_locks_where,
-    unit_and_shared_locks,
+    unit_and_shared_locks, upto_clause,
 };
 use crate::store::ts;
 
@@ -57,9 +57,7 @@ async fn codes_between(
     upto: Option<i64>,
     limit: Option<usize>,
 ) -> ApiResult<Vec<CodeRow>> {
-    let upto_clause = upto
-        .map(|u| format!(" AND change_seq <= {u}"))
-        .unwrap_or_default();
+    let upto_sql = upto_clause(upto);
     let limit_clause = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let rows = match caller.role {
         Role::Resident => {
@@ -68,7 +66,7 @@ async fn codes_between(
             // the query it walked the property's codes); unit ids are unique
             // and the property is checked below.
             let clause = format!(
-                "unit_id = $1 AND kind IN ('resident', 'guest') AND change_seq > $2{upto_clause} ORDER BY change_seq, id{limit_clause}"
+                "unit_id = $1 AND kind IN ('resident', 'guest') AND change_seq > $2{upto_sql} ORDER BY change_seq, id{limit_clause}"
             );
             let mut rows = load_codes_where(
                 conn,
@@ -82,7 +80,7 @@ async fn codes_between(
         }
         Role::Staff | Role::Manager => {
             let clause = format!(
-                "property_id = $1 AND change_seq > $2{upto_clause} ORDER BY change_seq, id{limit_clause}"
+                "property_id = $1 AND change_seq > $2{upto_sql} ORDER BY change_seq, id{limit_clause}"
             );
             load_codes_where(
                 conn,
@@ -109,10 +107,7 @@ async fn locks_between(
             unit_and_shared_locks(conn, &caller.property_id, &unit, after, upto).await?
         }
         Role::Staff | Role::Manager => {
-            let upto_clause = upto
-                .map(|u| format!(" AND change_seq <= {u}"))
-                .unwrap_or_default();
-            let clause = format!("AND change_seq > {after}{upto_clause}");
+            let clause = format!("AND change_seq > {after}{}", upto_clause(upto));
             load_locks_where(conn, &caller.property_id, &clause, &[]).await?
         }
     };

@@ -592,3 +592,30 @@ pub fn occurs(haystack: &str, needle: &str) -> bool {
             && !after.is_some_and(|c| c.is_ascii_alphanumeric())
     })
 }
+
+/// Posts sealed receipts as a phone carrying them back would; the results.
+pub fn post_receipts(f: &Fixture, token: &str, receipts: &[Vec<u8>]) -> Value {
+    let texts: Vec<String> = receipts
+        .iter()
+        .map(|r| keyway_core::api::encode_bytes(r))
+        .collect();
+    f.ok(
+        token,
+        Method::POST,
+        "/v1/receipts",
+        json!({ "receipts": texts }),
+    )
+}
+
+/// The caller's sync entry for `lock_id` (its sealed job, versions and
+/// audit acknowledgement), or `Null` when the sync does not name the lock.
+pub fn job_of(f: &Fixture, token: &str, lock_id: &str) -> Value {
+    let (_, sync) = f.get(token, "/v1/sync");
+    sync["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lock_id"] == lock_id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
