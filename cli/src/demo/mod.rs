@@ -359,22 +359,30 @@ async fn scenes(
 
     // 5. The keypad grants it.
     story.step("The keypads grant Alice's code");
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &value)?;
-    story.check(granted(&entry), "Unit 4B opens", describe(&entry))?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.entrance,
-        "Main entrance",
+        (&property.unit, "Unit 4B"),
         &value,
+        granted,
+        "Unit 4B opens",
     )?;
-    story.check(granted(&entry), "the Main entrance opens", describe(&entry))?;
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.entrance, "Main entrance"),
+        &value,
+        granted,
+        "the Main entrance opens",
+    )?;
     let wrong = if value == "5829" { "5830" } else { "5829" };
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", wrong)?;
-    story.check(
-        denied(&entry, "unknown_code"),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        wrong,
+        |e| denied(e, "unknown_code"),
         "a wrong code stays shut",
-        describe(&entry),
     )?;
 
     // 6. A code change: the old code works until the lock confirms.
@@ -387,17 +395,21 @@ async fn scenes(
         "pending, and the previous code still opens both doors",
         states(&changed),
     )?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &value)?;
-    story.check(
-        granted(&entry),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &value,
+        granted,
         "the old code still opens Unit 4B",
-        describe(&entry),
     )?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &new_value)?;
-    story.check(
-        denied(&entry, "unknown_code"),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &new_value,
+        |e| denied(e, "unknown_code"),
         "the new code is not on the lock yet",
-        describe(&entry),
     )?;
     deliver(story, &phone).await?;
     let changed = phone.code(&code.id)?;
@@ -406,17 +418,21 @@ async fn scenes(
         "the locks confirmed the swap: active, one job each",
         states(&changed),
     )?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &value)?;
-    story.check(
-        denied(&entry, "unknown_code"),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &value,
+        |e| denied(e, "unknown_code"),
         "the old code is refused",
-        describe(&entry),
     )?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &new_value)?;
-    story.check(
-        granted(&entry),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &new_value,
+        granted,
         "the new code opens Unit 4B",
-        describe(&entry),
     )?;
 
     // 7. A recurring guest code, open only in its window.
@@ -447,18 +463,22 @@ async fn scenes(
         states(&walker),
     )?;
     let inside = set_lock_clock(story, &world.sim, &property.unit, tomorrow, 10, 30)?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &walker_value)?;
-    story.check(
-        granted(&entry),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &walker_value,
+        granted,
         format!("opens at {inside}, inside the window"),
-        describe(&entry),
     )?;
     let outside = set_lock_clock(story, &world.sim, &property.unit, tomorrow, 13, 0)?;
-    let entry = type_code(story, &world.sim, &property.unit, "Unit 4B", &walker_value)?;
-    story.check(
-        denied(&entry, "outside_schedule"),
+    expect_entry(
+        story,
+        &world.sim,
+        (&property.unit, "Unit 4B"),
+        &walker_value,
+        |e| denied(e, "outside_schedule"),
         format!("stays shut at {outside}, outside the window"),
-        describe(&entry),
     )?;
     world.sim.set_clock(&property.unit, Timestamp::now())?;
     story.say("the lock's clock is set back to now");
@@ -513,17 +533,13 @@ async fn scenes(
         "Alice's phone carried the sealed job but cannot read the carrier's code",
         "the code is on her phone",
     )?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &carrier_value,
-    )?;
-    story.check(
-        granted(&entry),
+        granted,
         "the package room opens for UPS",
-        describe(&entry),
     )?;
     let renewed: CodeView = mia
         .write(
@@ -535,29 +551,21 @@ async fn scenes(
     let renewed_value = renewed.value.clone().unwrap_or_default();
     story.say(format!("Mia changes UPS's code to {renewed_value}"));
     deliver(story, &phone).await?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &renewed_value,
-    )?;
-    story.check(
-        granted(&entry),
+        granted,
         "the new carrier code opens",
-        describe(&entry),
     )?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &carrier_value,
-    )?;
-    story.check(
-        denied(&entry, "unknown_code"),
+        |e| denied(e, "unknown_code"),
         "the old carrier code no longer does",
-        describe(&entry),
     )?;
 
     // 9. A courier PIN with its QR code.
@@ -600,17 +608,13 @@ async fn scenes(
         format!("{} and {} bytes", svg.len(), png.len()),
     )?;
     deliver(story, &phone).await?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &pin_value,
-    )?;
-    story.check(
-        granted(&entry),
+        granted,
         "the courier's PIN opens the package room",
-        describe(&entry),
     )?;
 
     // 10. A one-time PIN by email and SMS.
@@ -669,29 +673,21 @@ async fn scenes(
         format!("{channels:?} {pins:?}"),
     )?;
     deliver(story, &phone).await?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &once_value,
-    )?;
-    story.check(
-        matches!(entry, Some(Entry::Granted { consumed: true, .. })),
+        |e| matches!(e, Some(Entry::Granted { consumed: true, .. })),
         "it opens the package room once",
-        describe(&entry),
     )?;
-    let entry = type_code(
+    expect_entry(
         story,
         &world.sim,
-        &property.package_room,
-        "Package room",
+        (&property.package_room, "Package room"),
         &once_value,
-    )?;
-    story.check(
-        denied(&entry, "already_used"),
+        |e| denied(e, "already_used"),
         "the second time it is refused",
-        describe(&entry),
     )?;
     deliver(story, &phone).await?;
     let settled: CodeView = mia.get(&format!("/v1/codes/{}", once.id)).await?;
@@ -802,6 +798,19 @@ fn type_code(
     let entry = sim.enter_code(lock, code)?;
     story.say(format!("keypad of {name}: {code}# -> {}", describe(&entry)));
     Ok(entry)
+}
+
+/// Types `code` on a keypad and checks what the lock answered with `expect`.
+fn expect_entry(
+    story: &mut Story,
+    sim: &Sim,
+    (lock, name): (&str, &str),
+    code: &str,
+    expect: impl Fn(&Option<Entry>) -> bool,
+    what: impl Display,
+) -> Result<(), Stop> {
+    let entry = type_code(story, sim, lock, name, code)?;
+    story.check(expect(&entry), what, describe(&entry))
 }
 
 fn describe(entry: &Option<Entry>) -> String {
