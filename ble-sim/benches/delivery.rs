@@ -1,8 +1,9 @@
-//! Delivery cost on the simulated link (issue 3, item 11): round trips,
-//! frames and simulated air time to deliver 1, 10 and 50 changes at MTU 23
-//! and 185, batched as Keyway sends them (every change in one sealed job, one
-//! `Jobs` message) beside a per-operation challenge-response exchange on the
-//! same link (ask for a challenge, send one command, wait for its status).
+//! Delivery cost on the simulated link: round trips, frames and simulated air
+//! time to deliver 1, 10 and 50 changes at MTU 23 and 185, as Keyway visits a
+//! lock (one status, then every change in one sealed job in one `Jobs`
+//! message, the server played in process) beside a per-operation
+//! challenge-response exchange on the same link (a status for each command,
+//! one command sealed for its session, its receipt).
 //! Both run through the real btleplug against the simulated BlueZ; air time
 //! follows the radio model in `keyway_ble_sim::radio` (one frame per
 //! direction per connection event, 30 ms connection interval). Wall time is
@@ -15,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::played::Plan;
 use keyway_ble_sim::radio::{LinkStats, RadioConfig};
 use keyway_core::code::{Code, CodeKind};
 use keyway_core::delivery::{
-    DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockJobs, LockLink, LockTransport,
+    DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockLink, LockTransport,
 };
 use keyway_core::protocol::frame::{Reassembler, split};
-use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SlotEntry};
+use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SessionId, SlotEntry};
 use keyway_core::schedule::Schedule;
 
 const REPEATS: usize = 5;
@@ -52,9 +54,10 @@ impl Server {
             .collect()
     }
 
-    fn seal(&mut self, ops: Vec<Op>) -> Vec<u8> {
+    fn seal(&mut self, session: SessionId, ops: Vec<Op>) -> Vec<u8> {
         let job = Job {
             job_id: JobId::random(),
+            session,
             base: BaseVersion::Exact(self.version),
             target: self.version + 1,
             issued_at: harness::test_epoch(),
@@ -111,6 +114,7 @@ fn main() {
         let h = Harness::start(bus.address(), &config).await.unwrap();
         let transport = Arc::new(h.transport().await.unwrap());
         let engine = DeliveryEngine::new(transport.clone(), DeliveryConfig::default());
+        let played = h.played_server();
         let mut server = Server {
             keys: LockKeys::derive(&lock.root_key, id),
             version: 0,
@@ -126,44 +130,42 @@ fn main() {
                 })
                 .unwrap();
             for changes in [1usize, 10, 50] {
-                // Batched: one job, one Jobs message, one Receipts message.
+                // A visit: a status, then one job in one Jobs message.
                 let mut stats = LinkStats::default();
                 let mut walls = Vec::new();
                 for _ in 0..REPEATS {
-                    let seen = transport.scan(Duration::from_millis(100)).await.unwrap();
-                    let ops = server.ops(changes);
-                    let sealed = server.seal(ops);
-                    let batch = LockJobs {
-                        lock_id: id,
-                        target_version: server.version,
-                        jobs: vec![sealed],
-                    };
+                    let seen = played.sighting(&engine, id).await.unwrap().unwrap();
+                    played.plan(id, Plan::seal(server.ops(changes)));
                     h.sim.reset_stats(&key).unwrap();
                     let start = Instant::now();
-                    let report = engine.deliver(&batch, seen.first()).await;
+                    let report = engine.visit(&seen, &played).await;
                     walls.push(start.elapsed());
-                    let DeliveryOutcome::Delivered { receipts } = report.outcome else {
+                    let DeliveryOutcome::Delivered { receipts } = &report.outcome else {
                         panic!("{report:?}");
                     };
+                    server.version += 1;
                     server.take_receipt(&receipts[0]);
                     stats = h.sim.stats(&key).unwrap();
                 }
                 rows.push(Row {
-                    approach: "batched (Keyway)",
+                    approach: "a visit (Keyway)",
                     mtu,
                     changes,
                     stats,
                     wall: median(walls),
                 });
 
-                // Per operation: challenge, one command, its status; all on one link.
+                // Per operation: a status, one command, its receipt; one link.
                 let mut walls = Vec::new();
                 for _ in 0..REPEATS {
-                    transport.scan(Duration::from_millis(100)).await.unwrap();
+                    let seen = played.sighting(&engine, id).await.unwrap().unwrap();
                     let ops = server.ops(changes);
                     h.sim.reset_stats(&key).unwrap();
                     let start = Instant::now();
-                    let link = transport.connect(id, Duration::from_secs(5)).await.unwrap();
+                    let link = transport
+                        .connect(&seen.device, Duration::from_secs(5))
+                        .await
+                        .unwrap();
                     for op in ops {
                         let challenge: [u8; 16] = rand::random();
                         let request = Message::StatusRequest {
@@ -171,11 +173,12 @@ fn main() {
                             since_seq: server.audit_ack,
                         }
                         .encode();
-                        assert!(matches!(
-                            exchange(link.as_ref(), &request).await,
-                            Message::Status(_)
-                        ));
-                        let sealed = server.seal(vec![op]);
+                        let Message::Status(status) = exchange(link.as_ref(), &request).await
+                        else {
+                            panic!("no status");
+                        };
+                        let session = server.keys.open_status(&status, challenge).unwrap().session;
+                        let sealed = server.seal(session, vec![op]);
                         let Message::Receipts(receipts) =
                             exchange(link.as_ref(), &Message::Jobs(vec![sealed]).encode()).await
                         else {

@@ -99,6 +99,16 @@ impl Harness {
         &self.bluez
     }
 
+    /// A played server holding every lock's keys (`crate::played`).
+    pub fn played_server(&self) -> crate::played::PlayedServer {
+        crate::played::PlayedServer::new(
+            self.provisioning
+                .locks
+                .iter()
+                .map(|l| (l.lock_id, l.root_key.clone())),
+        )
+    }
+
     /// The root key of a lock, by id.
     pub fn root_key(&self, lock_id: LockId) -> Option<RootKey> {
         self.provisioning
@@ -107,6 +117,52 @@ impl Harness {
             .find(|l| l.lock_id == lock_id)
             .map(|l| l.root_key.clone())
     }
+}
+
+/// Gives `lock` in `sim` a job with `ops` through the lock's own protocol
+/// path, without the radio, as a visit does: a status request opens a
+/// session, a job from the version it shows is sealed for that session.
+/// Returns the lock's answer to the job (an encoded message).
+pub fn deliver_directly(
+    sim: &Sim,
+    lock: &ProvisionedLock,
+    ops: Vec<keyway_core::protocol::Op>,
+    lifetime: jiff::SignedDuration,
+) -> Result<Vec<u8>, String> {
+    use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Message};
+    let id = lock.lock_id.to_string();
+    let keys = LockKeys::derive(&lock.root_key, lock.lock_id);
+    let challenge: [u8; 16] = rand::random();
+    let request = Message::StatusRequest {
+        challenge,
+        since_seq: 0,
+    }
+    .encode();
+    let answer = sim
+        .handle_message(&id, &request)
+        .map_err(|e| e.to_string())?;
+    let Ok(Message::Status(sealed)) = Message::decode(&answer) else {
+        return Err("the lock did not answer the status request".into());
+    };
+    let status = keys
+        .open_status(&sealed, challenge)
+        .map_err(|e| e.code().to_owned())?;
+    let job = Job {
+        job_id: JobId::random(),
+        session: status.session,
+        base: BaseVersion::Exact(status.version),
+        target: status.version + 1,
+        issued_at: status.lock_time,
+        expires_at: status
+            .lock_time
+            .checked_add(lifetime)
+            .map_err(|e| e.to_string())?,
+        audit_ack: 0,
+        ops,
+    };
+    let envelope = keys.seal_job(&job).map_err(|e| e.code().to_owned())?;
+    sim.handle_message(&id, &Message::Jobs(vec![envelope]).encode())
+        .map_err(|e| e.to_string())
 }
 
 /// The instant every lock's frozen clock reads in [`test_config`].

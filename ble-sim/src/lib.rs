@@ -21,6 +21,7 @@ pub mod bus;
 pub mod clock;
 pub mod config;
 pub mod harness;
+pub mod played;
 pub mod radio;
 pub mod scenario;
 pub mod sim;

@@ -1,9 +1,10 @@
 //! Scripted scenarios: a TOML file of steps (move the phone, deliver jobs,
 //! type on keypads, move clocks, inject faults, cut power) each with what it
-//! must produce. The runner plays the server (it seals jobs with the keys of
-//! the provisioning file and opens the receipts) and the phone (the real
-//! delivery engine over btleplug and the simulated BlueZ), then reports every
-//! step. Format and examples: `docs/simulator.md`, `ble-sim/scenarios/`.
+//! must produce. The runner plays the server (it issues visit challenges,
+//! checks the lock's statuses, seals jobs for the lock's session with the
+//! keys of the provisioning file and opens the receipts) and the phone (the
+//! real delivery engine over btleplug and the simulated BlueZ), then reports
+//! every step. Format and examples: `docs/simulator.md`, `ble-sim/scenarios/`.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -11,18 +12,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use keyway_core::delivery::{
-    Backoff, DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockJobs, LockTransport,
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockTransport,
+    VisitReport, resolve,
 };
 use keyway_core::lock::Entry;
-use keyway_core::protocol::{
-    AuditEvent, AuditKind, BaseVersion, Job, JobId, LockId, LockKeys, Op, Outcome,
-};
+use keyway_core::protocol::{AuditEvent, AuditKind, LockId, Op, Outcome};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Resolved, SimConfig};
 use crate::harness::Harness;
+use crate::played::{Plan, PlayedServer};
 use crate::radio::Faults;
 
 /// A scenario file.
@@ -60,15 +61,16 @@ pub enum Step {
         #[serde(default)]
         rssi: Option<i16>,
     },
-    /// Seal a job with `ops` from the lock's last known version to the next
-    /// and deliver it through btleplug.
+    /// Visit the lock through btleplug: the runner, as the server, seals a
+    /// job with `ops` from the version the lock's status shows to the next,
+    /// for the session the status opened (no `ops`: it sends no job).
     Deliver {
         /// Lock name or id.
         lock: String,
         /// The operations (`docs/lock-protocol.md`; JSON/TOML form of `Op`).
         ops: Vec<Op>,
-        /// The delivery outcome code (`delivered`, `up_to_date`,
-        /// `out_of_range`, `lock_refused`, `connection_lost`, ...).
+        /// The visit's outcome code (`delivered`, `checked` (nothing to
+        /// send), `out_of_range`, `lock_refused`, `connection_lost`, ...).
         #[serde(default = "delivered")]
         expect: String,
         /// The receipt's outcome (`applied`, `version_mismatch`,
@@ -78,7 +80,9 @@ pub enum Step {
         /// Job lifetime on the lock's clock (default a week).
         #[serde(default)]
         expires_in_seconds: Option<i64>,
-        /// Resend the previous job of this lock instead of sealing a new one.
+        /// Hand the lock the job sealed for an earlier visit instead of
+        /// sealing one for this visit's session (what a phone that kept an
+        /// old job would try): the lock refuses it with `no_session`.
         #[serde(default)]
         replay_previous: bool,
     },
@@ -140,7 +144,8 @@ pub enum Step {
         #[serde(default)]
         out_of_range: Vec<String>,
     },
-    /// Fetch a sealed status and check the events it carries.
+    /// Visit the lock with nothing to deliver (the server settles its status)
+    /// and check the events the status carried.
     Status {
         /// Lock name or id.
         lock: String,
@@ -268,14 +273,6 @@ impl fmt::Display for ScenarioReport {
     }
 }
 
-/// What the runner, as the server, knows of a lock.
-#[derive(Debug, Default)]
-struct Known {
-    version: u32,
-    audit_ack: u32,
-    previous: Option<(Vec<u8>, u32)>,
-}
-
 /// The delivery settings scenarios run with: short scans, quick retries.
 pub fn scenario_delivery_config() -> DeliveryConfig {
     DeliveryConfig {
@@ -299,24 +296,10 @@ pub async fn run(
     transport: Arc<dyn LockTransport>,
 ) -> ScenarioReport {
     let engine = DeliveryEngine::new(transport, scenario_delivery_config());
-    let mut known: HashMap<LockId, Known> = HashMap::new();
-    for (id, _) in harness.sim.lock_ids() {
-        let version = harness
-            .sim
-            .lock(&id.to_string())
-            .map(|l| l.version)
-            .unwrap_or(0);
-        known.insert(
-            id,
-            Known {
-                version,
-                ..Known::default()
-            },
-        );
-    }
+    let server = harness.played_server();
     let mut steps = Vec::with_capacity(scenario.steps.len());
     for (i, step) in scenario.steps.iter().enumerate() {
-        let (action, result) = run_step(step, harness, &engine, &mut known).await;
+        let (action, result) = run_step(step, harness, &engine, &server).await;
         let (passed, detail) = match result {
             Ok(detail) => (true, detail),
             Err(detail) => (false, detail),
@@ -380,14 +363,31 @@ pub fn event_type(event: &AuditEvent) -> String {
         .unwrap_or_default()
 }
 
+/// Visits `id` (or reports it out of range when the scan does not hear it).
+async fn visit(
+    engine: &DeliveryEngine,
+    server: &PlayedServer,
+    id: LockId,
+) -> Result<VisitReport, String> {
+    match server.sighting(engine, id).await? {
+        Some(seen) => Ok(engine.visit(&seen, server).await),
+        None => Ok(VisitReport {
+            lock_id: id,
+            outcome: DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: None }),
+            attempts: 0,
+            advertised_version: 0,
+        }),
+    }
+}
+
 async fn run_step(
     step: &Step,
     harness: &Harness,
     engine: &DeliveryEngine,
-    known: &mut HashMap<LockId, Known>,
+    server: &PlayedServer,
 ) -> (String, StepResult) {
     let sim = &harness.sim;
-    let resolve = |lock: &str| -> Result<LockId, String> {
+    let resolve_lock = |lock: &str| -> Result<LockId, String> {
         sim.lock(lock).map(|l| l.id).map_err(|e| e.to_string())
     };
     match step {
@@ -412,45 +412,33 @@ async fn run_step(
             replay_previous,
         } => {
             let action = if *replay_previous {
-                format!("replay the previous job to {lock}")
+                format!("replay a job sealed for an earlier visit to {lock}")
             } else {
                 format!("deliver {} change(s) to {lock}", ops.len())
             };
             let result = async {
-                let id = resolve(lock)?;
-                let key = harness.root_key(id).ok_or("no key for the lock")?;
-                let keys = LockKeys::derive(&key, id);
-                let entry = known.entry(id).or_default();
-                let (sealed, target) = if *replay_previous {
-                    entry.previous.clone().ok_or("no previous job to replay")?
-                } else {
-                    let now = sim.clock(lock).map_err(|e| e.to_string())?.0;
-                    let job = Job {
-                        job_id: JobId::random(),
-                        base: BaseVersion::Exact(entry.version),
-                        target: entry.version + 1,
-                        issued_at: now,
-                        expires_at: now
-                            .saturating_add(SignedDuration::from_secs(
-                                expires_in_seconds.unwrap_or(7 * 86_400),
-                            ))
-                            .map_err(|e| e.to_string())?,
-                        audit_ack: entry.audit_ack,
-                        ops: ops.clone(),
-                    };
-                    (keys.seal_job(&job).map_err(|e| e.to_string())?, job.target)
-                };
-                entry.previous = Some((sealed.clone(), target));
-                let batch = LockJobs {
-                    lock_id: id,
-                    target_version: target,
-                    jobs: vec![sealed],
-                };
-                let reports = engine
-                    .deliver_all(std::slice::from_ref(&batch))
-                    .await
-                    .map_err(|e| format!("scan failed: {}", e.code()))?;
-                let report = &reports[0];
+                let id = resolve_lock(lock)?;
+                server.plan(
+                    id,
+                    if *replay_previous {
+                        Plan::Replay
+                    } else if ops.is_empty() {
+                        Plan::Nothing
+                    } else {
+                        Plan::Seal {
+                            ops: ops.clone(),
+                            expires_in: expires_in_seconds.unwrap_or(7 * 86_400),
+                            mutate: None,
+                        }
+                    },
+                );
+                let report = visit(engine, server, id).await;
+                let receipts = report
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|r| server.receipts(id, &r.outcome));
+                server.plan(id, Plan::Nothing);
+                let (report, receipts) = (report?, receipts?);
                 let got = report.outcome.code();
                 if got != expect {
                     return Err(format!(
@@ -459,23 +447,14 @@ async fn run_step(
                     ));
                 }
                 let mut detail = format!("{got} after {} attempt(s)", report.attempts);
-                if let DeliveryOutcome::Delivered { receipts } = &report.outcome {
-                    for sealed in receipts {
-                        let receipt = keys
-                            .open_receipt(sealed)
-                            .map_err(|e| format!("receipt does not open: {}", e.code()))?;
-                        entry.version = receipt.version;
-                        if let Some(last) = receipt.events.last() {
-                            entry.audit_ack = entry.audit_ack.max(last.seq);
-                        }
-                        let code = outcome_code(&receipt.outcome);
-                        if let Some(want) = expect_receipt
-                            && &code != want
-                        {
-                            return Err(format!("expected receipt {want}, got {code}"));
-                        }
-                        detail = format!("{detail}, receipt {code}, version {}", receipt.version);
+                for receipt in receipts {
+                    let code = outcome_code(&receipt.outcome);
+                    if let Some(want) = expect_receipt
+                        && &code != want
+                    {
+                        return Err(format!("expected receipt {want}, got {code}"));
                     }
+                    detail = format!("{detail}, receipt {code}, version {}", receipt.version);
                 }
                 Ok(detail)
             }
@@ -568,20 +547,21 @@ async fn run_step(
             out_of_range,
         } => {
             let result = async {
-                let sightings = engine
+                let heard = engine
                     .scan()
                     .await
                     .map_err(|e| format!("scan failed: {}", e.code()))?;
+                let sightings = resolve(&heard, &server.advert_keys());
                 let min = engine.config().min_rssi;
                 let close =
                     |id: LockId| sightings.iter().any(|s| s.lock_id == id && s.in_range(min));
                 for lock in in_range {
-                    if !close(resolve(lock)?) {
+                    if !close(resolve_lock(lock)?) {
                         return Err(format!("{lock} is not in range"));
                     }
                 }
                 for lock in out_of_range {
-                    if close(resolve(lock)?) {
+                    if close(resolve_lock(lock)?) {
                         return Err(format!("{lock} is in range"));
                     }
                 }
@@ -592,22 +572,14 @@ async fn run_step(
         }
         Step::Status { lock, events } => {
             let result = async {
-                let id = resolve(lock)?;
-                let key = harness.root_key(id).ok_or("no key for the lock")?;
-                let sightings = engine
-                    .scan()
-                    .await
-                    .map_err(|e| format!("scan failed: {}", e.code()))?;
-                let seen = sightings
-                    .iter()
-                    .find(|s| s.lock_id == id)
-                    .ok_or("the lock was not heard")?;
-                let since = known.get(&id).map_or(0, |k| k.audit_ack);
-                let report = engine.fetch_status(seen, since).await;
-                let status = report.outcome.map_err(|f| f.code().to_owned())?;
-                let receipt = LockKeys::derive(&key, id)
-                    .open_status(&status.sealed, status.challenge)
-                    .map_err(|e| format!("status does not verify: {}", e.code()))?;
+                let id = resolve_lock(lock)?;
+                let before = server.statuses(id).len();
+                let report = visit(engine, server, id).await?;
+                if let DeliveryOutcome::Failed(failure) = &report.outcome {
+                    return Err(failure.code().to_owned());
+                }
+                let statuses = server.statuses(id);
+                let (receipt, _) = statuses.get(before).ok_or("no status reached the server")?;
                 let types: Vec<String> = receipt.events.iter().map(event_type).collect();
                 for want in events {
                     if !types.contains(want) {
@@ -617,7 +589,7 @@ async fn run_step(
                 Ok(format!("version {}, events {types:?}", receipt.version))
             }
             .await;
-            (format!("fetch the status of {lock}"), result)
+            (format!("visit {lock} for its status"), result)
         }
         Step::Check {
             lock,

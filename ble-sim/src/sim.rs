@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use jiff::Timestamp;
 use keyway_core::lock::{Entry, Key, Lock, LockConfig, LockState};
 use keyway_core::protocol::frame::split;
-use keyway_core::protocol::{Advertisement, AuditEvent, AuditKind, LockId};
+use keyway_core::protocol::{AuditEvent, AuditKind, LockId};
 use keyway_core::provisioning::ProvisionedLock;
 use keyway_core::schedule::Schedule;
 use keyway_core::{AccessPoint, CodeKind};
@@ -305,8 +305,8 @@ pub struct LockView {
     pub capacity: u16,
     /// The keypad's lockout end, if locked out.
     pub locked_out_until: Option<Timestamp>,
-    /// Wrong codes in a row.
-    pub wrong_in_a_row: u32,
+    /// Wrong entries since the last lockout (successes reset nothing).
+    pub wrong_since_lockout: u32,
     /// Audit events the server has not acknowledged.
     pub unacknowledged_events: usize,
     /// The occupied slots.
@@ -702,19 +702,27 @@ impl Sim {
 
     // --- for the simulated BlueZ ---
 
-    /// The locks the phone hears now.
+    /// The locks the phone hears now, each with the advertisement its
+    /// firmware broadcasts at its clock (the rotation nonce moves on when
+    /// the firmware says so).
     pub fn heard(&self) -> Vec<Heard> {
-        let world = self.world();
-        world
-            .locks
-            .iter()
-            .filter(|l| world.heard(l))
-            .map(|l| Heard {
-                lock_id: l.id(),
-                name: l.provisioned.name.clone(),
-                rssi: world.rssi(l),
-                advertisement: advertisement(l).encode(),
-                connected: l.link.is_some(),
+        let mut world = self.world();
+        let heard: Vec<usize> = (0..world.locks.len())
+            .filter(|&i| world.heard(&world.locks[i]))
+            .collect();
+        heard
+            .into_iter()
+            .map(|i| {
+                let rssi = world.rssi(&world.locks[i]);
+                let lock = &mut world.locks[i];
+                let now = lock.now();
+                Heard {
+                    lock_id: lock.id(),
+                    name: lock.provisioned.name.clone(),
+                    rssi,
+                    advertisement: lock.firmware.advertising_payload(now),
+                    connected: lock.link.is_some(),
+                }
             })
             .collect()
     }
@@ -961,10 +969,6 @@ fn entry_word(entry: &Entry) -> &'static str {
     }
 }
 
-fn advertisement(lock: &SimLock) -> Advertisement {
-    lock.firmware.advertisement(lock.now())
-}
-
 fn view(world: &World, lock: &SimLock) -> LockView {
     let state = lock.firmware.state();
     let now = lock.now();
@@ -989,7 +993,7 @@ fn view(world: &World, lock: &SimLock) -> LockView {
         enter_key: lock.config.enter_key,
         capacity: lock.config.capacity,
         locked_out_until: state.keypad.locked_until.filter(|until| now < *until),
-        wrong_in_a_row: state.keypad.wrong_in_a_row,
+        wrong_since_lockout: state.keypad.wrong_since_lockout,
         unacknowledged_events: state.audit.len(),
         slots: state
             .slots

@@ -7,8 +7,7 @@ use keyway_ble_sim::harness;
 use keyway_ble_sim::radio::RadioConfig;
 use keyway_ble_sim::sim::Sim;
 use keyway_core::code::{Code, CodeKind};
-use keyway_core::protocol::message::Message;
-use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Op, SlotEntry};
+use keyway_core::protocol::{Op, SlotEntry};
 use keyway_core::schedule::Schedule;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -43,29 +42,17 @@ fn setup() -> (Arc<Sim>, axum::Router, String) {
     let config = harness::test_config(vec![(lock.clone(), 3.0)], RadioConfig::default());
     let sim = Arc::new(Sim::new(&config).unwrap());
     // Give the lock a code through the firmware's own protocol path.
-    let job = Job {
-        job_id: JobId::random(),
-        base: BaseVersion::Exact(0),
-        target: 1,
-        issued_at: harness::test_epoch(),
-        expires_at: harness::test_epoch() + jiff::SignedDuration::from_hours(1),
-        audit_ack: 0,
-        ops: vec![Op::Put {
-            slot: 2,
-            entry: SlotEntry {
-                code: Code::parse("6042").unwrap(),
-                kind: CodeKind::Resident,
-                schedule: Schedule::Always,
-                enabled: true,
-                one_time: false,
-            },
-        }],
-    };
-    let sealed = LockKeys::derive(&lock.root_key, lock.lock_id)
-        .seal_job(&job)
-        .unwrap();
-    let request = Message::Jobs(vec![sealed]).encode();
-    sim.handle_message(&id, &request).unwrap();
+    let ops = vec![Op::Put {
+        slot: 2,
+        entry: SlotEntry {
+            code: Code::parse("6042").unwrap(),
+            kind: CodeKind::Resident,
+            schedule: Schedule::Always,
+            enabled: true,
+            one_time: false,
+        },
+    }];
+    harness::deliver_directly(&sim, &lock, ops, jiff::SignedDuration::from_hours(1)).unwrap();
     let app = keyway_ble_sim::api::router(sim.clone());
     (sim, app, id)
 }

@@ -93,7 +93,8 @@ async fn bluetoothctl_lists_connects_and_reads() {
     assert!(h.sim.lock("Unit 9").unwrap().connected);
 
     // Write an empty message (one frame: first+last, length 0) and read the
-    // lock's answer from the notify characteristic: Error malformed_message.
+    // lock's answer from the notify characteristic: Error malformed_message
+    // (protocol version 2).
     let session = run(format!(
         "(printf 'menu gatt\\nselect-attribute {dev}/service0001/char0002\\nwrite \"0xc0 0x00 0x00\"\\n'; sleep 1; \
           printf 'select-attribute {dev}/service0001/char0004\\nread\\n'; sleep 1; printf 'quit\\n') \
@@ -101,7 +102,7 @@ async fn bluetoothctl_lists_connects_and_reads() {
     ))
     .await
     .unwrap();
-    assert!(session.contains("c0 03 00 01 e0 02"), "{session}");
+    assert!(session.contains("c0 03 00 02 e0 02"), "{session}");
 
     let disconnect = run(format!("timeout 10 bluetoothctl disconnect {mac}"))
         .await

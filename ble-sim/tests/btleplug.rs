@@ -1,38 +1,37 @@
 //! Delivery through the real btleplug, against the simulated BlueZ and the
-//! simulated locks (issue 3, item 10). The test plays the server: it makes
-//! root keys, seals jobs and opens receipts. Each test runs in its own process
-//! (rusty-fork) with its own dbus-daemon on a private socket in a temporary
-//! directory: libdbus keeps one system bus address per process.
+//! simulated locks. The test plays the server (`keyway_ble_sim::played`): it
+//! issues challenges, checks statuses, seals jobs for the lock's session and
+//! opens receipts. Each test runs in its own process (rusty-fork) with its own
+//! dbus-daemon on a private socket in a temporary directory: libdbus keeps
+//! one system bus address per process.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::SignedDuration;
 use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::played::{Plan, PlayedServer};
 use keyway_ble_sim::radio::{CutPoint, Faults, Position, PowerCut, RadioConfig};
 use keyway_ble_sim::scenario::event_type;
 use keyway_core::code::{Code, CodeKind};
 use keyway_core::delivery::ble::BleTransport;
 use keyway_core::delivery::{
-    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockJobs,
-    LockSighting, LockTransport, TransportError,
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockSighting,
+    LockTransport, TransportError, VisitReport,
 };
 use keyway_core::lock::{DenyReason, Entry, digest_of};
 use keyway_core::protocol::frame::frame_count;
-use keyway_core::protocol::{
-    BaseVersion, ErrorCode, Job, JobId, LockKeys, Message, Op, Outcome, Receipt, SlotEntry,
-};
+use keyway_core::protocol::{ErrorCode, Message, Op, Outcome, Receipt, SlotEntry};
 use keyway_core::provisioning::ProvisionedLock;
 use keyway_core::schedule::Schedule;
 
-/// A simulated lock 2 m from the phone, served on this process's bus, and a
-/// btleplug transport.
+/// A simulated lock 2 m from the phone, served on this process's bus, a
+/// btleplug transport, and the played server.
 struct Rig {
     h: Harness,
     transport: Arc<BleTransport>,
     lock: ProvisionedLock,
-    keys: LockKeys,
+    server: PlayedServer,
     /// The server's idea of the lock's table.
     table: BTreeMap<u16, SlotEntry>,
     version: u32,
@@ -50,12 +49,12 @@ async fn rig(address: &str, radio: RadioConfig) -> Rig {
     let config = harness::test_config(vec![(lock.clone(), 2.0)], radio);
     let h = Harness::start(address, &config).await.unwrap();
     let transport = Arc::new(h.transport().await.unwrap());
-    let keys = LockKeys::derive(&lock.root_key, lock.lock_id);
+    let server = h.played_server();
     Rig {
         h,
         transport,
         lock,
-        keys,
+        server,
         table: BTreeMap::new(),
         version: 0,
     }
@@ -115,37 +114,24 @@ impl Rig {
         DeliveryEngine::new(self.transport.clone(), config(attempts))
     }
 
-    /// Seals a job from `base` to `base + 1`.
-    fn seal(&self, base: u32, ops: Vec<Op>) -> (Job, Vec<u8>) {
-        let job = Job {
-            job_id: JobId::random(),
-            base: BaseVersion::Exact(base),
-            target: base + 1,
-            issued_at: harness::test_epoch(),
-            expires_at: harness::test_epoch() + SignedDuration::from_hours(24 * 7),
-            audit_ack: 0,
-            ops,
-        };
-        let sealed = self.keys.seal_job(&job).unwrap();
-        (job, sealed)
+    /// What the next visits get.
+    fn plan(&self, plan: Plan) {
+        self.server.plan(self.lock.lock_id, plan);
     }
 
-    fn batch(&self, target: u32, jobs: Vec<Vec<u8>>) -> LockJobs {
-        LockJobs {
-            lock_id: self.lock.lock_id,
-            target_version: target,
-            jobs,
-        }
+    async fn visit(&self, engine: &DeliveryEngine) -> VisitReport {
+        let seen = self.sighting().await;
+        engine.visit(&seen, &self.server).await
     }
 
-    fn open(&self, outcome: &DeliveryOutcome) -> Vec<Receipt> {
-        let DeliveryOutcome::Delivered { receipts } = outcome else {
-            panic!("not delivered: {outcome:?}");
-        };
-        receipts
-            .iter()
-            .map(|r| self.keys.open_receipt(r).unwrap())
-            .collect()
+    fn open(&self, report: &VisitReport) -> Vec<Receipt> {
+        assert!(
+            matches!(report.outcome, DeliveryOutcome::Delivered { .. }),
+            "not delivered: {report:?}"
+        );
+        self.server
+            .receipts(self.lock.lock_id, &report.outcome)
+            .unwrap()
     }
 
     /// Applies ops to the server's model of the table.
@@ -181,15 +167,11 @@ impl Rig {
     }
 
     async fn sighting(&self) -> LockSighting {
-        let seen = self
-            .transport
-            .scan(Duration::from_millis(150))
+        self.server
+            .sighting(&self.engine(1), self.lock.lock_id)
             .await
-            .unwrap();
-        *seen
-            .iter()
-            .find(|s| s.lock_id == self.lock.lock_id)
-            .expect("the lock is heard")
+            .unwrap()
+            .expect("the lock is heard and recognised")
     }
 }
 
@@ -197,19 +179,30 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A sealed job with byte `i` flipped.
+fn flip(i: usize) -> keyway_ble_sim::played::Mutate {
+    Arc::new(move |mut sealed: Vec<u8>| {
+        if let Some(b) = sealed.get_mut(i) {
+            *b ^= 0xff;
+        }
+        sealed
+    })
+}
+
 rusty_fork::rusty_fork_test! {
     #![rusty_fork(timeout_ms = 120000)]
 
     #[test]
-    fn a_job_of_twenty_changes_travels_in_one_connection() {
+    fn a_visit_carries_twenty_changes_in_one_connection_and_two_round_trips() {
         forked(|bus| async move {
             let mut rig = rig(&bus, RadioConfig::default()).await;
             let ops = puts(20, 1);
-            let (job, sealed) = rig.seal(0, ops.clone());
-            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
-            let receipts = rig.open(&reports[0].outcome);
+            rig.plan(Plan::seal(ops.clone()));
+            let report = rig.visit(&rig.engine(1)).await;
+            let receipts = rig.open(&report);
             assert_eq!(receipts.len(), 1);
             assert_eq!(receipts[0].outcome, Outcome::Applied);
+            let (job, _) = rig.server.last_job(rig.lock.lock_id).unwrap();
             assert_eq!(receipts[0].reply_to, keyway_core::protocol::ReplyTo::Job(job.job_id));
             rig.expect_applied(&ops);
             assert_eq!(hex(&receipts[0].digest), rig.expected_digest());
@@ -217,24 +210,20 @@ rusty_fork::rusty_fork_test! {
             assert_eq!(view.version, 1);
             assert_eq!(view.slots.len(), 20);
             assert_eq!(view.stats.connections, 1, "one connection");
-            assert_eq!(view.stats.round_trips, 1, "one request, one response");
+            assert_eq!(view.stats.round_trips, 2, "status, then jobs");
         });
     }
 
     #[test]
-    fn an_up_to_date_lock_is_skipped_without_connecting() {
+    fn a_lock_with_nothing_to_do_is_checked_in_one_round_trip() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let (_, sealed) = rig.seal(0, puts(2, 2));
-            let engine = rig.engine(1);
-            let first = engine.deliver_all(&[rig.batch(1, vec![sealed.clone()])]).await.unwrap();
-            assert_eq!(first[0].outcome.code(), "delivered");
-            let connections = rig.view().stats.connections;
-            let again = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
-            assert_eq!(again[0].outcome, DeliveryOutcome::UpToDate);
-            assert_eq!(again[0].advertised_version, Some(1));
-            assert_eq!(again[0].attempts, 0);
-            assert_eq!(rig.view().stats.connections, connections, "no connection made");
+            let report = rig.visit(&rig.engine(1)).await;
+            assert_eq!(report.outcome, DeliveryOutcome::Checked);
+            let view = rig.view();
+            assert_eq!((view.stats.connections, view.stats.round_trips), (1, 1));
+            assert_eq!(view.version, 0);
+            assert_eq!(rig.server.statuses(rig.lock.lock_id).len(), 1);
         });
     }
 
@@ -242,14 +231,19 @@ rusty_fork::rusty_fork_test! {
     fn any_single_flipped_byte_in_a_sealed_job_is_rejected_and_the_lock_unchanged() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let (_, sealed) = rig.seal(0, puts(3, 3));
             let engine = rig.engine(1);
-            let seen = rig.sighting().await;
+            let ops = puts(3, 3);
+            rig.plan(Plan::seal(ops.clone()));
+            let len = {
+                // One genuine seal to learn the envelope's length.
+                let report = rig.visit(&engine).await;
+                assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied);
+                rig.server.last_job(rig.lock.lock_id).unwrap().1.len()
+            };
             let before = rig.view();
-            for i in 0..sealed.len() {
-                let mut bad = sealed.clone();
-                bad[i] ^= 0xff;
-                let report = engine.deliver(&rig.batch(1, vec![bad]), Some(&seen)).await;
+            for i in 0..len {
+                rig.plan(Plan::Seal { ops: puts(3, 30), expires_in: 3_600, mutate: Some(flip(i)) });
+                let report = rig.visit(&engine).await;
                 match &report.outcome {
                     // The lock id bytes: the phone will not route it to this lock.
                     DeliveryOutcome::Failed(DeliveryFailure::InvalidJobs { .. }) => {
@@ -265,33 +259,36 @@ rusty_fork::rusty_fork_test! {
                 }
             }
             let after = rig.view();
-            assert_eq!(after.version, 0);
-            assert_eq!(after.digest, before.digest);
-            assert!(after.slots.is_empty());
-            assert!(after.audit.is_empty(), "not even an audit event: {:?}", after.audit);
+            assert_eq!((after.version, &after.digest), (before.version, &before.digest));
+            assert_eq!(rig.events("job_applied"), 1, "not one more: {:?}", after.audit);
             // The genuine job still applies.
-            let report = engine.deliver(&rig.batch(1, vec![sealed]), Some(&seen)).await;
-            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+            rig.plan(Plan::seal(puts(3, 30)));
+            let report = rig.visit(&engine).await;
+            assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied);
         });
     }
 
     #[test]
-    fn an_old_job_replayed_has_no_effect() {
+    fn a_job_from_an_earlier_visit_has_no_effect_soon_or_late() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
             let engine = rig.engine(1);
-            let (_, old) = rig.seal(0, puts(2, 4));
-            let first = engine.deliver_all(&[rig.batch(1, vec![old.clone()])]).await.unwrap();
-            let DeliveryOutcome::Delivered { receipts: original } = &first[0].outcome else {
-                panic!("{first:?}");
+            rig.plan(Plan::seal(puts(2, 4)));
+            let first = rig.visit(&engine).await;
+            assert_eq!(rig.open(&first)[0].outcome, Outcome::Applied);
+            rig.plan(Plan::seal(vec![Op::Remove { slot: 0 }]));
+            let second = rig.visit(&engine).await;
+            let DeliveryOutcome::Delivered { receipts: original } = &second.outcome else {
+                panic!("{second:?}");
             };
-            let (_, next) = rig.seal(1, vec![Op::Remove { slot: 0 }]);
-            engine.deliver_all(&[rig.batch(2, vec![next])]).await.unwrap();
+            let (_, kept) = rig.server.last_job(rig.lock.lock_id).unwrap();
             let state = rig.view();
 
-            // Right away: the lock answers with the very same receipt and does nothing.
-            let replay = engine.deliver_all(&[rig.batch(1, vec![old.clone()])]).await.unwrap();
-            let DeliveryOutcome::Delivered { receipts } = &replay[0].outcome else {
+            // Right away: the lock remembers the job and answers with the very
+            // same receipt, doing nothing.
+            rig.plan(Plan::Replay);
+            let replay = rig.visit(&engine).await;
+            let DeliveryOutcome::Delivered { receipts } = &replay.outcome else {
                 panic!("{replay:?}");
             };
             assert_eq!(receipts, original, "byte for byte the first receipt");
@@ -299,17 +296,17 @@ rusty_fork::rusty_fork_test! {
             assert_eq!((now.version, &now.digest), (state.version, &state.digest));
             assert_eq!(rig.events("job_applied"), 2);
 
-            // Long after (beyond the lock's memory of recent receipts): a version mismatch.
-            let fillers: Vec<Vec<u8>> = (2..20)
-                .map(|base| rig.seal(base, vec![Op::Remove { slot: 9 }]).1)
-                .collect();
-            let filled = engine.deliver_all(&[rig.batch(20, fillers)]).await.unwrap();
-            assert_eq!(rig.open(&filled[0].outcome).len(), 18);
+            // Long after (beyond the lock's memory of recent receipts): refused,
+            // it was sealed for another session.
+            for salt in 0..18 {
+                rig.plan(Plan::seal(vec![Op::Remove { slot: 9 + salt }]));
+                assert_eq!(rig.visit(&engine).await.outcome.code(), "delivered");
+            }
             let state = rig.view();
-            let replay = engine.deliver_all(&[rig.batch(1, vec![old])]).await.unwrap();
-            let receipt = &rig.open(&replay[0].outcome)[0];
-            assert_eq!(receipt.outcome, Outcome::VersionMismatch);
-            assert_eq!(receipt.version, 20);
+            rig.plan(Plan::Envelopes(vec![kept]));
+            let replay = rig.visit(&rig.engine(3)).await;
+            assert_eq!(replay.outcome.code(), "lock_refused", "{replay:?}");
+            assert_eq!(replay.attempts, 3, "every attempt a new visit, each refused");
             let now = rig.view();
             assert_eq!((now.version, &now.digest), (state.version, &state.digest));
             assert_eq!(rig.events("job_applied"), 20);
@@ -324,20 +321,27 @@ rusty_fork::rusty_fork_test! {
             let mut rig = rig(&bus, radio).await;
             let once = rig.engine(1);
             let retrying = rig.engine(4);
-            let seen = rig.sighting().await;
-            let (_, probe) = rig.seal(0, puts(20, 0));
-            let frames = frame_count(Message::Jobs(vec![probe]).encode().len(), 23) as u32;
+            // The status request's frames, then the job's.
+            let status_frames = frame_count(
+                Message::StatusRequest { challenge: [0; 16], since_seq: 0 }.encode().len(),
+                23,
+            ) as u32;
+            rig.plan(Plan::seal(puts(20, 0)));
+            let probe = rig.visit(&once).await;
+            rig.open(&probe);
+            rig.expect_applied(&puts(20, 0));
+            let job = rig.server.last_job(rig.lock.lock_id).unwrap().1;
+            let frames = status_frames + frame_count(Message::Jobs(vec![job]).encode().len(), 23) as u32;
             assert!(frames > 10, "{frames} frames");
             for cut in 1..=frames {
                 let ops = puts(20, cut);
                 let base = rig.version;
-                let (_, sealed) = rig.seal(base, ops.clone());
-                let batch = rig.batch(base + 1, vec![sealed]);
                 let before = rig.view();
                 let applied_before = rig.events("job_applied");
+                rig.plan(Plan::seal(ops.clone()));
                 rig.h.sim.set_faults(&rig.id(), Faults { drop_after_frames: Some(cut), ..Faults::default() }).unwrap();
 
-                let report = once.deliver(&batch, Some(&seen)).await;
+                let report = rig.visit(&once).await;
                 assert_eq!(
                     report.outcome,
                     DeliveryOutcome::Failed(DeliveryFailure::ConnectionLost),
@@ -357,9 +361,13 @@ rusty_fork::rusty_fork_test! {
                     assert_eq!((mid.version, &mid.digest), (base + 1, &after_digest), "all, cut {cut}");
                 }
 
-                let report = retrying.deliver(&batch, Some(&seen)).await;
-                let receipts = rig.open(&report.outcome);
-                assert_eq!(receipts[0].outcome, Outcome::Applied, "cut {cut}");
+                // The next visit finds the lock where it is and completes, once.
+                let report = rig.visit(&retrying).await;
+                if cut < frames {
+                    assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied, "cut {cut}");
+                } else {
+                    assert_eq!(report.outcome, DeliveryOutcome::Checked, "cut {cut}");
+                }
                 rig.expect_applied(&ops);
                 let done = rig.view();
                 assert_eq!(done.version, base + 1);
@@ -376,28 +384,37 @@ rusty_fork::rusty_fork_test! {
             let mut rig = rig(&bus, radio).await;
             let once = rig.engine(1);
             let retrying = rig.engine(4);
-            let seen = rig.sighting().await;
-            let (_, probe) = rig.seal(0, puts(20, 0));
-            let frames = frame_count(Message::Jobs(vec![probe]).encode().len(), 23) as u32;
+            let status_frames = frame_count(
+                Message::StatusRequest { challenge: [0; 16], since_seq: 0 }.encode().len(),
+                23,
+            ) as u32;
+            rig.plan(Plan::seal(puts(20, 0)));
+            rig.open(&rig.visit(&once).await);
+            rig.expect_applied(&puts(20, 0));
+            let job = rig.server.last_job(rig.lock.lock_id).unwrap().1;
+            let frames = status_frames + frame_count(Message::Jobs(vec![job]).encode().len(), 23) as u32;
             for (after_frames, at) in [
-                (1, CutPoint::BeforeCommit),
+                (status_frames + 1, CutPoint::BeforeCommit),
                 (frames, CutPoint::BeforeCommit),
                 (frames, CutPoint::AfterCommit),
             ] {
                 let ops = puts(20, after_frames + at as u32);
                 let base = rig.version;
-                let (_, sealed) = rig.seal(base, ops.clone());
-                let batch = rig.batch(base + 1, vec![sealed]);
+                rig.plan(Plan::seal(ops.clone()));
                 rig.h.sim.set_faults(
                     &rig.id(),
                     Faults { power_cut: Some(PowerCut { after_frames, at }), ..Faults::default() },
                 ).unwrap();
-                let report = once.deliver(&batch, Some(&seen)).await;
+                let report = rig.visit(&once).await;
                 assert_eq!(report.outcome.code(), "connection_lost");
                 let whole = at == CutPoint::AfterCommit;
                 assert_eq!(rig.view().version, base + u32::from(whole), "{after_frames} {at:?}");
-                let report = retrying.deliver(&batch, Some(&seen)).await;
-                assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+                let report = rig.visit(&retrying).await;
+                if whole {
+                    assert_eq!(report.outcome, DeliveryOutcome::Checked);
+                } else {
+                    assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied);
+                }
                 rig.expect_applied(&ops);
                 assert_eq!(rig.view().digest, rig.expected_digest());
                 assert_eq!(rig.events("job_applied") as u32, rig.version);
@@ -410,11 +427,9 @@ rusty_fork::rusty_fork_test! {
     fn a_one_time_code_opens_once_then_is_denied() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let op = Op::Put { slot: 4, entry: entry("731904", true) };
-            let (_, sealed) = rig.seal(0, vec![op]);
+            rig.plan(Plan::seal(vec![Op::Put { slot: 4, entry: entry("731904", true) }]));
             let engine = rig.engine(2);
-            let reports = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
-            assert_eq!(rig.open(&reports[0].outcome)[0].outcome, Outcome::Applied);
+            assert_eq!(rig.open(&rig.visit(&engine).await)[0].outcome, Outcome::Applied);
             let id = rig.id();
             assert_eq!(
                 rig.h.sim.enter_code(&id, "731904").unwrap(),
@@ -424,20 +439,17 @@ rusty_fork::rusty_fork_test! {
                 rig.h.sim.enter_code(&id, "731904").unwrap(),
                 Some(Entry::Denied { reason: DenyReason::AlreadyUsed })
             );
-            // The lock asks for a status fetch, and the sealed status reports the use.
+            // The lock asks phones to visit, and its status reports the use.
             let seen = rig.sighting().await;
             assert!(seen.events_pending);
-            let statuses = engine.collect_events(&[seen], |_| Some(0)).await;
-            let status = statuses[0].outcome.as_ref().unwrap();
-            let receipt = rig.keys.open_status(&status.sealed, status.challenge).unwrap();
+            assert_eq!(engine.visit(&seen, &rig.server).await.outcome, DeliveryOutcome::Checked);
+            let (receipt, sealed) = rig.server.statuses(rig.lock.lock_id).pop().unwrap();
             let kinds: Vec<String> = receipt.events.iter().map(event_type).collect();
             assert!(kinds.contains(&"one_time_consumed".to_owned()), "{kinds:?}");
             assert!(kinds.contains(&"denied".to_owned()), "{kinds:?}");
             // A status cannot be passed off as the answer to another challenge.
-            assert_eq!(
-                rig.keys.open_status(&status.sealed, [0; 16]).unwrap_err().code(),
-                "wrong_reply"
-            );
+            let keys = rig.server.keys(rig.lock.lock_id).unwrap();
+            assert_eq!(keys.open_status(&sealed, [0; 16]).unwrap_err().code(), "wrong_reply");
         });
     }
 
@@ -445,9 +457,8 @@ rusty_fork::rusty_fork_test! {
     fn wrong_attempts_lock_the_keypad_and_it_recovers() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let (_, sealed) = rig.seal(0, vec![Op::Put { slot: 0, entry: entry("582046", false) }]);
-            let engine = rig.engine(2);
-            engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
+            rig.plan(Plan::seal(vec![Op::Put { slot: 0, entry: entry("582046", false) }]));
+            rig.visit(&rig.engine(2)).await;
             let id = rig.id();
             let sim = &rig.h.sim;
             for _ in 0..4 {
@@ -482,15 +493,14 @@ rusty_fork::rusty_fork_test! {
             assert!(rig.h.sim.adapter().0);
             // Blocked (rfkill): no scan, a clear error, nothing hangs.
             rig.h.sim.set_adapter(false, true);
-            let (_, sealed) = rig.seal(0, puts(1, 5));
-            let err = engine.deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap_err();
+            let err = engine.scan().await.unwrap_err();
             assert_eq!(err.code(), "bluetooth_unavailable", "{err}");
             assert_eq!(rig.view().version, 0);
         });
     }
 
     #[test]
-    fn a_lock_that_vanishes_or_drops_mid_delivery_is_a_typed_outcome_not_a_hang() {
+    fn a_lock_that_vanishes_or_drops_mid_visit_is_a_typed_outcome_not_a_hang() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
             let slow = DeliveryEngine::new(
@@ -498,37 +508,37 @@ rusty_fork::rusty_fork_test! {
                 DeliveryConfig { response_timeout: Duration::from_secs(60), ..config(1) },
             );
             let seen = rig.sighting().await;
-            let (_, sealed) = rig.seal(0, puts(5, 6));
-            let batch = rig.batch(1, vec![sealed]);
+            rig.plan(Plan::seal(puts(5, 6)));
 
             // The lock vanished since the scan: out of range.
             rig.h.sim.move_phone(Position { x: 500.0, y: 0.0 }).unwrap();
             rig.h.bluez().reconcile().await;
-            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.visit(&seen, &rig.server))
                 .await
                 .expect("no hang");
             assert_eq!(report.outcome.code(), "out_of_range");
-            let err = rig.transport.connect(rig.lock.lock_id, Duration::from_secs(5)).await.err();
+            let err = rig.transport.connect(&seen.device, Duration::from_secs(5)).await.err();
             assert!(matches!(err, Some(TransportError::NotFound(_))), "{err:?}");
 
-            // Back in range, the link drops mid-delivery: connection lost at once,
+            // Back in range, the link drops mid-visit: connection lost at once,
             // not after the 60 s response timeout.
             rig.h.sim.move_phone(Position::default()).unwrap();
             let seen = rig.sighting().await;
             rig.h.sim.set_faults(&rig.id(), Faults { drop_after_frames: Some(1), ..Faults::default() }).unwrap();
-            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.visit(&seen, &rig.server))
                 .await
                 .expect("no hang");
             assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::ConnectionLost));
 
             // The lock walks out of range while it answers (a delayed answer).
+            let seen = rig.sighting().await;
             rig.h.sim.set_faults(&rig.id(), Faults { delay_ms: 300, ..Faults::default() }).unwrap();
             let sim = rig.h.sim.clone();
             let walk = tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 sim.move_phone(Position { x: 500.0, y: 0.0 }).unwrap();
             });
-            let report = tokio::time::timeout(Duration::from_secs(20), slow.deliver(&batch, Some(&seen)))
+            let report = tokio::time::timeout(Duration::from_secs(20), slow.visit(&seen, &rig.server))
                 .await
                 .expect("no hang");
             walk.await.unwrap();
@@ -546,42 +556,39 @@ rusty_fork::rusty_fork_test! {
     fn a_corrupted_frame_is_refused_and_changes_nothing() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let seen = rig.sighting().await;
-            let (_, sealed) = rig.seal(0, puts(4, 8));
-            let batch = rig.batch(1, vec![sealed]);
-            rig.h.sim.set_faults(&rig.id(), Faults { corrupt_frame: Some(1), ..Faults::default() }).unwrap();
-            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
+            rig.plan(Plan::seal(puts(4, 8)));
+            // Frame 1 is the status request; frame 2 carries the job.
+            rig.h.sim.set_faults(&rig.id(), Faults { corrupt_frame: Some(2), ..Faults::default() }).unwrap();
+            let report = rig.visit(&rig.engine(1)).await;
             assert_eq!(
                 report.outcome,
                 DeliveryOutcome::Failed(DeliveryFailure::LockRefused { error: ErrorCode::BadSeal })
             );
             let view = rig.view();
             assert_eq!((view.version, view.slots.len(), view.audit.len()), (0, 0, 0));
-            // The fault was one-shot: the same job goes through next time.
-            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
-            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+            // The fault was one-shot: the next visit goes through.
+            let report = rig.visit(&rig.engine(1)).await;
+            assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied);
         });
     }
 
     #[test]
-    fn a_lock_that_answers_too_late_times_out_and_the_retry_gets_the_same_receipt() {
+    fn a_lock_that_answers_too_late_times_out_and_changes_nothing_half_way() {
         forked(|bus| async move {
             let rig = rig(&bus, RadioConfig::default()).await;
-            let seen = rig.sighting().await;
-            let (_, sealed) = rig.seal(0, puts(2, 9));
-            let batch = rig.batch(1, vec![sealed]);
+            rig.plan(Plan::seal(puts(2, 9)));
             rig.h.sim.set_faults(&rig.id(), Faults { delay_ms: 1_500, ..Faults::default() }).unwrap();
             let impatient = DeliveryEngine::new(
                 rig.transport.clone(),
                 DeliveryConfig { response_timeout: Duration::from_millis(300), ..config(1) },
             );
-            let report = impatient.deliver(&batch, Some(&seen)).await;
+            let report = rig.visit(&impatient).await;
             assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::TimedOut));
-            // The lock took the whole job; only its answer was late.
-            assert_eq!(rig.view().version, 1);
+            // Its status came too late: no job was sealed or sent.
+            assert_eq!(rig.view().version, 0);
             rig.h.sim.set_faults(&rig.id(), Faults::default()).unwrap();
-            let report = rig.engine(1).deliver(&batch, Some(&seen)).await;
-            assert_eq!(rig.open(&report.outcome)[0].outcome, Outcome::Applied);
+            let report = rig.visit(&rig.engine(1)).await;
+            assert_eq!(rig.open(&report)[0].outcome, Outcome::Applied);
             assert_eq!(rig.events("job_applied"), 1);
         });
     }
@@ -606,14 +613,37 @@ rusty_fork::rusty_fork_test! {
             rig.h.sim.move_phone(Position { x: 22.0, y: 0.0 }).unwrap();
             let seen = rig.sighting().await;
             assert!(seen.rssi.unwrap() < keyway_core::delivery::DEFAULT_MIN_RSSI);
-            let (_, sealed) = rig.seal(0, puts(1, 7));
-            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed.clone()])]).await.unwrap();
-            assert_eq!(reports[0].outcome, DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: seen.rssi }));
+            rig.plan(Plan::seal(puts(1, 7)));
+            let report = rig.engine(1).visit(&seen, &rig.server).await;
+            assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: seen.rssi }));
             assert_eq!(rig.view().stats.connections, 0);
             // Walking to 8 m (about -77 dBm) brings it in range.
             rig.h.sim.move_phone(Position { x: 10.0, y: 0.0 }).unwrap();
-            let reports = rig.engine(1).deliver_all(&[rig.batch(1, vec![sealed])]).await.unwrap();
-            assert_eq!(reports[0].outcome.code(), "delivered");
+            assert_eq!(rig.visit(&rig.engine(1)).await.outcome.code(), "delivered");
+        });
+    }
+
+    #[test]
+    fn a_listener_without_the_key_cannot_tell_which_lock_it_hears() {
+        forked(|bus| async move {
+            let rig = rig(&bus, RadioConfig::default()).await;
+            let engine = rig.engine(1);
+            let heard = engine.scan().await.unwrap();
+            assert_eq!(heard.len(), 1);
+            let payload = &heard[0].manufacturer_data;
+            // No lock id, and another lock's key recognises nothing.
+            assert!(!payload.windows(8).any(|w| w == rig.lock.lock_id.0));
+            let stranger = keyway_core::protocol::LockKeys::derive(
+                &keyway_core::protocol::RootKey::from_bytes([9; 32]),
+                rig.lock.lock_id,
+            );
+            assert!(keyway_core::delivery::resolve(&heard, &[stranger.advert_key().clone()]).is_empty());
+            // A state change draws a new nonce: the payload changes entirely.
+            rig.plan(Plan::seal(puts(1, 11)));
+            rig.visit(&engine).await;
+            let after = engine.scan().await.unwrap();
+            assert_ne!(&after[0].manufacturer_data, payload);
+            assert_eq!(rig.sighting().await.version, 1);
         });
     }
 }

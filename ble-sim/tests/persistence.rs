@@ -6,8 +6,7 @@ use keyway_ble_sim::radio::RadioConfig;
 use keyway_ble_sim::sim::Sim;
 use keyway_core::code::{Code, CodeKind};
 use keyway_core::lock::Entry;
-use keyway_core::protocol::message::Message;
-use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Op, SlotEntry};
+use keyway_core::protocol::{Op, SlotEntry};
 use keyway_core::schedule::Schedule;
 
 #[test]
@@ -17,31 +16,19 @@ fn a_restarted_simulator_resumes_each_lock() {
     let id = lock.lock_id.to_string();
     let mut config = harness::test_config(vec![(lock.clone(), 1.0)], RadioConfig::default());
     config.state_dir = Some(dir.path().to_owned());
-    let job = Job {
-        job_id: JobId::random(),
-        base: BaseVersion::Exact(0),
-        target: 1,
-        issued_at: harness::test_epoch(),
-        expires_at: harness::test_epoch() + jiff::SignedDuration::from_hours(1),
-        audit_ack: 0,
-        ops: vec![Op::Put {
-            slot: 3,
-            entry: SlotEntry {
-                code: Code::parse("9471").unwrap(),
-                kind: CodeKind::Guest,
-                schedule: Schedule::Always,
-                enabled: true,
-                one_time: true,
-            },
-        }],
-    };
-    let sealed = LockKeys::derive(&lock.root_key, lock.lock_id)
-        .seal_job(&job)
-        .unwrap();
+    let ops = vec![Op::Put {
+        slot: 3,
+        entry: SlotEntry {
+            code: Code::parse("9471").unwrap(),
+            kind: CodeKind::Guest,
+            schedule: Schedule::Always,
+            enabled: true,
+            one_time: true,
+        },
+    }];
     {
         let sim = Sim::new(&config).unwrap();
-        sim.handle_message(&id, &Message::Jobs(vec![sealed]).encode())
-            .unwrap();
+        harness::deliver_directly(&sim, &lock, ops, jiff::SignedDuration::from_hours(1)).unwrap();
         sim.advance_clock(&id, 3600).unwrap();
         assert!(matches!(
             sim.enter_code(&id, "9471").unwrap(),

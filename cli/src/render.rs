@@ -291,10 +291,10 @@ pub(crate) fn code_text(code: &LocalCode, tz: &TimeZone) -> String {
 /// What a delivery outcome means.
 pub(crate) fn describe_outcome(outcome: &str) -> &str {
     match outcome {
-        "delivered" => "delivered: the lock applied its changes",
-        "status_fetched" => "fetched its status (keypad events, a lost receipt)",
-        "up_to_date" => "already up to date",
+        "delivered" => "delivered: the lock took what the server sealed for this visit",
+        "checked" => "checked: the server settled its status and had nothing to send",
         "out_of_range" => "out of range: come within ~30 ft (9 m)",
+        "server_unreachable" => "the server is unreachable: a visit needs it, try again online",
         "connection_lost" => "the connection dropped; the next delivery resumes it",
         "timed_out" => "the lock did not answer in time",
         "lock_refused" => "the lock refused the job (the server will settle it)",

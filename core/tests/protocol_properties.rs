@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use keyway_core::lock::{Lock, LockConfig};
 use keyway_core::protocol::frame::{Reassembler, split};
-use keyway_core::protocol::{Advertisement, Job, LockId, LockKeys, Message, Receipt, RootKey};
+use keyway_core::protocol::{Job, LockId, LockKeys, Message, RawAdvertisement, Receipt, RootKey};
 use proptest::prelude::*;
 
 fn lock_id() -> LockId {
@@ -18,8 +18,9 @@ proptest! {
         let _ = Message::decode(&bytes);
         let _ = Job::decode(&bytes);
         let _ = Receipt::decode(&bytes);
-        let _ = Advertisement::decode(&bytes);
+        let _ = RawAdvertisement::decode(&bytes);
         let keys = LockKeys::derive(&RootKey::from_bytes([1; 32]), lock_id());
+        let _ = keys.advert_key().resolve(&bytes);
         prop_assert!(keys.open_job(&bytes).is_err());
         prop_assert!(keys.open_receipt(&bytes).is_err());
     }

@@ -315,8 +315,9 @@ pub struct LockVisit {
     pub lock_id: String,
     /// Its name.
     pub name: String,
-    /// `delivered`, `status_fetched`, `up_to_date`, or a failure code
-    /// (`out_of_range`, `connection_lost`, `timed_out`, `lock_refused`, ...).
+    /// `delivered`, `checked` (the server settled the lock's status and had
+    /// nothing to send), or a failure code (`out_of_range`,
+    /// `server_unreachable`, `connection_lost`, `timed_out`, `lock_refused`, ...).
     pub outcome: String,
     /// Sealed receipts brought back.
     pub receipts: u32,

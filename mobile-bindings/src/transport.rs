@@ -1,19 +1,24 @@
 //! The Bluetooth seam for apps: a foreign `LockTransport` an app implements on
 //! its platform's stack (Android's BluetoothLeScanner/BluetoothGatt, iOS's
 //! CoreBluetooth), adapted onto the core's `LockTransport`. Apps that pass
-//! none get btleplug (feature `ble`). The app hands over raw manufacturer
-//! data; the core decodes the advertisement and speaks the protocol.
+//! none get btleplug (feature `ble`). The app hands over each device it heard
+//! with its raw manufacturer data, named by the platform's handle for it; the
+//! core recognises which of the user's locks it is (the advertisement is
+//! private: only the lock's advertising key reads it) and speaks the protocol.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keyway_core::delivery::{self, LockSighting, TransportError};
-use keyway_core::protocol::{Advertisement, LockId};
+use keyway_core::delivery::{self, HeardDevice, TransportError};
 
-/// A Keyway lock heard in a scan.
+/// A device advertising the Keyway service, heard in a scan.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LockAdvertisement {
+    /// The platform's handle for the device (Android: its address; iOS: the
+    /// peripheral's identifier), as `connect` takes it back. Locks rotate
+    /// their address with their advertisement, so it changes over time.
+    pub device: String,
     /// The manufacturer-specific data under company id 0xFFFF (the bytes
     /// after the company id), as the platform reports it.
     pub manufacturer_data: Vec<u8>,
@@ -75,11 +80,11 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TransportFailure {
 }
 
 impl TransportFailure {
-    fn into_core(self, lock_id: Option<LockId>) -> TransportError {
+    fn into_core(self, device: Option<&str>) -> TransportError {
         match self {
             Self::AdapterUnavailable { detail } => TransportError::AdapterUnavailable(detail),
-            Self::NotFound { detail } => match lock_id {
-                Some(id) => TransportError::NotFound(id),
+            Self::NotFound { detail } => match device {
+                Some(device) => TransportError::NotFound(device.to_owned()),
                 None => TransportError::Other(detail),
             },
             Self::ConnectFailed { detail } => TransportError::ConnectFailed(detail),
@@ -93,39 +98,40 @@ impl TransportFailure {
 
 /// Implemented by the app on its platform's Bluetooth LE stack (see
 /// docs/delivery.md, "The transport trait", for what each call must do).
-/// Links are named by the lock's id; the core opens one at a time.
+/// Links are named by the device handle the scan reported; the core opens
+/// one at a time.
 #[uniffi::export(foreign)]
 #[async_trait]
 pub trait LockTransport: Send + Sync {
     /// Scans for `duration_ms` for devices advertising the Keyway service
     /// UUID `4b657977-6179-4c6f-636b-000000000000` and reports each one's
-    /// manufacturer data and RSSI, however weak.
+    /// handle, manufacturer data and RSSI, however weak.
     async fn scan(&self, duration_ms: u64) -> Result<Vec<LockAdvertisement>, TransportFailure>;
 
-    /// Connects to the lock with this id (16 hex digits) seen in the last
-    /// scan, negotiates the largest MTU, discovers the service and subscribes
-    /// to the notify characteristic, within `timeout_ms`. Returns the MTU.
-    async fn connect(&self, lock_id: String, timeout_ms: u64) -> Result<u32, TransportFailure>;
+    /// Connects to the device with this handle, seen in the last scan,
+    /// negotiates the largest MTU, discovers the service and subscribes to
+    /// the notify characteristic, within `timeout_ms`. Returns the MTU.
+    async fn connect(&self, device: String, timeout_ms: u64) -> Result<u32, TransportFailure>;
 
-    /// Writes one frame to the lock's write characteristic (a write request
-    /// when `with_response`, else a write command).
+    /// Writes one frame to the device's write characteristic (a write
+    /// request when `with_response`, else a write command).
     async fn write_frame(
         &self,
-        lock_id: String,
+        device: String,
         frame: Vec<u8>,
         with_response: bool,
     ) -> Result<(), TransportFailure>;
 
-    /// The lock's next notification, waiting at most `timeout_ms`; fails with
-    /// `Disconnected` as soon as the link drops.
+    /// The device's next notification, waiting at most `timeout_ms`; fails
+    /// with `Disconnected` as soon as the link drops.
     async fn next_notification(
         &self,
-        lock_id: String,
+        device: String,
         timeout_ms: u64,
     ) -> Result<Vec<u8>, TransportFailure>;
 
     /// Closes the link (closing a dropped link is not an error).
-    async fn disconnect(&self, lock_id: String) -> Result<(), TransportFailure>;
+    async fn disconnect(&self, device: String) -> Result<(), TransportFailure>;
 }
 
 /// The app's transport, as the core sees it.
@@ -133,7 +139,7 @@ pub(crate) struct ForeignTransport(pub(crate) Arc<dyn LockTransport>);
 
 struct ForeignLink {
     transport: Arc<dyn LockTransport>,
-    lock_id: String,
+    device: String,
     mtu: u32,
 }
 
@@ -143,7 +149,7 @@ fn millis(d: Duration) -> u64 {
 
 #[async_trait]
 impl delivery::LockTransport for ForeignTransport {
-    async fn scan(&self, duration: Duration) -> Result<Vec<LockSighting>, TransportError> {
+    async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError> {
         let heard = self
             .0
             .scan(millis(duration))
@@ -151,26 +157,27 @@ impl delivery::LockTransport for ForeignTransport {
             .map_err(|e| e.into_core(None))?;
         Ok(heard
             .into_iter()
-            .filter_map(|a| {
-                let advertisement = Advertisement::decode(&a.manufacturer_data).ok()?;
-                Some(LockSighting::new(advertisement, a.rssi))
+            .map(|a| HeardDevice {
+                device: a.device,
+                manufacturer_data: a.manufacturer_data,
+                rssi: a.rssi,
             })
             .collect())
     }
 
     async fn connect(
         &self,
-        lock_id: LockId,
+        device: &str,
         timeout: Duration,
     ) -> Result<Arc<dyn delivery::LockLink>, TransportError> {
         let mtu = self
             .0
-            .connect(lock_id.to_string(), millis(timeout))
+            .connect(device.to_owned(), millis(timeout))
             .await
-            .map_err(|e| e.into_core(Some(lock_id)))?;
+            .map_err(|e| e.into_core(Some(device)))?;
         Ok(Arc::new(ForeignLink {
             transport: self.0.clone(),
-            lock_id: lock_id.to_string(),
+            device: device.to_owned(),
             mtu,
         }))
     }
@@ -185,21 +192,21 @@ impl delivery::LockLink for ForeignLink {
 
     async fn write_frame(&self, frame: Vec<u8>, with_response: bool) -> Result<(), TransportError> {
         self.transport
-            .write_frame(self.lock_id.clone(), frame, with_response)
+            .write_frame(self.device.clone(), frame, with_response)
             .await
             .map_err(|e| e.into_core(None))
     }
 
     async fn next_notification(&self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
         self.transport
-            .next_notification(self.lock_id.clone(), millis(timeout))
+            .next_notification(self.device.clone(), millis(timeout))
             .await
             .map_err(|e| e.into_core(None))
     }
 
     async fn disconnect(&self) -> Result<(), TransportError> {
         self.transport
-            .disconnect(self.lock_id.clone())
+            .disconnect(self.device.clone())
             .await
             .map_err(|e| e.into_core(None))
     }

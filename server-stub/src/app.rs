@@ -114,7 +114,8 @@ pub struct ServeArgs {
     /// Notification senders.
     #[command(flatten)]
     pub notify: NotifySettings,
-    /// How often the sweep expires ended windows and reseals jobs near expiry.
+    /// How often the sweep expires ended windows and forgets spent visits and
+    /// old jobs.
     #[arg(long, env = "KEYWAY_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
     /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
@@ -363,8 +364,8 @@ async fn shutdown_signal() {
     }
 }
 
-/// Every `interval`: expire ended windows and reseal jobs near expiry, one
-/// property per transaction.
+/// Every `interval`: expire ended windows (one property per transaction) and
+/// forget spent visits and old jobs.
 async fn run_sweeper(app: App, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         if let Err(e) = sweep_once(&app).await {
@@ -377,15 +378,18 @@ async fn run_sweeper(app: App, interval: Duration, mut stop: tokio::sync::watch:
     }
 }
 
+/// How long a sealed job's record is kept for a late receipt or a status
+/// that shows its table.
+const JOB_RECORD_SECS: i64 = 30 * 86_400;
+
 /// One sweep over every property.
 pub async fn sweep_once(app: &App) -> ApiResult<usize> {
-    // Only properties with something to do: an ended window or a job near expiry.
     let now = now_secs();
+    // Only properties with something to do.
     let properties: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT property_id FROM codes WHERE status IN ('active', 'disabled') AND ends_at IS NOT NULL AND ends_at <= $1 UNION SELECT DISTINCT property_id FROM locks WHERE job_expires_at IS NOT NULL AND job_expires_at < $2",
+        "SELECT DISTINCT property_id FROM codes WHERE status IN ('active', 'disabled') AND ends_at IS NOT NULL AND ends_at <= $1",
     )
     .bind(now)
-    .bind(now + crate::reconcile::RESEAL_BEFORE_SECS)
     .fetch_all(&app.store.pool)
     .await?;
     let mut expired = 0;
@@ -393,12 +397,16 @@ pub async fn sweep_once(app: &App) -> ApiResult<usize> {
         let Some(mut w) = app.store.begin_write(&property_id).await? else {
             continue;
         };
-        expired +=
-            crate::reconcile::sweep_property(&mut w.tx, &app.key, w.seq, &property_id).await?;
+        expired += crate::reconcile::sweep_property(&mut w.tx, w.seq, &property_id).await?;
         w.commit().await?;
     }
     if expired > 0 {
         log::info!("sweep: {expired} code(s) expired");
     }
+    crate::visits::forget_spent(&app.store.pool, now).await?;
+    sqlx::query("DELETE FROM jobs WHERE issued_at < $1")
+        .bind(now - JOB_RECORD_SECS)
+        .execute(&app.store.pool)
+        .await?;
     Ok(expired)
 }

@@ -2,7 +2,8 @@
 //! choosing the digits under the policy (the same `keyway-core` engine the
 //! phone runs), placing a code on its locks, changing it as one swap per lock,
 //! enabling, disabling and deleting. Each runs inside the property's write
-//! transaction and leaves the touched locks for [`reconcile::flush_touched`].
+//! transaction and raises the touched locks' desired versions; the next
+//! visit to each lock seals the job (see [`reconcile`]).
 
 use jiff::Timestamp;
 use keyway_core::api::{CodeMode, CodeStatus, GuestType};
@@ -297,7 +298,6 @@ pub async fn create(
         )
         .await?;
     }
-    reconcile::flush_touched(conn, key, seq, &property.id).await?;
     load_code(conn, &property.id, &id).await
 }
 
@@ -350,7 +350,7 @@ async fn place(
         None,
     )
     .await?;
-    touch_lock(conn, &lock.id).await
+    touch_lock(conn, seq, &lock.id).await
 }
 
 /// Gives a code new digits: on each lock, one job puts the new value in a new
@@ -431,7 +431,6 @@ pub async fn change(
     .bind(code.id.clone())
     .execute(&mut *conn)
     .await?;
-    reconcile::flush_touched(conn, key, seq, &property.id).await?;
     load_code(conn, &property.id, &code.id).await
 }
 
@@ -448,7 +447,6 @@ fn ensure_changeable(code: &CodeRow) -> ApiResult<()> {
 /// Enables or disables a code on every lock.
 pub async fn set_enabled(
     conn: &mut AnyConnection,
-    key: &DataKey,
     seq: i64,
     property: &PropertyRow,
     code: &CodeRow,
@@ -479,7 +477,7 @@ pub async fn set_enabled(
             None,
         )
         .await?;
-        touch_lock(conn, &p.lock_id).await?;
+        touch_lock(conn, seq, &p.lock_id).await?;
     }
     sqlx::query("UPDATE codes SET enabled = $1, status = $2, change_seq = $3, updated_at = $4 WHERE id = $5")
         .bind(i64::from(enabled))
@@ -489,7 +487,6 @@ pub async fn set_enabled(
         .bind(code.id.clone())
         .execute(&mut *conn)
         .await?;
-    reconcile::flush_touched(conn, key, seq, &property.id).await?;
     load_code(conn, &property.id, &code.id).await
 }
 
@@ -518,7 +515,6 @@ pub async fn delete(
     }
     let mut touched = Vec::new();
     reconcile::end_code(conn, seq, &property.id, &code.id, "deleted", &mut touched).await?;
-    reconcile::flush_touched(conn, key, seq, &property.id).await?;
     load_code(conn, &property.id, &code.id).await
 }
 

@@ -7,7 +7,10 @@
 //! - [`api`]: the HTTP endpoints and the OpenAPI document.
 //! - [`auth`]: bearer tokens, roles and scoping, idempotency keys, rate limits.
 //! - [`codes`]: creating, changing, enabling, disabling and deleting codes.
-//! - [`reconcile`]: jobs, receipts, recovery, expiry.
+//! - [`reconcile`]: desired and confirmed tables, the job for a visit,
+//!   statuses and receipts, recovery, expiry.
+//! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
+//!   jobs sealed for the lock's session.
 //! - [`model`]: rows and states.
 //! - [`store`]: the storage seam (portable SQL over `sqlx::Any`) and migrations.
 //! - [`crypto`]: secrets at rest, lookup MACs, tokens.
@@ -30,5 +33,6 @@ pub mod notify;
 pub mod reconcile;
 pub mod seed;
 pub mod store;
+pub mod visits;
 
 pub use keyway_core as core;

@@ -110,21 +110,15 @@ pub struct LockRow {
     pub needs_recovery: bool,
     /// Why a person must look at the lock.
     pub attention: Option<String>,
-    /// Highest audit sequence number stored.
+    /// Highest audit sequence number stored, in the lock's current life.
     pub audit_ack: u32,
-    /// The current job's id (hex).
-    pub job_id: Option<String>,
-    /// The sealed job (base64).
-    pub job_envelope: Option<String>,
-    /// The job's target version.
-    pub job_target: Option<u32>,
-    /// The job's expiry.
-    pub job_expires_at: Option<i64>,
+    /// The lock's current life (16 hex digits), once a status named it.
+    pub epoch: Option<String>,
     /// Change counter value of the last change.
     pub change_seq: i64,
 }
 
-const LOCK_COLUMNS: &str = "id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, desired_version, confirmed_version, seen_version, needs_recovery, attention, audit_ack, job_id, job_envelope, job_target, job_expires_at, change_seq";
+const LOCK_COLUMNS: &str = "id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, desired_version, confirmed_version, seen_version, needs_recovery, attention, audit_ack, epoch, change_seq";
 
 fn u32_col(row: &AnyRow, name: &str) -> ApiResult<u32> {
     u32::try_from(col::<i64>(row, name)?).map_err(|e| ApiError::internal(name, e))
@@ -151,10 +145,7 @@ impl LockRow {
             needs_recovery: flag_col(row, "needs_recovery")?,
             attention: col(row, "attention")?,
             audit_ack: u32_col(row, "audit_ack")?,
-            job_id: col(row, "job_id")?,
-            job_envelope: col(row, "job_envelope")?,
-            job_target: col::<Option<i64>>(row, "job_target")?.and_then(|v| u32::try_from(v).ok()),
-            job_expires_at: col(row, "job_expires_at")?,
+            epoch: col(row, "epoch")?,
             change_seq: col(row, "change_seq")?,
         })
     }
@@ -164,6 +155,19 @@ impl LockRow {
         self.id
             .parse()
             .map_err(|e| ApiError::internal("lock id", e))
+    }
+
+    /// Whether the server wants something of the lock: another table than the
+    /// confirmed one, or a rebuild. (A lock that needs a person's attention is
+    /// left alone until they act.)
+    pub fn work_pending(&self) -> bool {
+        self.attention.is_none()
+            && (self.desired_version > self.confirmed_version || self.needs_recovery)
+    }
+
+    /// The version sync names as the target, when there is work.
+    pub fn target_version(&self) -> Option<u32> {
+        self.work_pending().then_some(self.desired_version)
     }
 
     /// The lock's sealing keys.

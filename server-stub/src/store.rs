@@ -38,6 +38,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "shared_locks_index",
         include_str!("../migrations/0003_shared_locks_index.sql"),
     ),
+    (4, "visits", include_str!("../migrations/0004_visits.sql")),
 ];
 
 /// Which database a [`Store`] talks to.

@@ -1,12 +1,12 @@
 //! The server killed (SIGKILL) in the middle of requests leaves no partial
 //! state. Each round fires writes at a real server from several threads
 //! (residents creating, changing, disabling, enabling and deleting codes; a
-//! phone carrying jobs to the real lock firmware and receipts back), kills the
+//! phone visiting the real lock firmware and carrying receipts back), kills the
 //! server at a random moment, restarts it on the same database and retries
 //! every request that got no answer with its idempotency key. Then it checks
 //! every invariant in the database: each code is there whole (its placements,
 //! their audit entries, its idempotency record) or not at all; no slot is
-//! held twice; each lock's job matches its desired and confirmed versions;
+//! held twice; a lock with work to do is named by sync;
 //! every idempotency record is the answer the client got, and a retry returns
 //! it byte for byte. At the end every lock's firmware table equals the
 //! server's desired table. Runs on SQLite and on PostgreSQL
@@ -23,7 +23,7 @@ use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Lock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, Inspector, Server, fresh_key};
+use support::{Fixture, Inspector, Server, fresh_key, lock_status};
 
 /// Kills when `KEYWAY_FAULT_ROUNDS` is not set.
 const DEFAULT_ROUNDS: usize = 6;
@@ -160,14 +160,17 @@ impl Writer {
     }
 }
 
-/// The phone that carries jobs: the real firmware of every lock, the sync
-/// cursor, and each lock's current job as sync last reported it.
+/// The phone that visits locks: the real firmware of every lock, the sync
+/// cursor, the version the server wants on each lock, and a visit whose
+/// answer the kill swallowed.
 struct Carrier {
     token: String,
     locks: BTreeMap<String, Lock>,
     cursor: i64,
-    jobs: BTreeMap<String, (Option<u32>, Option<String>)>,
+    targets: BTreeMap<String, Option<u32>>,
     pending: Option<Request>,
+    /// A presented status without an answer: (lock, visit id, sealed status).
+    unanswered: Option<(String, String, Vec<u8>)>,
 }
 
 impl Carrier {
@@ -190,12 +193,9 @@ impl Carrier {
             assert!(next >= self.cursor, "the cursor moved back");
             self.cursor = next;
             for lock in page["locks"].as_array().unwrap() {
-                self.jobs.insert(
+                self.targets.insert(
                     lock["lock_id"].as_str().unwrap().to_owned(),
-                    (
-                        lock["target_version"].as_u64().map(|v| v as u32),
-                        lock["job"].as_str().map(str::to_owned),
-                    ),
+                    lock["target_version"].as_u64().map(|v| v as u32),
                 );
             }
             if page["has_more"] == false {
@@ -204,29 +204,73 @@ impl Carrier {
         }
     }
 
-    /// Delivers every job the locks do not have yet; the receipts to post.
-    fn deliver(&mut self) -> Option<Request> {
+    /// Visits every lock the server wants something of; the receipts to
+    /// post, or `Err` when the server stopped answering.
+    fn deliver(&mut self, f: &Fixture, server: &Server) -> Result<Option<Request>, ()> {
         let mut receipts = Vec::new();
-        for (lock_id, (target, job)) in &self.jobs {
-            let (Some(target), Some(job)) = (target, job) else {
-                continue;
+        let due: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|(id, target)| target.is_some_and(|t| self.locks[*id].state().version != t))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for lock_id in due {
+            let Ok((status, text)) = f.send(
+                server,
+                &self.token,
+                Method::POST,
+                &format!("/v1/locks/{lock_id}/visits"),
+                None,
+                None,
+            ) else {
+                return Err(());
             };
-            let lock = self.locks.get_mut(lock_id).unwrap();
-            if lock.state().version == *target {
-                continue;
-            }
-            let receipt = lock
-                .apply(&decode_bytes(job).unwrap(), Timestamp::now())
-                .expect("the lock opens its job");
-            receipts.push(encode_bytes(&receipt));
+            assert_eq!(status, StatusCode::CREATED, "{text}");
+            let opened: Value = serde_json::from_str(&text).unwrap();
+            let sealed = lock_status(self.locks.get_mut(&lock_id).unwrap(), &opened);
+            let visit_id = opened["visit_id"].as_str().unwrap().to_owned();
+            self.unanswered = Some((lock_id, visit_id, sealed));
+            receipts.extend(self.present(f, server)?);
         }
-        (!receipts.is_empty()).then(|| Request {
-            method: Method::POST,
-            path: "/v1/receipts".to_owned(),
-            body: json!({ "receipts": receipts }).to_string(),
-            key: fresh_key(),
-            what: What::Receipts,
-        })
+        Ok((!receipts.is_empty()).then(|| receipts_request(&receipts)))
+    }
+
+    /// Presents the status waiting for an answer and gives the lock its jobs
+    /// (in the session the status opened); their receipts.
+    fn present(&mut self, f: &Fixture, server: &Server) -> Result<Vec<String>, ()> {
+        let Some((lock_id, visit_id, sealed)) = self.unanswered.clone() else {
+            return Ok(Vec::new());
+        };
+        let body = json!({ "status": encode_bytes(&sealed) }).to_string();
+        let Ok((status, text)) = f.send(
+            server,
+            &self.token,
+            Method::POST,
+            &format!("/v1/visits/{visit_id}/status"),
+            Some(&body),
+            None,
+        ) else {
+            return Err(());
+        };
+        assert_eq!(status, StatusCode::OK, "{text}");
+        self.unanswered = None;
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        let lock = self.locks.get_mut(&lock_id).unwrap();
+        let receipts = answer["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|job| {
+                let job = decode_bytes(job.as_str().unwrap()).unwrap();
+                encode_bytes(
+                    &lock
+                        .apply(&job, Timestamp::now())
+                        .expect("the lock opens its job"),
+                )
+            })
+            .collect();
+        lock.disconnected();
+        Ok(receipts)
     }
 
     fn settle(&self, status: StatusCode, text: &str) {
@@ -235,6 +279,17 @@ impl Carrier {
         for result in answer["results"].as_array().unwrap() {
             assert_eq!(result["status"], "accepted", "{answer}");
         }
+    }
+}
+
+/// A keyed write that posts receipts.
+fn receipts_request(receipts: &[String]) -> Request {
+    Request {
+        method: Method::POST,
+        path: "/v1/receipts".to_owned(),
+        body: json!({ "receipts": receipts }).to_string(),
+        key: fresh_key(),
+        what: What::Receipts,
     }
 }
 
@@ -287,8 +342,9 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
             .map(|id| (id.clone(), f.firmware(id)))
             .collect(),
         cursor: 0,
-        jobs: BTreeMap::new(),
+        targets: BTreeMap::new(),
         pending: None,
+        unanswered: None,
     };
     let mut answers = Answers::new();
     let mut lost = 0;
@@ -326,7 +382,10 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
             handles.push(scope.spawn(move || {
                 let mut got = Answers::new();
                 while carrier.sync(f, server) {
-                    if let Some(request) = carrier.deliver() {
+                    let Ok(delivered) = carrier.deliver(f, server) else {
+                        break;
+                    };
+                    if let Some(request) = delivered {
                         match send(f, server, &carrier.token, &request) {
                             Ok((status, text)) => {
                                 carrier.settle(status, &text);
@@ -379,6 +438,17 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
                 );
             }
         }
+        // A status whose answer was lost: presented again, it gets the answer
+        // the server kept (or is settled now, if the kill came first).
+        if carrier.unanswered.is_some() {
+            lost += 1;
+            let receipts = carrier
+                .present(&f, f.server())
+                .expect("the restarted server answers");
+            if !receipts.is_empty() {
+                carrier.pending = Some(receipts_request(&receipts));
+            }
+        }
         if let Some(request) = carrier.pending.take() {
             lost += 1;
             let (status, text) = retry(&f, &carrier.token, &request);
@@ -417,7 +487,7 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
     // desired table.
     for _ in 0..50 {
         assert!(carrier.sync(&f, f.server()));
-        match carrier.deliver() {
+        match carrier.deliver(&f, f.server()).expect("an answer") {
             Some(request) => {
                 let (status, text) =
                     send(&f, f.server(), &carrier.token, &request).expect("an answer");
@@ -454,13 +524,17 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
             on_lock, wanted,
             "lock {lock_id} holds what the server wants"
         );
-        let (confirmed, job): (i64, Option<String>) = inspect
+        let (confirmed, desired, recovery): (i64, i64, i64) = inspect
             .rows(&format!(
-                "SELECT confirmed_version, job_id FROM locks WHERE id = '{lock_id}'"
+                "SELECT confirmed_version, desired_version, needs_recovery FROM locks WHERE id = '{lock_id}'"
             ))
             .remove(0);
         assert_eq!(confirmed, i64::from(lock.state().version));
-        assert_eq!(job, None, "lock {lock_id} still has a job");
+        assert_eq!(
+            (desired, recovery),
+            (confirmed, 0),
+            "lock {lock_id} still has work"
+        );
     }
 }
 
@@ -496,33 +570,32 @@ fn check_invariants(
         "a slot confirmed with two codes",
         "SELECT lock_id FROM placements WHERE conf_present = 1 GROUP BY lock_id, slot HAVING COUNT(*) > 1",
     );
+    // No work pending (sync names no target): nothing for a visit to swap.
+    let idle =
+        "l.desired_version <= l.confirmed_version AND l.needs_recovery = 0 AND l.attention IS NULL";
     empty(
-        "a slot shared by a leaving and an arriving code with no job to swap them",
-        "SELECT p.lock_id FROM placements p JOIN locks l ON l.id = p.lock_id WHERE p.live = 1 AND l.job_id IS NULL AND l.attention IS NULL GROUP BY p.lock_id, p.slot HAVING COUNT(*) > 1",
+        "a slot shared by a leaving and an arriving code with no work pending to swap them",
+        &format!(
+            "SELECT p.lock_id FROM placements p JOIN locks l ON l.id = p.lock_id WHERE p.live = 1 AND {idle} GROUP BY p.lock_id, p.slot HAVING COUNT(*) > 1"
+        ),
     );
     empty(
         "a placement's live flag disagrees with its presence",
         "SELECT id FROM placements WHERE live <> CASE WHEN want_present = 1 OR conf_present = 1 THEN 1 ELSE 0 END",
     );
     empty(
-        "a lock left marked for sealing",
-        "SELECT id FROM locks WHERE dirty <> 0",
-    );
-    empty(
         "a lock confirmed beyond its desired version",
         "SELECT id FROM locks WHERE confirmed_version > desired_version",
     );
     empty(
-        "a lock's job does not match its versions",
-        "SELECT l.id FROM locks l LEFT JOIN jobs j ON j.id = l.job_id WHERE l.job_id IS NOT NULL AND (j.id IS NULL OR j.target <> l.job_target OR l.job_target <> l.desired_version OR (j.recovery = 0 AND j.base <> l.confirmed_version))",
+        "an applied job above the lock's confirmed version",
+        "SELECT j.id FROM jobs j JOIN locks l ON l.id = j.lock_id WHERE j.outcome = 'applied' AND j.target > l.confirmed_version",
     );
     empty(
-        "a lock with work to do but no job",
-        "SELECT p.id FROM placements p JOIN locks l ON l.id = p.lock_id WHERE l.job_id IS NULL AND l.attention IS NULL AND p.live = 1 AND (p.want_present <> p.conf_present OR (p.want_present = 1 AND p.want_enabled <> p.conf_enabled))",
-    );
-    empty(
-        "a lock that needs recovery but has no job",
-        "SELECT id FROM locks WHERE needs_recovery = 1 AND job_id IS NULL AND attention IS NULL",
+        "a lock with work to do that sync does not name",
+        &format!(
+            "SELECT p.id FROM placements p JOIN locks l ON l.id = p.lock_id WHERE {idle} AND p.live = 1 AND (p.want_present <> p.conf_present OR (p.want_present = 1 AND p.want_enabled <> p.conf_enabled))"
+        ),
     );
     empty(
         "a placement without its audit entry",

@@ -17,7 +17,7 @@ use keyway_core::lock::Entry;
 use keyway_server::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, Server, fresh_key};
+use support::{Fixture, Server, fresh_key, lock_status};
 
 /// Follows the cursor to the end through `servers` in turn; returns the new
 /// cursor and every code and tombstone id seen. Panics if a cursor moves back.
@@ -131,31 +131,29 @@ fn two_instances_give_each_slot_once_and_cursors_only_move_forward() {
 
     // The real lock firmware takes the entrance's job whole: one slot per
     // code, and every code (digits as their residents see them) opens it.
+    // The visit is opened on one instance and its status presented to the
+    // other: the challenge lives in the shared database.
     let mut entrance = f.firmware(&f.entrance);
-    let (_, page) = f.call_at(&second, Some(mia), Method::GET, "/v1/sync", None, None);
-    let mut job = None;
-    let mut cursor: i64 = page["cursor"].as_str().unwrap().parse().unwrap();
-    let mut pages = vec![page];
-    while pages.last().unwrap()["has_more"] == true {
-        let (_, page) = f.call_at(
-            f.server(),
-            Some(mia),
-            Method::GET,
-            &format!("/v1/sync?cursor={cursor}"),
-            None,
-            None,
-        );
-        cursor = page["cursor"].as_str().unwrap().parse().unwrap();
-        pages.push(page);
-    }
-    for page in &pages {
-        for lock in page["locks"].as_array().unwrap() {
-            if lock["lock_id"] == f.entrance.as_str() {
-                job = lock["job"].as_str().map(str::to_owned);
-            }
-        }
-    }
-    let job = decode_bytes(&job.expect("the entrance has a job")).unwrap();
+    let (status, opened) = f.call_at(
+        &second,
+        Some(mia),
+        Method::POST,
+        &format!("/v1/locks/{}/visits", f.entrance),
+        None,
+        None,
+    );
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let sealed = lock_status(&mut entrance, &opened);
+    let (status, answer) = f.call_at(
+        f.server(),
+        Some(mia),
+        Method::POST,
+        &format!("/v1/visits/{}/status", opened["visit_id"].as_str().unwrap()),
+        Some(json!({ "status": encode_bytes(&sealed) })),
+        None,
+    );
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let job = decode_bytes(answer["jobs"][0].as_str().expect("the entrance has a job")).unwrap();
     let receipt = entrance.apply(&job, Timestamp::now()).unwrap();
     let (status, results) = f.call_at(
         &second,

@@ -9,11 +9,10 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
-use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Entry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, eventually, occurs, state_on};
+use support::{Fixture, eventually, occurs, state_on, visit};
 
 #[test]
 fn carriers_couriers_and_staff_pins() {
@@ -375,24 +374,7 @@ fn one_time_pins_are_delivered_used_once_and_looked_up() {
 
     // The PIN opens the package room once; the lock's event settles it `used`.
     let mut room = f.firmware(&f.package_room);
-    let job = f.get(&sam, "/v1/sync").1["locks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lock_id"] == f.package_room.as_str())
-        .unwrap()["job"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let receipt = room
-        .apply(&decode_bytes(&job).unwrap(), Timestamp::now())
-        .unwrap();
-    f.ok(
-        &sam,
-        Method::POST,
-        "/v1/receipts",
-        json!({"receipts": [encode_bytes(&receipt)]}),
-    );
+    visit(&f, &sam, &mut room);
     assert!(matches!(
         room.enter_code(&value, Timestamp::now()),
         Some(Entry::Granted { consumed: true, .. })
@@ -401,13 +383,7 @@ fn one_time_pins_are_delivered_used_once_and_looked_up() {
         room.enter_code(&value, Timestamp::now()),
         Some(Entry::Denied { .. })
     ));
-    let status = room.status([1; 16], 0, Timestamp::now()).unwrap();
-    f.ok(
-        &sam,
-        Method::POST,
-        "/v1/receipts",
-        json!({"receipts": [encode_bytes(&status)]}),
-    );
+    visit(&f, &sam, &mut room);
     let (_, used) = f.get(&sam, &format!("/v1/codes/{}", pin["id"].as_str().unwrap()));
     assert_eq!(used["status"], "used");
     assert_eq!(state_on(&used, &f.package_room), "used");
@@ -1341,7 +1317,7 @@ fn admin_seed_fills_a_property_the_server_serves() {
     );
     let locks = sync["locks"].as_array().unwrap();
     assert_eq!(locks.len(), 2);
-    assert!(locks.iter().all(|l| l["job"].is_null()));
+    assert!(locks.iter().all(|l| l["target_version"].is_null()));
     // A new code takes the next free slot: its job puts one code on version 1.
     let created = f.ok(
         tokens[0],

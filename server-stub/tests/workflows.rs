@@ -11,30 +11,27 @@ use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::{Entry, Lock};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, eventually, fresh_key, job_of, post_receipts, state_on};
+use support::{
+    Fixture, eventually, fresh_key, lock_status, open_visit, post_receipts, present, state_on,
+    sync_entry, visit,
+};
 
-/// What a phone does at a lock: take the lock's job from sync, let the lock
-/// apply it, carry the sealed receipt back. Returns the receipt results.
+/// What a phone does at a lock: a visit (the server seals the lock's job for
+/// the session the lock's fresh status opened), the receipts carried back.
+/// Returns the receipt results.
 fn deliver(f: &Fixture, token: &str, lock: &mut Lock) -> Value {
-    let lock_id = lock.config().lock_id.to_string();
-    let (status, sync) = f.get(token, "/v1/sync");
-    assert_eq!(status, StatusCode::OK, "{sync}");
-    let entry = sync["locks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lock_id"] == lock_id.as_str())
-        .unwrap_or_else(|| panic!("lock {lock_id} not in sync: {sync}"))
-        .clone();
-    let job = decode_bytes(entry["job"].as_str().expect("a job to deliver")).unwrap();
-    let receipt = lock
-        .apply(&job, Timestamp::now())
-        .expect("the lock opens the job");
-    post_receipts(f, token, &[receipt])
+    let done = visit(f, token, lock);
+    assert!(
+        !done.receipts.is_empty(),
+        "a job to deliver: {:?}",
+        done.answer
+    );
+    done.results
 }
 
-fn status_receipt(lock: &mut Lock) -> Vec<u8> {
-    lock.status([7; 16], 0, Timestamp::now()).unwrap()
+/// Whether the server wants nothing more of the lock.
+fn nothing_to_deliver(f: &Fixture, token: &str, lock_id: &str) -> bool {
+    sync_entry(f, token, lock_id)["target_version"].is_null()
 }
 
 fn code(f: &Fixture, token: &str, id: &str) -> Value {
@@ -291,7 +288,7 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
         Some(Entry::Granted { .. })
     ));
     assert!(
-        job_of(&f, &alice, &f.lock_4b)["job"].is_null(),
+        nothing_to_deliver(&f, &alice, &f.lock_4b),
         "nothing left to deliver"
     );
 
@@ -370,20 +367,38 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
         .find(|e| e["kind"] == "code_used")
         .unwrap();
     assert_eq!(used["code_id"], id.as_str());
-    let count = kinds.len();
-    // The same receipt again changes nothing.
-    let receipt = status_receipt(&mut unit);
-    post_receipts(&f, &alice, std::slice::from_ref(&receipt));
-    post_receipts(&f, &alice, &[receipt]);
+    // A visit brings the events the keypad recorded since; the same receipt
+    // again changes nothing and stores no event twice.
+    let _ = unit.enter_code("0001", Timestamp::now());
+    f.ok(
+        &alice,
+        Method::POST,
+        &format!("/v1/codes/{id}/disable"),
+        json!({}),
+    );
+    let done = visit(&f, &alice, &mut unit);
+    let (_, audit) = f.get(&alice, &format!("/v1/locks/{}/audit", f.lock_4b));
+    let count = audit["entries"].as_array().unwrap().len();
+    assert_eq!(
+        post_receipts(&f, &alice, &done.receipts)["results"][0]["status"],
+        "accepted"
+    );
     let (_, audit) = f.get(&alice, &format!("/v1/locks/{}/audit", f.lock_4b));
     assert_eq!(
         audit["entries"].as_array().unwrap().len(),
         count,
         "events are stored once"
     );
-    // Sync tells phones how far the server has the lock's events, so a status
-    // asked from there carries only new ones.
-    let ack = job_of(&f, &alice, &f.lock_4b)["audit_ack"]
+    f.ok(
+        &alice,
+        Method::POST,
+        &format!("/v1/codes/{id}/enable"),
+        json!({}),
+    );
+    deliver(&f, &alice, &mut unit);
+    // A visit tells the phone how far the server has the lock's events, so
+    // the status asked from there carries only new ones.
+    let ack = open_visit(&f, &alice, &f.lock_4b)["since_seq"]
         .as_u64()
         .unwrap() as u32;
     assert!(ack >= 8, "{ack}");
@@ -436,9 +451,11 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
             .iter()
             .any(|c| c["id"] == id.as_str())
     );
-    assert!(matches!(
+    // Refused (by now the keypad has counted five wrong entries, and the
+    // fifth locks it).
+    assert!(!matches!(
         unit.enter_code("5827", Timestamp::now()),
-        Some(Entry::Denied { .. })
+        Some(Entry::Granted { .. })
     ));
 }
 
@@ -487,11 +504,15 @@ fn a_refusal_fails_the_new_code_and_keeps_the_old_one() {
         unit.enter_code("3859", Timestamp::now()),
         Some(Entry::Granted { .. })
     ));
-    // No retry loop: there is nothing left to send.
-    assert!(
-        job_of(&f, &alice, &f.lock_4b)["job"].is_null(),
-        "no job is resent after a refusal"
+    // No retry loop: the next visit has nothing to send.
+    let again = visit(&f, &alice, &mut unit);
+    assert_eq!(
+        again.answer["target_version"], 1,
+        "no job is resent after a refusal (at most an acknowledgement): {:?}",
+        again.answer
     );
+    assert_eq!(unit.state().version, 1);
+    assert!(nothing_to_deliver(&f, &alice, &f.lock_4b));
 }
 
 #[test]
@@ -507,8 +528,12 @@ fn lost_receipts_and_wiped_locks_recover_without_getting_stuck() {
     );
 
     // The lock applies the job but its receipt is lost on the way.
-    let job = decode_bytes(job_of(&f, &alice, &f.lock_4b)["job"].as_str().unwrap()).unwrap();
+    let opened = open_visit(&f, &alice, &f.lock_4b);
+    let status = lock_status(&mut unit, &opened);
+    let (_, answer) = present(&f, &alice, opened["visit_id"].as_str().unwrap(), &status);
+    let job = decode_bytes(answer["jobs"][0].as_str().unwrap()).unwrap();
     unit.apply(&job, Timestamp::now()).unwrap();
+    unit.disconnected();
     // Meanwhile another code is added: the new job is cut from the old base.
     let second = f.ok(
         &alice,
@@ -516,15 +541,14 @@ fn lost_receipts_and_wiped_locks_recover_without_getting_stuck() {
         "/v1/codes",
         json!({"kind": "resident", "mode": "pick", "code": "6148"}),
     );
-    // The lock answers version_mismatch with its digest; the server recognises
-    // the job whose receipt was lost and cuts a delta from there.
+    // The next visit's status shows the lock at the lost job's version and
+    // digest: the server settles that job and cuts a delta from there.
     let result = deliver(&f, &alice, &mut unit);
     assert_eq!(result["results"][0]["status"], "accepted");
     assert_eq!(
         state_on(&code(&f, &alice, first["id"].as_str().unwrap()), &f.lock_4b),
         "active"
     );
-    deliver(&f, &alice, &mut unit);
     assert_eq!(
         state_on(
             &code(&f, &alice, second["id"].as_str().unwrap()),
@@ -533,12 +557,10 @@ fn lost_receipts_and_wiped_locks_recover_without_getting_stuck() {
         "active"
     );
 
-    // The lock is replaced by a factory-new one: a status shows a table the
-    // server cannot explain, so one recovery job rebuilds the whole table.
+    // The lock is replaced by a factory-new one: its status shows a table the
+    // server cannot explain, so the same visit brings one recovery job that
+    // rebuilds the whole table.
     let mut fresh = f.firmware(&f.lock_4b);
-    post_receipts(&f, &alice, &[status_receipt(&mut fresh)]);
-    let lock = job_of(&f, &alice, &f.lock_4b);
-    assert!(lock["job"].is_string(), "a recovery job: {lock}");
     deliver(&f, &alice, &mut fresh);
     for value in ["3859", "6148"] {
         assert!(
@@ -549,10 +571,14 @@ fn lost_receipts_and_wiped_locks_recover_without_getting_stuck() {
             "{value}"
         );
     }
-    assert!(job_of(&f, &alice, &f.lock_4b)["job"].is_null());
-    // An in-sync status changes nothing.
-    post_receipts(&f, &alice, &[status_receipt(&mut fresh)]);
-    assert!(job_of(&f, &alice, &f.lock_4b)["job"].is_null());
+    assert!(nothing_to_deliver(&f, &alice, &f.lock_4b));
+    // An in-sync lock's visit changes nothing: at most an acknowledgement of
+    // its events, which leaves its version where it is.
+    let version = fresh.state().version;
+    visit(&f, &alice, &mut fresh);
+    assert_eq!(fresh.state().version, version);
+    assert!(fresh.state().audit.is_empty(), "its events acknowledged");
+    assert!(nothing_to_deliver(&f, &alice, &f.lock_4b));
 
     // Forged or foreign receipts are refused one by one, with a code.
     let result = f.ok(
@@ -590,7 +616,7 @@ fn windows_that_end_expire_and_leave_the_lock() {
     });
     assert_eq!(state_on(&expired, &f.lock_4b), "expired");
     assert!(
-        job_of(&f, &alice, &f.lock_4b)["job"].is_string(),
+        !nothing_to_deliver(&f, &alice, &f.lock_4b),
         "a job removes it"
     );
     deliver(&f, &alice, &mut unit);
@@ -923,7 +949,8 @@ fn a_resident_relays_the_package_rooms_sealed_jobs_without_seeing_its_codes() {
     let value = carrier["code"]["value"].as_str().unwrap().to_owned();
     assert_eq!(state_on(&carrier["code"], &f.package_room), "pending");
 
-    // Alice's sync carries the package room's sealed job, but none of its codes.
+    // Alice's sync names the package room's pending work (and its
+    // advertising key), but none of its codes.
     let (_, sync) = f.get(&alice, "/v1/sync");
     let room = sync["locks"]
         .as_array()
@@ -931,7 +958,7 @@ fn a_resident_relays_the_package_rooms_sealed_jobs_without_seeing_its_codes() {
         .iter()
         .find(|l| l["lock_id"] == f.package_room.as_str())
         .unwrap_or_else(|| panic!("the package room is in a resident's sync: {sync}"));
-    assert!(room["job"].is_string(), "{room}");
+    assert!(room["target_version"].is_u64(), "{room}");
     assert!(
         !sync.to_string().contains(&value) && !sync.to_string().contains(&code_id),
         "a resident never sees the carrier's code: {sync}"
@@ -947,7 +974,9 @@ fn a_resident_relays_the_package_rooms_sealed_jobs_without_seeing_its_codes() {
     );
     assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
 
-    // She carries the job to the lock and its receipt back: the code settles.
+    // Her visit carries the job sealed for the lock's session, and its
+    // receipt back: the code settles. The job she carried never shows her
+    // the digits (it is sealed for the lock).
     let mut lock = f.firmware(&f.package_room);
     let results = deliver(&f, &alice, &mut lock);
     assert_eq!(results["results"][0]["status"], "accepted", "{results}");

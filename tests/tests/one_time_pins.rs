@@ -82,7 +82,8 @@ rusty_fork::rusty_fork_test! {
         assert_eq!(w.keypad(&room, &value), "denied:already_used");
         // The lock's report travels back with the next visit: used.
         let report = w.deliver(&alice);
-        assert_eq!(World::outcome(&report, &room).as_deref(), Some("status_fetched"), "{report:?}");
+        // (its status settles the use; the same visit takes the spent PIN off the lock)
+        assert_eq!(World::outcome(&report, &room).as_deref(), Some("delivered"), "{report:?}");
         let settled = w.ok("sam", Method::GET, &format!("/v1/codes/{id}"), None);
         assert_eq!(settled["status"], "used", "{settled}");
         let (status, _) = w.call("sam", Method::GET, &format!("/v1/manage/recipients/{bob}/pin"), None);

@@ -169,7 +169,7 @@ pub struct PropertyView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DoorView {
-    /// The lock's id, 16 hex digits (as it advertises it).
+    /// The lock's id, 16 hex digits.
     pub lock_id: String,
     /// A name people recognise.
     pub name: String,
@@ -387,7 +387,8 @@ pub struct DoorList {
     pub doors: Vec<DoorView>,
 }
 
-/// A lock in a sync answer: its versions and the job to carry to it.
+/// A lock in a sync answer: its versions, whether it needs a visit, and the
+/// key that recognises its advertisements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LockSync {
@@ -409,19 +410,54 @@ pub struct LockSync {
     pub constraints: Vec<ModelConstraint>,
     /// The version the server last confirmed on the lock.
     pub confirmed_version: u32,
-    /// The version the job brings the lock to; equal to the advertised version
-    /// means nothing to deliver.
+    /// The version the server wants the lock at, when that is not the
+    /// confirmed one: a phone that hears the lock advertise another version
+    /// visits it (the job is sealed at the door, for the lock's session).
     pub target_version: Option<u32>,
-    /// The sealed job, base64; `None` when the lock is up to date.
-    pub job: Option<String>,
-    /// When the job expires on the lock's clock.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
-    pub job_expires_at: Option<Timestamp>,
-    /// The highest audit sequence number the server has stored for this lock:
-    /// a phone asks the lock for a status with `since_seq` = this, so the
-    /// events it carries back are ones the server lacks.
-    #[serde(default)]
-    pub audit_ack: u32,
+    /// The lock's advertising key (64 hex digits): it recognises the lock's
+    /// rotating advertisements and reads their version and flags. It opens no
+    /// job and forges no receipt.
+    pub advert_key: String,
+}
+
+/// `POST /v1/locks/{id}/visits`: a visit opened. The phone asks the lock for
+/// a status with `challenge` and `since_seq`, then presents it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VisitOpened {
+    /// The visit's id.
+    pub visit_id: String,
+    /// The lock.
+    pub lock_id: String,
+    /// The single-use challenge (32 hex digits) the lock's status must echo.
+    pub challenge: String,
+    /// The highest audit sequence number the server stored for the lock (in
+    /// the lock's current life): the status carries the events after it.
+    pub since_seq: u32,
+    /// After this the challenge is refused.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub expires_at: Timestamp,
+}
+
+/// `POST /v1/visits/{id}/status`: the lock's sealed status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VisitStatus {
+    /// The sealed status, base64.
+    pub status: String,
+}
+
+/// The server's answer to a presented status: the jobs it sealed for the
+/// session the status opened (none when the lock needs nothing). Presenting
+/// the same status again returns the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VisitAnswer {
+    /// Sealed jobs, base64, to hand to the lock in this connection.
+    pub jobs: Vec<String>,
+    /// The version the lock reaches once they apply (its current one when
+    /// there are none).
+    pub target_version: u32,
 }
 
 /// A deleted code: the phone drops it from its mirror.
@@ -444,15 +480,15 @@ pub struct SyncResponse {
     pub codes: Vec<CodeView>,
     /// Codes deleted since the cursor (gone from every lock).
     pub tombstones: Vec<Tombstone>,
-    /// Locks whose job or versions changed since the cursor.
+    /// Locks whose versions or work changed since the cursor.
     pub locks: Vec<LockSync>,
 }
 
-/// `POST /v1/receipts`: sealed receipts carried back from locks.
+/// `POST /v1/receipts`: sealed job receipts carried back from locks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReceiptBatch {
-    /// Sealed receipts (job receipts or status answers), base64.
+    /// Sealed job receipts, base64 (statuses go to their visit).
     pub receipts: Vec<String>,
 }
 
@@ -465,7 +501,8 @@ pub struct ReceiptResult {
     /// The lock it came from, when readable.
     pub lock_id: Option<String>,
     /// `accepted`, or a machine code for why it was not (`bad_seal`,
-    /// `unknown_lock`, `malformed`, ...). A receipt seen before is `accepted`.
+    /// `unknown_lock`, `malformed`, `unknown_job`, `status_needs_visit`, ...).
+    /// A receipt seen before is `accepted` and settles nothing again.
     pub status: String,
 }
 
@@ -638,7 +675,7 @@ pub struct LockView {
     pub desired_version: u32,
     /// The version the lock last confirmed.
     pub confirmed_version: u32,
-    /// Whether a sealed job waits to be carried.
+    /// Whether a change waits to be carried to the lock (sealed at the next visit).
     pub job_pending: bool,
     /// Set when the lock needs a person (a change the lock keeps refusing).
     pub attention: Option<String>,
@@ -659,14 +696,18 @@ pub struct LockList {
 pub struct AuditEntry {
     /// `server` or `lock`.
     pub source: String,
+    /// The lock's life (16 hex digits), for lock events: sequence numbers
+    /// count within it.
+    #[serde(default)]
+    pub epoch: Option<String>,
     /// The lock's sequence number, for lock events.
     pub lock_seq: Option<u32>,
     /// When it happened (the lock's clock for lock events).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub at: Timestamp,
-    /// What happened: `code_added`, `code_removed`, `job_sealed`,
-    /// `job_applied`, `job_refused`, `code_used`, `one_time_consumed`,
-    /// `wrong_code`, `lockout_started`, ...
+    /// What happened: `code_added`, `code_removed`, `job_applied`,
+    /// `job_refused`, `recovery_started`, `lock_reset`, `code_used`,
+    /// `one_time_consumed`, `wrong_code`, `lockout_started`, ...
     pub kind: String,
     /// The slot, when one.
     pub slot: Option<u16>,

@@ -16,10 +16,11 @@
 //!   with backoff and jitter; the server's idempotency turns a retry into the
 //!   first answer), uploads receipts in batches, pulls the delta since the
 //!   cursor page by page (each page one transaction).
-//! - **Delivery** (`delivery`, [`Client::deliver_nearby`]): scans, carries each lock's
-//!   sealed job when the lock advertises another version, asks locks with
-//!   pending audit events (or a lost receipt) for a status, stores the
-//!   receipts, uploads them and pulls the settled states.
+//! - **Delivery** (`delivery`, [`Client::deliver_nearby`]): scans, recognises
+//!   the user's locks by their advertising keys, visits each one that needs it
+//!   (status to the server, the jobs it seals for the lock's session back to
+//!   the lock, in one connection), stores the receipts, uploads them and pulls
+//!   the settled states.
 //! - **Events** ([`Client::subscribe`]): every change of a code as the app
 //!   shows it, after each committed transaction.
 //!
@@ -54,8 +55,7 @@ use crate::api::{
 };
 use crate::code::{AccessPoint, CodeKind, Origin};
 use crate::delivery::{
-    Backoff, DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockJobs, LockTransport,
-    TransportError,
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockTransport, TransportError,
 };
 use crate::policy::{ModelConstraint, Violation};
 use crate::protocol::LockId;
@@ -150,9 +150,9 @@ pub struct Door {
     pub constraints: Vec<ModelConstraint>,
     /// The version the server last confirmed on the lock.
     pub confirmed_version: u32,
-    /// The version its waiting job brings it to (`None`: nothing to carry).
+    /// The version the server wants it at (`None`: nothing to carry).
     pub target_version: Option<u32>,
-    /// A sealed job waits to be carried to it.
+    /// A change waits to be carried to it (sealed at the door, on the next visit).
     pub job_waiting: bool,
 }
 
@@ -326,8 +326,9 @@ pub struct LockDelivery {
     pub lock_id: String,
     /// Its name.
     pub name: String,
-    /// `delivered`, `status_fetched`, `up_to_date`, or a failure code
-    /// (`out_of_range`, `connection_lost`, `timed_out`, `lock_refused`, ...).
+    /// `delivered`, `checked` (the server settled its status and had nothing
+    /// to send), or a failure code (`out_of_range`, `server_unreachable`,
+    /// `connection_lost`, `timed_out`, `lock_refused`, ...).
     pub outcome: String,
     /// Sealed receipts brought back.
     pub receipts: u32,
@@ -336,7 +337,7 @@ pub struct LockDelivery {
 /// What [`Client::deliver_nearby`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
-    /// Keyway locks heard in the scan (the user's and others').
+    /// The user's locks recognised in the scan.
     pub heard: u32,
     /// Per lock of the user's that was heard and needed something.
     pub locks: Vec<LockDelivery>,
@@ -678,7 +679,7 @@ impl Client {
         Ok(locks
             .into_iter()
             .map(|l| Door {
-                job_waiting: l.job.is_some(),
+                job_waiting: l.target_version.is_some(),
                 lock_id: l.lock_id,
                 name: l.name,
                 access_point: l.access_point,

@@ -18,7 +18,7 @@ use super::ClientError;
 use crate::api::{CreateCodeRequest, LockSync, Problem};
 
 /// Schema version stored in `meta`.
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -34,9 +34,7 @@ CREATE TABLE IF NOT EXISTS locks_mirror (
     constraints TEXT NOT NULL,
     confirmed_version INTEGER NOT NULL,
     target_version INTEGER,
-    job TEXT,
-    job_expires_at TEXT,
-    audit_ack INTEGER NOT NULL,
+    advert_key TEXT NOT NULL,
     change_counter INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS codes_mirror (
@@ -79,6 +77,15 @@ CREATE TABLE IF NOT EXISTS receipts (
     batch_key TEXT,
     created_at INTEGER NOT NULL
 );
+";
+
+/// From schema 1 (lock protocol 1, jobs carried from sync): the lock mirror
+/// gains advertising keys and loses jobs, and is pulled again from the start;
+/// statuses kept for upload can no longer settle anything.
+const FROM_SCHEMA_1: &str = "
+DROP TABLE locks_mirror;
+DELETE FROM receipts WHERE kind = 'status';
+DELETE FROM meta WHERE key = 'cursor';
 ";
 
 /// A request in the outbox.
@@ -138,6 +145,21 @@ impl Store {
         }
         // FULL: a committed transaction survives a power cut, not only a kill.
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None);
+        if version.as_deref() == Some("1") {
+            conn.execute_batch(FROM_SCHEMA_1)?;
+            conn.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                [SCHEMA_VERSION],
+            )?;
+        }
         conn.execute_batch(SCHEMA)?;
         let store = Self {
             conn: Mutex::new(conn),
@@ -245,13 +267,12 @@ pub(crate) fn wipe(tx: &Tx<'_>) -> Result<(), ClientError> {
 /// Upserts a lock as the server described it.
 pub(crate) fn put_lock(tx: &Tx<'_>, lock: &LockSync) -> Result<(), ClientError> {
     tx.tx.execute(
-        "INSERT INTO locks_mirror (lock_id, name, access_point, unit_id, enter_key, constraints, confirmed_version, target_version, job, job_expires_at, audit_ack, change_counter)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO locks_mirror (lock_id, name, access_point, unit_id, enter_key, constraints, confirmed_version, target_version, advert_key, change_counter)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (lock_id) DO UPDATE SET name = excluded.name, access_point = excluded.access_point,
            unit_id = excluded.unit_id, enter_key = excluded.enter_key, constraints = excluded.constraints,
            confirmed_version = excluded.confirmed_version, target_version = excluded.target_version,
-           job = excluded.job, job_expires_at = excluded.job_expires_at, audit_ack = excluded.audit_ack,
-           change_counter = excluded.change_counter",
+           advert_key = excluded.advert_key, change_counter = excluded.change_counter",
         params![
             lock.lock_id,
             lock.name,
@@ -261,9 +282,7 @@ pub(crate) fn put_lock(tx: &Tx<'_>, lock: &LockSync) -> Result<(), ClientError> 
             serde_json::to_string(&lock.constraints)?,
             lock.confirmed_version,
             lock.target_version,
-            lock.job,
-            lock.job_expires_at.map(|t| t.to_string()),
-            lock.audit_ack,
+            lock.advert_key,
             tx.counter,
         ],
     )?;
@@ -273,7 +292,7 @@ pub(crate) fn put_lock(tx: &Tx<'_>, lock: &LockSync) -> Result<(), ClientError> 
 /// Every lock the server said this user may carry jobs to.
 pub(crate) fn locks(conn: &Connection) -> Result<Vec<LockSync>, ClientError> {
     let mut stmt = conn.prepare(
-        "SELECT lock_id, name, access_point, unit_id, enter_key, constraints, confirmed_version, target_version, job, job_expires_at, audit_ack FROM locks_mirror ORDER BY name, lock_id",
+        "SELECT lock_id, name, access_point, unit_id, enter_key, constraints, confirmed_version, target_version, advert_key FROM locks_mirror ORDER BY name, lock_id",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -285,14 +304,12 @@ pub(crate) fn locks(conn: &Connection) -> Result<Vec<LockSync>, ClientError> {
             r.get::<_, String>(5)?,
             r.get::<_, u32>(6)?,
             r.get::<_, Option<u32>>(7)?,
-            r.get::<_, Option<String>>(8)?,
-            r.get::<_, Option<String>>(9)?,
-            r.get::<_, u32>(10)?,
+            r.get::<_, String>(8)?,
         ))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (id, name, ap, unit, enter, constraints, confirmed, target, job, expires, ack) = row?;
+        let (id, name, ap, unit, enter, constraints, confirmed, target, advert_key) = row?;
         out.push(LockSync {
             lock_id: id,
             name,
@@ -304,9 +321,7 @@ pub(crate) fn locks(conn: &Connection) -> Result<Vec<LockSync>, ClientError> {
             constraints: serde_json::from_str(&constraints)?,
             confirmed_version: confirmed,
             target_version: target,
-            job,
-            job_expires_at: expires.and_then(|t| t.parse().ok()),
-            audit_ack: ack,
+            advert_key,
         });
     }
     Ok(out)
@@ -608,16 +623,11 @@ pub(crate) fn remove_entry(tx: &Tx<'_>, seq: i64) -> Result<(), ClientError> {
 
 // ---- receipts ----
 
-/// Stores receipts carried back from a lock.
-pub(crate) fn add_receipt(
-    tx: &Tx<'_>,
-    lock_id: &str,
-    kind: &str,
-    body: &str,
-) -> Result<(), ClientError> {
+/// Stores a job receipt carried back from a lock.
+pub(crate) fn add_receipt(tx: &Tx<'_>, lock_id: &str, body: &str) -> Result<(), ClientError> {
     tx.tx.execute(
-        "INSERT INTO receipts (lock_id, kind, body, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![lock_id, kind, body, now()],
+        "INSERT INTO receipts (lock_id, kind, body, created_at) VALUES (?1, 'job', ?2, ?3)",
+        params![lock_id, body, now()],
     )?;
     Ok(())
 }

@@ -51,7 +51,7 @@ fn a_receipt_batch_keeps_its_key_until_it_is_answered() {
     let s = store_in(dir.path());
     s.write(|tx| {
         for i in 0..3 {
-            store::add_receipt(tx, "6b77000000000001", "job", &format!("r{i}"))?;
+            store::add_receipt(tx, "6b77000000000001", &format!("r{i}"))?;
         }
         Ok(())
     })

@@ -1,12 +1,13 @@
 //! The Bluetooth LE transport on `btleplug` (feature `ble`): BlueZ over D-Bus
 //! on Linux, CoreBluetooth on Apple platforms, WinRT on Windows.
 //!
-//! - Scanning asks the stack for devices advertising the Keyway service UUID,
-//!   reads each one's lock id, version and flags from its manufacturer data
-//!   under [`crate::protocol::COMPANY_ID`], and reports its RSSI. Devices the
-//!   stack remembers from earlier scans but did not hear in this one (BlueZ
-//!   keeps them without an RSSI) are left out. Range is the engine's call
-//!   ([`super::DeliveryConfig::min_rssi`]).
+//! - Scanning asks the stack for devices advertising the Keyway service UUID
+//!   and reports each one's manufacturer data under
+//!   [`crate::protocol::COMPANY_ID`] and RSSI, named by the stack's device id
+//!   (the engine resolves which lock it is with the advertising keys). Devices
+//!   the stack remembers from earlier scans but did not hear in this one
+//!   (BlueZ keeps them without an RSSI) are left out. Range is the engine's
+//!   call ([`super::DeliveryConfig::min_rssi`]).
 //! - Connecting connects, discovers services, finds the write and notify
 //!   characteristics and subscribes to notifications, all within the timeout.
 //! - Frames are written as ATT write commands (without response), except
@@ -34,15 +35,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{LockLink, LockSighting, LockTransport, TransportError};
-use crate::protocol::{
-    Advertisement, COMPANY_ID, LockId, NOTIFY_CHAR_UUID, SERVICE_UUID, WRITE_CHAR_UUID,
-};
+use super::{HeardDevice, LockLink, LockTransport, TransportError};
+use crate::protocol::{COMPANY_ID, NOTIFY_CHAR_UUID, SERVICE_UUID, WRITE_CHAR_UUID};
 
 /// A [`LockTransport`] on the platform's Bluetooth stack through btleplug.
 pub struct BleTransport {
     manager: Manager,
-    seen: Mutex<HashMap<LockId, Peripheral>>,
+    seen: Mutex<HashMap<String, Peripheral>>,
 }
 
 impl std::fmt::Debug for BleTransport {
@@ -74,11 +73,11 @@ impl BleTransport {
             .ok_or_else(|| TransportError::AdapterUnavailable("no Bluetooth adapter".into()))
     }
 
-    fn remembered(&self, lock_id: LockId) -> Option<Peripheral> {
+    fn remembered(&self, device: &str) -> Option<Peripheral> {
         self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&lock_id)
+            .get(device)
             .cloned()
     }
 }
@@ -96,19 +95,9 @@ fn service_uuid() -> Uuid {
     Uuid::from_u128(SERVICE_UUID)
 }
 
-/// Reads a Keyway advertisement from a device's manufacturer data.
-pub fn sighting_from(
-    manufacturer_data: &HashMap<u16, Vec<u8>>,
-    rssi: Option<i16>,
-) -> Option<LockSighting> {
-    let payload = manufacturer_data.get(&COMPANY_ID)?;
-    let advertisement = Advertisement::decode(payload).ok()?;
-    Some(LockSighting::new(advertisement, rssi))
-}
-
 #[async_trait]
 impl LockTransport for BleTransport {
-    async fn scan(&self, duration: Duration) -> Result<Vec<LockSighting>, TransportError> {
+    async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError> {
         let adapter = self.adapter().await?;
         match adapter
             .start_scan(ScanFilter {
@@ -126,7 +115,7 @@ impl LockTransport for BleTransport {
         if let Err(e) = adapter.stop_scan().await {
             log::debug!("stopping the scan failed: {e}");
         }
-        let mut sightings = Vec::new();
+        let mut heard = Vec::new();
         let mut seen = HashMap::new();
         for peripheral in peripherals.map_err(unavailable)? {
             // A device can vanish between the listing and this read.
@@ -136,28 +125,34 @@ impl LockTransport for BleTransport {
             if !properties.services.contains(&service_uuid()) || properties.rssi.is_none() {
                 continue;
             }
-            if let Some(sighting) = sighting_from(&properties.manufacturer_data, properties.rssi) {
-                seen.insert(sighting.lock_id, peripheral);
-                sightings.push(sighting);
-            }
+            let Some(payload) = properties.manufacturer_data.get(&COMPANY_ID) else {
+                continue;
+            };
+            let device = peripheral.id().to_string();
+            heard.push(HeardDevice {
+                device: device.clone(),
+                manufacturer_data: payload.clone(),
+                rssi: properties.rssi,
+            });
+            seen.insert(device, peripheral);
         }
         *self
             .seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = seen;
-        Ok(sightings)
+        Ok(heard)
     }
 
     async fn connect(
         &self,
-        lock_id: LockId,
+        device: &str,
         timeout: Duration,
     ) -> Result<Arc<dyn LockLink>, TransportError> {
         let peripheral = self
-            .remembered(lock_id)
-            .ok_or(TransportError::NotFound(lock_id))?;
+            .remembered(device)
+            .ok_or_else(|| TransportError::NotFound(device.to_owned()))?;
         let adapter = self.adapter().await?;
-        let opened = tokio::time::timeout(timeout, open_link(&adapter, &peripheral, lock_id)).await;
+        let opened = tokio::time::timeout(timeout, open_link(&adapter, &peripheral, device)).await;
         match opened {
             Ok(Ok(link)) => Ok(Arc::new(link)),
             Ok(Err(e)) => {
@@ -175,14 +170,14 @@ impl LockTransport for BleTransport {
 async fn open_link(
     adapter: &Adapter,
     peripheral: &Peripheral,
-    lock_id: LockId,
+    device: &str,
 ) -> Result<BleLink, TransportError> {
     // Subscribe to adapter events first so a disconnect during setup is seen.
     let mut events = adapter.events().await.map_err(unavailable)?;
     peripheral.connect().await.map_err(|e| {
         let text = describe(&e);
         if matches!(e, btleplug::Error::DeviceNotFound) || text.contains("UnknownObject") {
-            TransportError::NotFound(lock_id)
+            TransportError::NotFound(device.to_owned())
         } else {
             TransportError::ConnectFailed(e.to_string())
         }
@@ -241,7 +236,7 @@ async fn open_link(
         }
     });
     let mtu = usize::from(peripheral.mtu());
-    log::debug!("connected to lock {lock_id}, MTU {mtu}");
+    log::debug!("connected, MTU {mtu}");
     Ok(BleLink {
         peripheral: peripheral.clone(),
         write,

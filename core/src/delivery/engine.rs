@@ -1,11 +1,12 @@
-//! The delivery engine: scan, skip, connect, one `Jobs` message per lock,
-//! receipts back, retries with backoff and jitter, typed outcomes.
+//! The delivery engine: a visit to one lock in one connection (status,
+//! server, jobs, receipts), retries with backoff and jitter, typed outcomes.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{DEFAULT_MIN_RSSI, LockLink, LockSighting, LockTransport, TransportError};
+use async_trait::async_trait;
+
+use super::{DEFAULT_MIN_RSSI, HeardDevice, LockLink, LockSighting, LockTransport, TransportError};
 use crate::protocol::frame::{Reassembler, split};
 use crate::protocol::message::MAX_BATCH;
 use crate::protocol::seal::envelope_lock_id;
@@ -54,7 +55,7 @@ pub struct DeliveryConfig {
     pub connect_timeout: Duration,
     /// The longest wait for each notification of a response.
     pub response_timeout: Duration,
-    /// Attempts per lock, the first included.
+    /// Connection attempts per visit, the first included.
     pub attempts: u32,
     /// Delays between attempts.
     pub backoff: Backoff,
@@ -73,19 +74,57 @@ impl Default for DeliveryConfig {
     }
 }
 
-/// The sealed jobs for one lock and the version they bring it to.
+/// The server's half of a visit: its single-use challenge for the lock's
+/// status, and how far it has stored the lock's audit events.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockJobs {
-    /// The lock.
+pub struct VisitTicket {
+    /// The visit, as the server names it.
+    pub visit_id: String,
+    /// The lock visited.
     pub lock_id: LockId,
-    /// The version the lock is at once every job is applied; a lock that
-    /// already advertises it is skipped without connecting.
-    pub target_version: u32,
-    /// Sealed jobs, in the order the lock applies them.
-    pub jobs: Vec<Vec<u8>>,
+    /// What the lock's sealed status must echo.
+    pub challenge: [u8; 16],
+    /// The highest audit sequence number the server stored for the lock.
+    pub since_seq: u32,
 }
 
-/// Why a delivery or a status fetch did not complete. Each has a stable code.
+/// Why the server could not take part in a visit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VisitError {
+    /// The server could not be reached (the phone is offline): nothing can be
+    /// delivered, since jobs are sealed for the lock's session at the door.
+    #[error("the server is unreachable: {0}")]
+    Unreachable(String),
+    /// The server answered with a refusal.
+    #[error("the server refused the visit ({code}): {detail}")]
+    Refused {
+        /// Its stable machine code.
+        code: String,
+        /// What it said.
+        detail: String,
+    },
+}
+
+/// The server, as the engine needs it for a visit. The phone's client
+/// implements it over HTTP (`docs/api.md`, visits); the simulator's scenario
+/// runner and tests play it in process.
+#[async_trait]
+pub trait VisitServer: Send + Sync {
+    /// Opens a visit of `lock`: a fresh challenge, and the audit events the
+    /// server already has.
+    async fn open_visit(&self, lock: LockId) -> Result<VisitTicket, VisitError>;
+
+    /// Hands over the lock's sealed status for `ticket`; the server settles it
+    /// and answers with the jobs it sealed for the session the status opened
+    /// (none when the lock needs nothing).
+    async fn present_status(
+        &self,
+        ticket: &VisitTicket,
+        status: Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, VisitError>;
+}
+
+/// Why a visit did not complete. Each has a stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryFailure {
     /// The lock was not heard, or heard below the RSSI threshold.
@@ -109,7 +148,7 @@ pub enum DeliveryFailure {
         /// What was wrong with it.
         reason: String,
     },
-    /// The jobs cannot be delivered as given (nothing was sent).
+    /// The server's jobs cannot be delivered as given (nothing was sent).
     InvalidJobs {
         /// What is wrong with them.
         reason: String,
@@ -118,6 +157,18 @@ pub enum DeliveryFailure {
     BluetoothUnavailable {
         /// What the stack said.
         message: String,
+    },
+    /// The server could not be reached during the visit.
+    ServerUnreachable {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The server refused its part of the visit.
+    ServerRefused {
+        /// The server's stable code.
+        code: String,
+        /// What it said.
+        detail: String,
     },
 }
 
@@ -132,18 +183,23 @@ impl DeliveryFailure {
             Self::BadResponse { .. } => "bad_response",
             Self::InvalidJobs { .. } => "invalid_jobs",
             Self::BluetoothUnavailable { .. } => "bluetooth_unavailable",
+            Self::ServerUnreachable { .. } => "server_unreachable",
+            Self::ServerRefused { .. } => "server_refused",
         }
     }
 
     fn retryable(&self) -> bool {
         match self {
             Self::ConnectionLost | Self::TimedOut | Self::BadResponse { .. } => true,
-            Self::LockRefused { error } => {
-                matches!(error, ErrorCode::Busy | ErrorCode::MalformedFrame)
-            }
+            Self::LockRefused { error } => matches!(
+                error,
+                ErrorCode::Busy | ErrorCode::MalformedFrame | ErrorCode::NoSession
+            ),
             Self::OutOfRange { .. }
             | Self::InvalidJobs { .. }
-            | Self::BluetoothUnavailable { .. } => false,
+            | Self::BluetoothUnavailable { .. }
+            | Self::ServerUnreachable { .. }
+            | Self::ServerRefused { .. } => false,
         }
     }
 }
@@ -162,66 +218,55 @@ impl From<TransportError> for DeliveryFailure {
     }
 }
 
-/// What became of one lock's jobs.
+impl From<VisitError> for DeliveryFailure {
+    fn from(e: VisitError) -> Self {
+        match e {
+            VisitError::Unreachable(detail) => Self::ServerUnreachable { detail },
+            VisitError::Refused { code, detail } => Self::ServerRefused { code, detail },
+        }
+    }
+}
+
+/// What became of one visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
-    /// Every job reached the lock; one sealed receipt per job, in order, for
-    /// the server to open (applied, version mismatch or refused).
+    /// The server's jobs reached the lock; one sealed receipt per job, in
+    /// order, for the server to open (applied, version mismatch or refused).
     Delivered {
         /// The sealed receipts.
         receipts: Vec<Vec<u8>>,
     },
-    /// The lock already advertises the target version; nothing was sent.
-    UpToDate,
-    /// The delivery did not complete.
+    /// The server settled the lock's status and had nothing to send.
+    Checked,
+    /// The visit did not complete.
     Failed(DeliveryFailure),
 }
 
 impl DeliveryOutcome {
-    /// The stable machine code (`delivered`, `up_to_date`, or the failure's).
+    /// The stable machine code (`delivered`, `checked`, or the failure's).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Delivered { .. } => "delivered",
-            Self::UpToDate => "up_to_date",
+            Self::Checked => "checked",
             Self::Failed(failure) => failure.code(),
         }
     }
 }
 
-/// One lock's delivery.
+/// One lock's visit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryReport {
+pub struct VisitReport {
     /// The lock.
     pub lock_id: LockId,
     /// What happened.
     pub outcome: DeliveryOutcome,
-    /// Connection attempts made (0 when nothing needed sending or could be).
+    /// Connection attempts made (0 when the lock was out of range).
     pub attempts: u32,
-    /// The version the lock advertised in the scan, if it was heard.
-    pub advertised_version: Option<u32>,
+    /// The version the lock advertised.
+    pub advertised_version: u32,
 }
 
-/// A sealed status and the challenge it must echo (the server checks both).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedStatus {
-    /// The fresh random challenge the phone sent.
-    pub challenge: [u8; 16],
-    /// The lock's sealed status receipt.
-    pub sealed: Vec<u8>,
-}
-
-/// One lock's status fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusReport {
-    /// The lock.
-    pub lock_id: LockId,
-    /// The sealed status, or why there is none.
-    pub outcome: Result<SealedStatus, DeliveryFailure>,
-    /// Connection attempts made.
-    pub attempts: u32,
-}
-
-/// Carries sealed jobs to locks through a [`LockTransport`].
+/// Visits locks through a [`LockTransport`], with a [`VisitServer`].
 pub struct DeliveryEngine {
     transport: Arc<dyn LockTransport>,
     config: DeliveryConfig,
@@ -235,14 +280,14 @@ impl std::fmt::Debug for DeliveryEngine {
     }
 }
 
-/// One attempt's work on an open link.
-type Work<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryFailure>> + Send + 'a>>;
-
-/// A delivery's messages and what has come back so far, kept across attempts.
-struct Progress {
-    messages: Vec<(Vec<u8>, usize)>,
-    done: usize,
-    receipts: Vec<Vec<u8>>,
+/// What a visit has done so far, kept across connection attempts.
+#[derive(Default)]
+struct Visit {
+    /// A ticket not yet presented (it can serve a later attempt).
+    ticket: Option<VisitTicket>,
+    /// Jobs the server sealed and the phone sent (or began to send) without
+    /// receipts back: an attempt asks for them again first.
+    jobs: Option<Vec<Vec<u8>>>,
 }
 
 /// Room for a message's header and each envelope's length in a `Jobs` message.
@@ -260,269 +305,185 @@ impl DeliveryEngine {
         &self.config
     }
 
-    /// Scans once for [`DeliveryConfig::scan_time`].
-    pub async fn scan(&self) -> Result<Vec<LockSighting>, TransportError> {
-        let sightings = self.transport.scan(self.config.scan_time).await?;
-        log::debug!("scan heard {} lock(s)", sightings.len());
-        Ok(sightings)
+    /// Scans once for [`DeliveryConfig::scan_time`]; resolve what was heard
+    /// with [`super::resolve`].
+    pub async fn scan(&self) -> Result<Vec<HeardDevice>, TransportError> {
+        let heard = self.transport.scan(self.config.scan_time).await?;
+        log::debug!("scan heard {} Keyway device(s)", heard.len());
+        Ok(heard)
     }
 
-    /// Scans once, then delivers each lock's jobs in turn. Fails only when the
-    /// scan itself fails (Bluetooth unavailable); per-lock results are in the
-    /// reports, in the order of `batches`.
-    pub async fn deliver_all(
-        &self,
-        batches: &[LockJobs],
-    ) -> Result<Vec<DeliveryReport>, TransportError> {
-        let sightings = self.scan().await?;
-        let mut reports = Vec::with_capacity(batches.len());
-        for batch in batches {
-            let seen = sightings.iter().find(|s| s.lock_id == batch.lock_id);
-            reports.push(self.deliver(batch, seen).await);
-        }
-        Ok(reports)
-    }
-
-    /// Delivers one lock's jobs given what the last scan heard of it (`None`:
-    /// not heard). Skips a lock that advertises the target version.
-    pub async fn deliver(&self, batch: &LockJobs, seen: Option<&LockSighting>) -> DeliveryReport {
-        let report = |outcome, attempts| DeliveryReport {
-            lock_id: batch.lock_id,
+    /// Visits the lock `seen` in one connection: asks the server for a
+    /// challenge (while connecting), the lock for a status (which opens a
+    /// session), hands the status to the server, and delivers the jobs it
+    /// sealed for that session. Retries a dropped link; jobs sent without
+    /// receipts are asked for again first (the lock answers a repeat with
+    /// its remembered receipt), and a lost session starts a new visit.
+    pub async fn visit(&self, seen: &LockSighting, server: &dyn VisitServer) -> VisitReport {
+        let report = |outcome, attempts| VisitReport {
+            lock_id: seen.lock_id,
             outcome,
             attempts,
-            advertised_version: seen.map(|s| s.version),
+            advertised_version: seen.version,
         };
-        let messages = match plan(batch) {
-            Ok(messages) => messages,
-            Err(reason) => {
-                return report(
-                    DeliveryOutcome::Failed(DeliveryFailure::InvalidJobs { reason }),
-                    0,
-                );
-            }
-        };
-        let Some(seen) = seen else {
-            return report(
-                DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: None }),
-                0,
-            );
-        };
-        if seen.version == batch.target_version {
-            log::info!(
-                "lock {} is up to date (version {})",
-                batch.lock_id,
-                seen.version
-            );
-            return report(DeliveryOutcome::UpToDate, 0);
-        }
-        if messages.is_empty() {
-            return report(
-                DeliveryOutcome::Failed(DeliveryFailure::InvalidJobs {
-                    reason: "no jobs for a lock that is not at the target version".into(),
-                }),
-                0,
-            );
-        }
         if !seen.in_range(self.config.min_rssi) {
-            return report(
-                DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: seen.rssi }),
-                0,
-            );
+            let failure = DeliveryFailure::OutOfRange { rssi: seen.rssi };
+            return report(DeliveryOutcome::Failed(failure), 0);
         }
-        log::info!(
-            "delivering {} job(s) to lock {} in {} message(s)",
-            batch.jobs.len(),
-            batch.lock_id,
-            messages.len()
-        );
-        let mut progress = Progress {
-            messages,
-            done: 0,
-            receipts: Vec::with_capacity(batch.jobs.len()),
-        };
-        let (result, attempts) = self
-            .with_retries(batch.lock_id, &mut progress, |engine, link, progress| {
-                Box::pin(engine.send_jobs(link, progress))
-            })
-            .await;
-        let receipts = progress.receipts;
-        let outcome = match result {
-            Ok(()) => {
-                log::info!("lock {} took {} job(s)", batch.lock_id, receipts.len());
-                DeliveryOutcome::Delivered { receipts }
-            }
-            Err(failure) => {
-                log::warn!(
-                    "delivery to lock {} failed: {}",
-                    batch.lock_id,
-                    failure.code()
-                );
-                DeliveryOutcome::Failed(failure)
-            }
-        };
-        report(outcome, attempts)
-    }
-
-    /// Fetches a sealed status from a lock heard in `seen`, with a fresh random
-    /// challenge and the audit events after `since_seq`.
-    pub async fn fetch_status(&self, seen: &LockSighting, since_seq: u32) -> StatusReport {
-        let lock_id = seen.lock_id;
-        if !seen.in_range(self.config.min_rssi) {
-            return StatusReport {
-                lock_id,
-                outcome: Err(DeliveryFailure::OutOfRange { rssi: seen.rssi }),
-                attempts: 0,
-            };
-        }
-        let challenge: [u8; 16] = rand::random();
-        let request = Message::StatusRequest {
-            challenge,
-            since_seq,
-        }
-        .encode();
-        let mut state = (request, None);
-        let (result, attempts) = self
-            .with_retries(lock_id, &mut state, |engine, link, (request, sealed)| {
-                Box::pin(engine.request_status(link, request, sealed))
-            })
-            .await;
-        let sealed = state.1;
-        let outcome = result.and_then(|()| {
-            sealed
-                .map(|sealed| SealedStatus { challenge, sealed })
-                .ok_or(DeliveryFailure::BadResponse {
-                    reason: "no status".into(),
-                })
-        });
-        StatusReport {
-            lock_id,
-            outcome,
-            attempts,
-        }
-    }
-
-    /// Fetches a status from every lock in `sightings` that advertises
-    /// `events_pending` and for which `since_seq` gives the server's last
-    /// stored audit sequence number, so audit events reach the server.
-    pub async fn collect_events(
-        &self,
-        sightings: &[LockSighting],
-        since_seq: impl Fn(LockId) -> Option<u32>,
-    ) -> Vec<StatusReport> {
-        let mut reports = Vec::new();
-        for seen in sightings.iter().filter(|s| s.events_pending) {
-            if let Some(since) = since_seq(seen.lock_id) {
-                reports.push(self.fetch_status(seen, since).await);
-            }
-        }
-        reports
-    }
-
-    /// Runs `work` on a fresh link per attempt until it succeeds, fails for
-    /// good, or attempts run out. Returns the result and the attempts made.
-    async fn with_retries<S, F>(
-        &self,
-        lock_id: LockId,
-        state: &mut S,
-        work: F,
-    ) -> (Result<(), DeliveryFailure>, u32)
-    where
-        S: Send,
-        F: for<'a> Fn(&'a Self, &'a dyn LockLink, &'a mut S) -> Work<'a>,
-    {
+        let mut visit = Visit::default();
         let attempts = self.config.attempts.max(1);
         let mut last = DeliveryFailure::ConnectionLost;
         for attempt in 1..=attempts {
             if attempt > 1 {
                 let delay = self.config.backoff.delay(attempt - 1);
-                log::debug!("retrying lock {lock_id} in {delay:?} (attempt {attempt})");
+                log::debug!("visiting lock {} again in {delay:?}", seen.lock_id);
                 tokio::time::sleep(delay).await;
             }
-            let result = match self.connect(lock_id).await {
-                Ok(link) => {
-                    let result = work(self, link.as_ref(), state).await;
-                    let close = link.disconnect();
-                    if tokio::time::timeout(self.config.response_timeout, close)
-                        .await
-                        .is_err()
-                    {
-                        log::debug!("closing the link to lock {lock_id} timed out");
-                    }
-                    result
-                }
-                Err(failure) => Err(failure),
-            };
+            let result = self.attempt(seen, server, &mut visit).await;
             match result {
-                Ok(()) => return (Ok(()), attempt),
+                Ok(outcome) => {
+                    log::info!("lock {}: {}", seen.lock_id, outcome.code());
+                    return report(outcome, attempt);
+                }
                 Err(failure) if failure.retryable() && attempt < attempts => {
                     log::info!(
-                        "attempt {attempt} on lock {lock_id} failed: {}",
+                        "visit {attempt} of lock {} failed: {}",
+                        seen.lock_id,
                         failure.code()
                     );
                     last = failure;
                 }
-                Err(failure) => return (Err(failure), attempt),
+                Err(failure) => {
+                    log::warn!("visit of lock {} failed: {}", seen.lock_id, failure.code());
+                    return report(DeliveryOutcome::Failed(failure), attempt);
+                }
             }
         }
-        (Err(last), attempts)
+        report(DeliveryOutcome::Failed(last), attempts)
     }
 
-    /// Sends the messages not yet answered, collecting their receipts.
+    /// One connection: opens it (and a server ticket at the same time when
+    /// the visit needs one), runs the visit on it, closes it.
+    async fn attempt(
+        &self,
+        seen: &LockSighting,
+        server: &dyn VisitServer,
+        visit: &mut Visit,
+    ) -> Result<DeliveryOutcome, DeliveryFailure> {
+        let need_ticket = visit.ticket.is_none() && visit.jobs.is_none();
+        let link = if need_ticket {
+            let (link, ticket) =
+                tokio::join!(self.connect(&seen.device), server.open_visit(seen.lock_id));
+            match ticket {
+                Ok(ticket) => visit.ticket = Some(ticket),
+                Err(e) => {
+                    if let Ok(link) = link {
+                        self.close(link.as_ref(), seen.lock_id).await;
+                    }
+                    return Err(e.into());
+                }
+            }
+            link?
+        } else {
+            self.connect(&seen.device).await?
+        };
+        let result = self
+            .on_link(link.as_ref(), seen.lock_id, server, visit)
+            .await;
+        self.close(link.as_ref(), seen.lock_id).await;
+        result
+    }
+
+    async fn close(&self, link: &dyn LockLink, lock_id: LockId) {
+        if tokio::time::timeout(self.config.response_timeout, link.disconnect())
+            .await
+            .is_err()
+        {
+            log::debug!("closing the link to lock {lock_id} timed out");
+        }
+    }
+
+    /// The visit's messages on an open link.
+    async fn on_link(
+        &self,
+        link: &dyn LockLink,
+        lock_id: LockId,
+        server: &dyn VisitServer,
+        visit: &mut Visit,
+    ) -> Result<DeliveryOutcome, DeliveryFailure> {
+        if let Some(jobs) = &visit.jobs {
+            match self.send_jobs(link, jobs).await {
+                Ok(receipts) => return Ok(DeliveryOutcome::Delivered { receipts }),
+                // Not applied, and the session is gone: start the visit over.
+                Err(DeliveryFailure::LockRefused {
+                    error: ErrorCode::NoSession,
+                }) => visit.jobs = None,
+                Err(failure) => return Err(failure),
+            }
+        }
+        let ticket = match visit.ticket.take() {
+            Some(ticket) => ticket,
+            None => server.open_visit(lock_id).await?,
+        };
+        let request = Message::StatusRequest {
+            challenge: ticket.challenge,
+            since_seq: ticket.since_seq,
+        }
+        .encode();
+        let status = match self.exchange(link, &request).await {
+            Ok(Message::Status(status)) => status,
+            Ok(other) => {
+                visit.ticket = Some(ticket);
+                return Err(unexpected(other, "a status request"));
+            }
+            Err(failure) => {
+                visit.ticket = Some(ticket);
+                return Err(failure);
+            }
+        };
+        let jobs = server.present_status(&ticket, status).await?;
+        if jobs.is_empty() {
+            return Ok(DeliveryOutcome::Checked);
+        }
+        plan(lock_id, &jobs).map_err(|reason| DeliveryFailure::InvalidJobs { reason })?;
+        log::info!("delivering {} job(s) to lock {lock_id}", jobs.len());
+        let sent = visit.jobs.insert(jobs);
+        let receipts = self.send_jobs(link, sent).await?;
+        Ok(DeliveryOutcome::Delivered { receipts })
+    }
+
+    /// Sends `jobs` in as few messages as the limits allow, collecting one
+    /// receipt per job.
     async fn send_jobs(
         &self,
         link: &dyn LockLink,
-        progress: &mut Progress,
-    ) -> Result<(), DeliveryFailure> {
-        // Resume after the messages already answered on an earlier attempt.
-        while let Some((request, count)) = progress.messages.get(progress.done) {
-            match self.exchange(link, request).await? {
-                Message::Receipts(got) if got.len() == *count => {
-                    progress.receipts.extend(got);
-                    progress.done += 1;
-                }
+        jobs: &[Vec<u8>],
+    ) -> Result<Vec<Vec<u8>>, DeliveryFailure> {
+        let mut receipts = Vec::with_capacity(jobs.len());
+        for chunk in batches(jobs) {
+            let request = Message::Jobs(chunk.to_vec()).encode();
+            match self.exchange(link, &request).await? {
+                Message::Receipts(got) if got.len() == chunk.len() => receipts.extend(got),
                 Message::Receipts(got) => {
                     return Err(DeliveryFailure::BadResponse {
-                        reason: format!("{} receipts for {count} jobs", got.len()),
+                        reason: format!("{} receipts for {} jobs", got.len(), chunk.len()),
                     });
                 }
-                Message::Error(error) => return Err(DeliveryFailure::LockRefused { error }),
-                _ => {
-                    return Err(DeliveryFailure::BadResponse {
-                        reason: "the lock answered jobs with another message".into(),
-                    });
-                }
+                other => return Err(unexpected(other, "jobs")),
             }
         }
-        Ok(())
+        Ok(receipts)
     }
 
-    async fn request_status(
-        &self,
-        link: &dyn LockLink,
-        request: &[u8],
-        sealed: &mut Option<Vec<u8>>,
-    ) -> Result<(), DeliveryFailure> {
-        match self.exchange(link, request).await? {
-            Message::Status(status) => {
-                *sealed = Some(status);
-                Ok(())
-            }
-            Message::Error(error) => Err(DeliveryFailure::LockRefused { error }),
-            _ => Err(DeliveryFailure::BadResponse {
-                reason: "the lock answered a status request with another message".into(),
-            }),
-        }
-    }
-
-    async fn connect(&self, lock_id: LockId) -> Result<Arc<dyn LockLink>, DeliveryFailure> {
+    async fn connect(&self, device: &str) -> Result<Arc<dyn LockLink>, DeliveryFailure> {
         let timeout = self.config.connect_timeout;
         // The transport enforces the timeout; this one only guards against a
         // transport that does not.
         let guard = timeout + Duration::from_secs(1);
-        match tokio::time::timeout(guard, self.transport.connect(lock_id, timeout)).await {
+        match tokio::time::timeout(guard, self.transport.connect(device, timeout)).await {
             Ok(Ok(link)) => Ok(link),
             Ok(Err(TransportError::ConnectFailed(reason))) => {
-                log::info!("connecting to lock {lock_id} failed: {reason}");
+                log::info!("connecting failed: {reason}");
                 Err(DeliveryFailure::ConnectionLost)
             }
             Ok(Err(e)) => Err(e.into()),
@@ -565,36 +526,48 @@ impl DeliveryEngine {
     }
 }
 
-/// Checks that every job is addressed to the batch's lock and packs the jobs
-/// into as few `Jobs` messages as the message limits allow (usually one).
-/// Returns each encoded message with the number of jobs in it.
-fn plan(batch: &LockJobs) -> Result<Vec<(Vec<u8>, usize)>, String> {
+/// The failure for an answer of the wrong kind (an unsealed error included).
+fn unexpected(message: Message, to: &str) -> DeliveryFailure {
+    match message {
+        Message::Error(error) => DeliveryFailure::LockRefused { error },
+        _ => DeliveryFailure::BadResponse {
+            reason: format!("the lock answered {to} with another message"),
+        },
+    }
+}
+
+/// Checks that every job is addressed to `lock_id` and fits in one message.
+fn plan(lock_id: LockId, jobs: &[Vec<u8>]) -> Result<(), String> {
     let max_len = crate::protocol::frame::MAX_MESSAGE_LEN;
-    for (i, job) in batch.jobs.iter().enumerate() {
+    for (i, job) in jobs.iter().enumerate() {
         let addressed = envelope_lock_id(job).map_err(|e| format!("job {i}: {e}"))?;
-        if addressed != batch.lock_id {
+        if addressed != lock_id {
             return Err(format!("job {i} is addressed to another lock"));
         }
         if JOBS_HEADER_LEN + ENVELOPE_LEN_PREFIX + job.len() > max_len {
             return Err(format!("job {i} is too large for one message"));
         }
     }
-    let mut messages = Vec::new();
-    let mut current: Vec<Vec<u8>> = Vec::new();
-    let mut len = JOBS_HEADER_LEN;
-    for job in &batch.jobs {
+    Ok(())
+}
+
+/// Splits jobs into `Jobs` messages within the batch and length limits
+/// (usually one).
+fn batches(jobs: &[Vec<u8>]) -> Vec<&[Vec<u8>]> {
+    let max_len = crate::protocol::frame::MAX_MESSAGE_LEN;
+    let mut out = Vec::new();
+    let (mut start, mut len) = (0, JOBS_HEADER_LEN);
+    for (i, job) in jobs.iter().enumerate() {
         let add = ENVELOPE_LEN_PREFIX + job.len();
-        if current.len() == MAX_BATCH || len + add > max_len {
-            let count = current.len();
-            messages.push((Message::Jobs(std::mem::take(&mut current)).encode(), count));
+        if i - start == MAX_BATCH || len + add > max_len {
+            out.push(&jobs[start..i]);
+            start = i;
             len = JOBS_HEADER_LEN;
         }
-        current.push(job.clone());
         len += add;
     }
-    if !current.is_empty() {
-        let count = current.len();
-        messages.push((Message::Jobs(current).encode(), count));
+    if start < jobs.len() {
+        out.push(&jobs[start..]);
     }
-    Ok(messages)
+    out
 }

@@ -1,16 +1,17 @@
-//! Delivery: the phone carrying sealed jobs to locks and sealed receipts back
-//! (feature `delivery`).
+//! Delivery: the phone visiting locks, carrying sealed statuses to the server,
+//! sealed jobs to the lock and sealed receipts back (feature `delivery`).
 //!
 //! This module owns the phone side of the lock link: the [`LockTransport`]
 //! trait that any Bluetooth stack can implement (btleplug behind feature
-//! `ble`, or an app's own platform stack through the mobile bindings), and the
-//! [`DeliveryEngine`] that scans, skips locks that are already up to date,
-//! connects, sends every job for a lock in one `Jobs` message framed to the
-//! link's MTU, and hands back the sealed receipts with a typed outcome.
+//! `ble`, or an app's own platform stack through the mobile bindings),
+//! [`resolve`], which reads the private advertisements of the locks whose
+//! advertising keys the phone holds, and the [`DeliveryEngine`], which visits
+//! one lock in one connection with a [`VisitServer`] (status, server, jobs
+//! framed to the link's MTU, receipts) and hands back a typed outcome.
 //!
-//! The phone holds no lock keys: it routes envelopes by the lock id written on
-//! them ([`crate::protocol::seal::envelope_lock_id`]) and never opens them.
-//! Nothing here logs a job's or a receipt's bytes, a code or a key.
+//! The phone holds no job or receipt key: it routes envelopes by the lock id
+//! written on them ([`crate::protocol::seal::envelope_lock_id`]) and never
+//! opens them. Nothing here logs a job's or a receipt's bytes, a code or a key.
 
 mod engine;
 
@@ -25,11 +26,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::protocol::{Advertisement, LockId};
+use crate::protocol::{AdvertKey, LockId, advert::resolve_any};
 
 pub use engine::{
-    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, DeliveryReport,
-    LockJobs, SealedStatus, StatusReport,
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, VisitError,
+    VisitReport, VisitServer, VisitTicket,
 };
 
 /// The RSSI at or above which a lock counts as in range: about 30 ft (9 m).
@@ -42,12 +43,27 @@ pub use engine::{
 /// the safe side, since a delivery at the edge of range is the one that drops.
 pub const DEFAULT_MIN_RSSI: i16 = -78;
 
-/// One lock heard in a scan: what its advertisement says and how strongly it
-/// was heard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A device heard in a scan that advertises the Keyway service: what the
+/// transport reports, before anyone knows which lock it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeardDevice {
+    /// The transport's handle for the device (a Bluetooth address or a
+    /// platform identifier); it changes when the lock rotates its address.
+    pub device: String,
+    /// The manufacturer data under [`crate::protocol::COMPANY_ID`] (the bytes after the company id).
+    pub manufacturer_data: Vec<u8>,
+    /// Received signal strength in dBm; `None` when the stack did not report one.
+    pub rssi: Option<i16>,
+}
+
+/// One lock heard in a scan and recognised by its advertising key: what its
+/// advertisement says and how strongly it was heard.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockSighting {
     /// The lock.
     pub lock_id: LockId,
+    /// The device to connect to.
+    pub device: String,
     /// The state version it advertises.
     pub version: u32,
     /// It holds audit events the server has not acknowledged.
@@ -59,22 +75,37 @@ pub struct LockSighting {
 }
 
 impl LockSighting {
-    /// A sighting from a decoded advertisement.
-    pub fn new(advertisement: Advertisement, rssi: Option<i16>) -> Self {
-        Self {
-            lock_id: advertisement.lock_id,
-            version: advertisement.version,
-            events_pending: advertisement.events_pending,
-            locked_out: advertisement.locked_out,
-            rssi,
-        }
-    }
-
     /// Whether the lock is close enough to deliver to: its RSSI is at least
     /// `min_rssi`. A lock heard without an RSSI counts as in range.
     pub fn in_range(&self, min_rssi: i16) -> bool {
         self.rssi.is_none_or(|rssi| rssi >= min_rssi)
     }
+}
+
+/// The locks among `heard` that one of `keys` recognises (devices of locks
+/// the phone has no key for, and anything that is not a Keyway
+/// advertisement, are left out). The strongest sighting of a lock wins.
+pub fn resolve(heard: &[HeardDevice], keys: &[AdvertKey]) -> Vec<LockSighting> {
+    let mut sightings: Vec<LockSighting> = Vec::new();
+    for device in heard {
+        let Ok(Some(advert)) = resolve_any(&device.manufacturer_data, keys) else {
+            continue;
+        };
+        let sighting = LockSighting {
+            lock_id: advert.lock_id,
+            device: device.device.clone(),
+            version: advert.version,
+            events_pending: advert.events_pending,
+            locked_out: advert.locked_out,
+            rssi: device.rssi,
+        };
+        match sightings.iter_mut().find(|s| s.lock_id == sighting.lock_id) {
+            Some(known) if known.rssi < sighting.rssi => *known = sighting,
+            Some(_) => {}
+            None => sightings.push(sighting),
+        }
+    }
+    sightings
 }
 
 /// What went wrong below the protocol: the radio, the adapter, the link.
@@ -83,9 +114,9 @@ pub enum TransportError {
     /// Bluetooth is off, blocked, absent, or its service cannot be reached.
     #[error("Bluetooth is unavailable: {0}")]
     AdapterUnavailable(String),
-    /// The lock was not seen (out of range, or it vanished).
-    #[error("lock {0} is not in range")]
-    NotFound(LockId),
+    /// The device was not seen (out of range, or it vanished).
+    #[error("the device {0} is not in range")]
+    NotFound(String),
     /// The lock was seen but the connection could not be made.
     #[error("could not connect to the lock: {0}")]
     ConnectFailed(String),
@@ -124,16 +155,16 @@ impl TransportError {
 /// plug in its platform's stack instead of the btleplug one.
 #[async_trait]
 pub trait LockTransport: Send + Sync {
-    /// Listens for `duration` and reports every Keyway lock heard (the
-    /// advertisement carries the service UUID and the manufacturer data under
-    /// [`crate::protocol::COMPANY_ID`]), however weak.
-    async fn scan(&self, duration: Duration) -> Result<Vec<LockSighting>, TransportError>;
+    /// Listens for `duration` and reports every device heard that advertises
+    /// the Keyway service, with its manufacturer data under [`crate::protocol::COMPANY_ID`],
+    /// however weak.
+    async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError>;
 
-    /// Connects to a lock seen in the last scan, discovers the Keyway service
-    /// and subscribes to its notify characteristic, within `timeout`.
+    /// Connects to a device heard in the last scan, discovers the Keyway
+    /// service and subscribes to its notify characteristic, within `timeout`.
     async fn connect(
         &self,
-        lock_id: LockId,
+        device: &str,
         timeout: Duration,
     ) -> Result<Arc<dyn LockLink>, TransportError>;
 }

@@ -1,7 +1,9 @@
-//! The engine against real lock firmware over an in-memory link: the radio is
-//! the only part replaced (the btleplug path is tested in `keyway-ble-sim`).
+//! The engine against real lock firmware over an in-memory link and a server
+//! played in memory with the lock's keys: the radio and HTTP are the only
+//! parts replaced (the btleplug path is tested in `keyway-ble-sim`, the HTTP
+//! one against the real server in `keyway-tests`).
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,11 +15,12 @@ use super::*;
 use crate::code::{Code, CodeKind};
 use crate::lock::{Lock, LockConfig};
 use crate::protocol::{
-    BaseVersion, Job, JobId, LockKeys, Op, Outcome, ReplyTo, RootKey, SlotEntry,
+    BaseVersion, ErrorCode, Job, JobId, LockKeys, Op, Outcome, ReplyTo, RootKey, SlotEntry,
 };
 use crate::schedule::Schedule;
 
 const LOCK: LockId = LockId([0x6b, 0x77, 0, 0, 0, 0, 0, 9]);
+const DEVICE: &str = "AA:BB:CC:00:00:09";
 
 fn root() -> RootKey {
     RootKey::from_bytes([7; 32])
@@ -33,6 +36,9 @@ struct Shared {
     connects: AtomicU32,
     /// Drop the link after this many more frames from the phone (0: never).
     drop_after: AtomicU32,
+    /// Drop the link instead of sending the lock's next answers: after this
+    /// many more answers (0: never).
+    drop_answer: AtomicU32,
 }
 
 struct MemoryTransport(Arc<Shared>);
@@ -46,14 +52,22 @@ struct MemoryLink {
 
 #[async_trait]
 impl LockTransport for MemoryTransport {
-    async fn scan(&self, _: Duration) -> Result<Vec<LockSighting>, TransportError> {
-        let ad = self.0.lock.lock().unwrap().advertisement(now());
-        Ok(vec![LockSighting::new(ad, Some(self.0.rssi))])
+    async fn scan(&self, _: Duration) -> Result<Vec<HeardDevice>, TransportError> {
+        let payload = self.0.lock.lock().unwrap().advertising_payload(now());
+        Ok(vec![HeardDevice {
+            device: DEVICE.into(),
+            manufacturer_data: payload,
+            rssi: Some(self.0.rssi),
+        }])
     }
 
-    async fn connect(&self, id: LockId, _: Duration) -> Result<Arc<dyn LockLink>, TransportError> {
-        if id != LOCK {
-            return Err(TransportError::NotFound(id));
+    async fn connect(
+        &self,
+        device: &str,
+        _: Duration,
+    ) -> Result<Arc<dyn LockLink>, TransportError> {
+        if device != DEVICE {
+            return Err(TransportError::NotFound(device.into()));
         }
         self.0.connects.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -78,6 +92,15 @@ impl LockLink for MemoryLink {
         }
         let mut lock = self.shared.lock.lock().unwrap();
         if let Some(response) = lock.receive_frame(&frame, now()) {
+            let left = self.shared.drop_answer.load(Ordering::SeqCst);
+            if left > 0 {
+                self.shared.drop_answer.store(left - 1, Ordering::SeqCst);
+                if left == 1 {
+                    *self.alive.lock().unwrap() = false;
+                    lock.disconnected();
+                    return Err(TransportError::Disconnected);
+                }
+            }
             for f in crate::protocol::frame::split(&response, 23).unwrap() {
                 let _ = self.tx.send(f);
             }
@@ -112,30 +135,95 @@ impl LockLink for MemoryLink {
     }
 }
 
-fn setup(rssi: i16) -> (Arc<Shared>, DeliveryEngine) {
+fn keys() -> LockKeys {
+    LockKeys::derive(&root(), LOCK)
+}
+
+/// What the played server seals for the next status.
+#[derive(Clone, Default)]
+enum Plan {
+    /// Nothing to do.
+    #[default]
+    Nothing,
+    /// A job putting `n` codes from the lock's version.
+    Put(usize),
+    /// This job, as is (to test what the engine does with a bad one).
+    Fixed(Vec<u8>),
+}
+
+/// The server's half of a visit, played with the lock's keys.
+#[derive(Default)]
+struct MemoryServer {
+    plan: Mutex<Plan>,
+    issued: Mutex<Vec<[u8; 16]>>,
+    statuses: Mutex<Vec<crate::protocol::Receipt>>,
+    offline: AtomicBool,
+}
+
+#[async_trait]
+impl VisitServer for MemoryServer {
+    async fn open_visit(&self, lock: LockId) -> Result<VisitTicket, VisitError> {
+        if self.offline.load(Ordering::SeqCst) {
+            return Err(VisitError::Unreachable("offline".into()));
+        }
+        let challenge: [u8; 16] = rand::random();
+        self.issued.lock().unwrap().push(challenge);
+        Ok(VisitTicket {
+            visit_id: format!("visit-{}", self.issued.lock().unwrap().len()),
+            lock_id: lock,
+            challenge,
+            since_seq: 0,
+        })
+    }
+
+    async fn present_status(
+        &self,
+        ticket: &VisitTicket,
+        status: Vec<u8>,
+    ) -> Result<Vec<Vec<u8>>, VisitError> {
+        let receipt =
+            keys()
+                .open_status(&status, ticket.challenge)
+                .map_err(|e| VisitError::Refused {
+                    code: e.code().into(),
+                    detail: e.to_string(),
+                })?;
+        self.statuses.lock().unwrap().push(receipt.clone());
+        Ok(match self.plan.lock().unwrap().clone() {
+            Plan::Nothing => vec![],
+            Plan::Put(n) => vec![keys().seal_job(&job(&receipt, n)).unwrap()],
+            Plan::Fixed(job) => vec![job],
+        })
+    }
+}
+
+fn setup(rssi: i16) -> (Arc<Shared>, DeliveryEngine, MemoryServer) {
     let shared = Arc::new(Shared {
         lock: Mutex::new(Lock::new(LockConfig::new(LOCK), &root())),
         rssi,
         connects: AtomicU32::new(0),
         drop_after: AtomicU32::new(0),
+        drop_answer: AtomicU32::new(0),
     });
     let config = DeliveryConfig {
         scan_time: Duration::ZERO,
         ..DeliveryConfig::default()
     };
     let engine = DeliveryEngine::new(Arc::new(MemoryTransport(shared.clone())), config);
-    (shared, engine)
+    (shared, engine, MemoryServer::default())
 }
 
-fn job(base: u32, ops: usize) -> Job {
+/// A job for the session `status` opened, putting `n` codes.
+fn job(status: &crate::protocol::Receipt, n: usize) -> Job {
     Job {
         job_id: JobId::random(),
-        base: BaseVersion::Exact(base),
-        target: base + 1,
+        session: status.session,
+        base: BaseVersion::Exact(status.version),
+        target: status.version + 1,
         issued_at: now(),
         expires_at: Timestamp::from_second(1_800_086_400).unwrap(),
         audit_ack: 0,
-        ops: (0..ops)
+        ops: (0..n)
             .map(|i| Op::Put {
                 slot: i as u16,
                 entry: SlotEntry {
@@ -150,111 +238,154 @@ fn job(base: u32, ops: usize) -> Job {
     }
 }
 
-fn batch(job: &Job) -> LockJobs {
-    LockJobs {
-        lock_id: LOCK,
-        target_version: job.target,
-        jobs: vec![LockKeys::derive(&root(), LOCK).seal_job(job).unwrap()],
-    }
+async fn sighting(engine: &DeliveryEngine) -> LockSighting {
+    let heard = engine.scan().await.unwrap();
+    let mut seen = resolve(&heard, &[keys().advert_key().clone()]);
+    assert_eq!(seen.len(), 1, "the lock is recognised by its key");
+    seen.remove(0)
 }
 
-fn receipts(report: &DeliveryReport) -> Vec<crate::protocol::Receipt> {
+fn receipts(report: &VisitReport) -> Vec<crate::protocol::Receipt> {
     let DeliveryOutcome::Delivered { receipts } = &report.outcome else {
         panic!("not delivered: {:?}", report.outcome);
     };
-    let keys = LockKeys::derive(&root(), LOCK);
     receipts
         .iter()
-        .map(|r| keys.open_receipt(r).unwrap())
+        .map(|r| keys().open_receipt(r).unwrap())
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn twenty_changes_travel_in_one_connection() {
-    let (shared, engine) = setup(-60);
-    let job = job(0, 20);
-    let reports = engine.deliver_all(&[batch(&job)]).await.unwrap();
-    assert_eq!(reports[0].attempts, 1);
-    let got = receipts(&reports[0]);
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].outcome, Outcome::Applied);
-    assert_eq!(got[0].reply_to, ReplyTo::Job(job.job_id));
-    assert_eq!(shared.connects.load(Ordering::SeqCst), 1);
-    assert_eq!(shared.lock.lock().unwrap().state().slots.len(), 20);
-}
-
-#[tokio::test(start_paused = true)]
-async fn an_up_to_date_lock_is_skipped_and_a_far_one_is_out_of_range() {
-    let (shared, engine) = setup(-60);
-    let first = job(0, 1);
-    engine.deliver_all(&[batch(&first)]).await.unwrap();
-    let again = engine.deliver_all(&[batch(&first)]).await.unwrap();
-    assert_eq!(again[0].outcome, DeliveryOutcome::UpToDate);
-    assert_eq!(again[0].advertised_version, Some(1));
-    assert_eq!(shared.connects.load(Ordering::SeqCst), 1);
-
-    let (far, engine) = setup(DEFAULT_MIN_RSSI - 1);
-    let report = engine.deliver_all(&[batch(&job(0, 1))]).await.unwrap();
-    assert_eq!(report[0].outcome.code(), "out_of_range");
-    assert_eq!(far.connects.load(Ordering::SeqCst), 0);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_dropped_link_is_retried_and_the_job_applies_once() {
-    let (shared, engine) = setup(-60);
-    shared.drop_after.store(3, Ordering::SeqCst);
-    let job = job(0, 20);
-    let report = engine.deliver_all(&[batch(&job)]).await.unwrap();
-    assert_eq!(report[0].attempts, 2);
-    assert_eq!(receipts(&report[0])[0].outcome, Outcome::Applied);
-    let lock = shared.lock.lock().unwrap();
-    assert_eq!(lock.state().version, 1);
-    let applied = lock
+fn applied_jobs(shared: &Shared) -> usize {
+    shared
+        .lock
+        .lock()
+        .unwrap()
         .state()
         .audit
         .iter()
         .filter(|e| matches!(e.kind, crate::protocol::AuditKind::JobApplied { .. }))
-        .count();
-    assert_eq!(applied, 1);
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn twenty_changes_travel_in_one_connection() {
+    let (shared, engine, server) = setup(-60);
+    *server.plan.lock().unwrap() = Plan::Put(20);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.attempts, 1);
+    let got = receipts(&report);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].outcome, Outcome::Applied);
+    assert_eq!(shared.connects.load(Ordering::SeqCst), 1);
+    assert_eq!(shared.lock.lock().unwrap().state().slots.len(), 20);
+    // The status the server saw echoed its own challenge and named the
+    // session the job was applied in.
+    let statuses = server.statuses.lock().unwrap();
+    assert_eq!(
+        statuses[0].reply_to,
+        ReplyTo::Status(server.issued.lock().unwrap()[0])
+    );
+    assert_eq!(got[0].session, statuses[0].session);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_with_nothing_to_do_is_checked_and_a_far_one_is_out_of_range() {
+    let (_, engine, server) = setup(-60);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.outcome, DeliveryOutcome::Checked);
+    assert_eq!(server.statuses.lock().unwrap().len(), 1);
+
+    let (far, engine, server) = setup(DEFAULT_MIN_RSSI - 1);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.outcome.code(), "out_of_range");
+    assert_eq!(far.connects.load(Ordering::SeqCst), 0);
+    assert!(server.issued.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lock_the_phone_has_no_key_for_is_not_recognised() {
+    let (_, engine, _) = setup(-60);
+    let heard = engine.scan().await.unwrap();
+    let stranger = LockKeys::derive(&RootKey::from_bytes([8; 32]), LOCK);
+    assert!(resolve(&heard, &[stranger.advert_key().clone()]).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_dropped_mid_job_starts_a_new_visit_and_the_job_applies_once() {
+    let (shared, engine, server) = setup(-60);
+    *server.plan.lock().unwrap() = Plan::Put(20);
+    // Two frames of status request, then the link drops inside the jobs.
+    shared.drop_after.store(4, Ordering::SeqCst);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.attempts, 2);
+    assert_eq!(receipts(&report)[0].outcome, Outcome::Applied);
+    assert_eq!(server.statuses.lock().unwrap().len(), 2, "a second visit");
+    assert_eq!(shared.lock.lock().unwrap().state().version, 1);
+    assert_eq!(applied_jobs(&shared), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn receipts_lost_after_the_lock_applied_come_back_on_the_next_connection() {
+    let (shared, engine, server) = setup(-60);
+    *server.plan.lock().unwrap() = Plan::Put(3);
+    // The first answer (the status) arrives; the second (the receipts) is lost.
+    shared.drop_answer.store(2, Ordering::SeqCst);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.attempts, 2);
+    assert_eq!(receipts(&report)[0].outcome, Outcome::Applied);
+    assert_eq!(
+        server.statuses.lock().unwrap().len(),
+        1,
+        "the job was asked again"
+    );
+    assert_eq!(applied_jobs(&shared), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn misrouted_and_altered_jobs_change_nothing() {
-    let (shared, engine) = setup(-60);
-    let mut wrong = batch(&job(0, 1));
-    wrong.lock_id = LockId([1; 8]);
-    let report = engine.deliver(&wrong, None).await;
+    let (shared, engine, server) = setup(-60);
+    let other = LockKeys::derive(&root(), LockId([1; 8]));
+    let status = crate::protocol::Receipt {
+        lock_id: LockId([1; 8]),
+        epoch: crate::protocol::Epoch([1; 8]),
+        reply_to: ReplyTo::Status([0; 16]),
+        session: crate::protocol::SessionId([0; 16]),
+        outcome: Outcome::Status,
+        version: 0,
+        digest: [0; 32],
+        lock_time: now(),
+        events: vec![],
+        events_pending: false,
+    };
+    *server.plan.lock().unwrap() = Plan::Fixed(other.seal_job(&job(&status, 1)).unwrap());
+    let report = engine.visit(&sighting(&engine).await, &server).await;
     assert_eq!(report.outcome.code(), "invalid_jobs");
 
-    let mut altered = batch(&job(0, 1));
-    let last = altered.jobs[0].len() - 1;
-    altered.jobs[0][last] ^= 1;
-    let report = engine.deliver_all(&[altered]).await.unwrap();
+    let mut altered = keys().seal_job(&job(&status, 1)).unwrap();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    *server.plan.lock().unwrap() = Plan::Fixed(altered);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
     assert_eq!(
-        report[0].outcome,
+        report.outcome,
         DeliveryOutcome::Failed(DeliveryFailure::LockRefused {
-            error: crate::protocol::ErrorCode::BadSeal
+            error: ErrorCode::BadSeal
         })
     );
-    assert_eq!(report[0].attempts, 1, "a bad seal is not retried");
+    assert_eq!(report.attempts, 1, "a bad seal is not retried");
     assert_eq!(shared.lock.lock().unwrap().state().version, 0);
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_status_echoes_a_fresh_challenge() {
-    let (shared, engine) = setup(-60);
-    shared.lock.lock().unwrap().enter_code("9999", now());
-    let sightings = engine.scan().await.unwrap();
-    assert!(sightings[0].events_pending);
-    let reports = engine.collect_events(&sightings, |_| Some(0)).await;
-    let status = reports[0].outcome.as_ref().unwrap();
-    let receipt = LockKeys::derive(&root(), LOCK)
-        .open_receipt(&status.sealed)
-        .unwrap();
-    assert_eq!(receipt.reply_to, ReplyTo::Status(status.challenge));
-    assert_eq!(receipt.events.len(), 1);
-    let again = engine.fetch_status(&sightings[0], 0).await;
-    assert_ne!(again.outcome.unwrap().challenge, status.challenge);
+async fn an_offline_phone_delivers_nothing_and_asks_the_lock_nothing() {
+    let (shared, engine, server) = setup(-60);
+    server.offline.store(true, Ordering::SeqCst);
+    let report = engine.visit(&sighting(&engine).await, &server).await;
+    assert_eq!(report.outcome.code(), "server_unreachable");
+    assert_eq!(report.attempts, 1);
+    assert!(server.statuses.lock().unwrap().is_empty());
+    let lock = shared.lock.lock().unwrap();
+    assert_eq!(lock.state().version, 0);
 }
 
 #[test]
@@ -278,17 +409,16 @@ fn backoff_doubles_up_to_the_cap_with_jitter_below() {
 fn the_engine_and_its_futures_are_send() {
     fn send<T: Send>(_: &T) {}
     fn sync<T: Send + Sync>(_: &T) {}
-    let (_, engine) = setup(-60);
+    let (_, engine, server) = setup(-60);
     sync(&engine);
-    let batches = [batch(&job(0, 1))];
-    send(&engine.deliver_all(&batches));
     let seen = LockSighting {
         lock_id: LOCK,
+        device: DEVICE.into(),
         version: 0,
         events_pending: true,
         locked_out: false,
         rssi: None,
     };
-    send(&engine.fetch_status(&seen, 0));
-    send(&engine.collect_events(&[seen], |_| Some(0)));
+    send(&engine.visit(&seen, &server));
+    send(&engine.scan());
 }

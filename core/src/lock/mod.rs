@@ -2,14 +2,17 @@
 //! messages and keypad entries. It depends on the protocol only, never on the
 //! phone side; the simulator (`keyway-ble-sim`) runs it for every simulated lock.
 //!
-//! A [`Lock`] opens sealed jobs, applies each whole or not at all, answers a
+//! A [`Lock`] answers a status request by opening a session, applies only
+//! jobs sealed for its current session, each whole or not at all, answers a
 //! repeated job with the very same receipt, refuses jobs for the wrong base
 //! version with its current version and digest, enforces schedules, one-time
-//! use and the wrong-attempt lockout with its own clock, and keeps an audit log
-//! that receipts carry to the server until the server acknowledges it.
+//! use and the wrong-entry budget with its own clock, keeps an audit log that
+//! receipts carry to the server until the server acknowledges it, and writes
+//! an advertisement only holders of its advertising key can read.
 //!
 //! The caller owns time (`now` on every call) and persistence: [`LockState`]
-//! is plain data to store after each call that changed it.
+//! is plain data to store after each call that changed it. Sessions and the
+//! advertisement's rotation nonce are not stored: a power cut ends both.
 
 mod keypad;
 mod table;
@@ -23,11 +26,13 @@ pub use keypad::{DenyReason, Entry, Key, KeypadState, LockoutPolicy};
 pub use table::{SlotTable, StoredSlot, digest_of};
 
 use crate::code::MAX_CODE_LEN;
+use crate::protocol::advert::ROTATION_SECS;
 use crate::protocol::frame::Reassembler;
 use crate::protocol::receipt::MAX_EVENTS_PER_RECEIPT;
 use crate::protocol::{
-    Advertisement, AuditEvent, AuditKind, BaseVersion, ErrorCode, JobId, LockId, LockKeys, Message,
-    Op, Outcome, Receipt, RefusalReason, ReplyTo, RootKey, SealError,
+    Advertisement, AuditEvent, AuditKind, BaseVersion, Epoch, ErrorCode, Job, JobId, LockId,
+    LockKeys, Message, Op, Outcome, Receipt, RefusalReason, ReplyTo, RootKey,
+    SESSION_LIFETIME_SECS, SealError, SessionId,
 };
 
 /// Slots a lock has unless configured otherwise.
@@ -74,6 +79,10 @@ pub struct RecentReceipt {
 /// Everything a lock keeps across power cycles.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockState {
+    /// This life of the lock, drawn when the state starts empty; audit
+    /// sequence numbers count within it.
+    #[serde(default)]
+    pub epoch: Epoch,
     /// The state version: the target of the last applied job.
     pub version: u32,
     /// The slots.
@@ -90,6 +99,22 @@ pub struct LockState {
     pub keypad: KeypadState,
 }
 
+/// The session a status request opened: jobs sealed for it apply until the
+/// link drops or it expires.
+#[derive(Debug, Clone, Copy)]
+struct Session {
+    id: SessionId,
+    opened: Timestamp,
+}
+
+/// The advertisement's current rotation nonce and the state it was drawn for.
+#[derive(Debug, Clone, Copy)]
+struct AdvertNonce {
+    nonce: [u8; 6],
+    drawn: Timestamp,
+    state: (u32, bool, bool),
+}
+
 /// One lock's firmware.
 #[derive(Debug)]
 pub struct Lock {
@@ -97,6 +122,8 @@ pub struct Lock {
     keys: LockKeys,
     state: LockState,
     reassembler: Reassembler,
+    session: Option<Session>,
+    advert: Option<AdvertNonce>,
 }
 
 impl Lock {
@@ -105,14 +132,19 @@ impl Lock {
         Self::with_state(config, root, LockState::default())
     }
 
-    /// A lock resuming from stored state.
+    /// A lock resuming from stored state (a state without a life gets one).
     pub fn with_state(config: LockConfig, root: &RootKey, mut state: LockState) -> Self {
         state.next_seq = state.next_seq.max(1);
+        if state.epoch.is_unset() {
+            state.epoch = Epoch::random();
+        }
         Self {
             keys: LockKeys::derive(root, config.lock_id),
             config,
             state,
             reassembler: Reassembler::new(),
+            session: None,
+            advert: None,
         }
     }
 
@@ -131,7 +163,7 @@ impl Lock {
         self.state.slots.digest()
     }
 
-    /// What the lock advertises at `now`.
+    /// What the lock's advertisement says at `now`, as a key holder reads it.
     pub fn advertisement(&self, now: Timestamp) -> Advertisement {
         Advertisement {
             lock_id: self.config.lock_id,
@@ -139,6 +171,36 @@ impl Lock {
             events_pending: !self.state.audit.is_empty(),
             locked_out: self.state.keypad.is_locked_out(now),
         }
+    }
+
+    /// The manufacturer data to broadcast at `now`: the advertisement sealed
+    /// under a rotation nonce that changes whenever what it says changes, at
+    /// least every [`ROTATION_SECS`], and when the clock moves back.
+    pub fn advertising_payload(&mut self, now: Timestamp) -> Vec<u8> {
+        let said = self.advertisement(now);
+        let state = (said.version, said.events_pending, said.locked_out);
+        let fresh = self.advert.filter(|current| {
+            let age = now.as_second() - current.drawn.as_second();
+            current.state == state && (0..ROTATION_SECS).contains(&age)
+        });
+        let current = match fresh {
+            Some(current) => current,
+            None => {
+                let drawn = AdvertNonce {
+                    nonce: rand::random(),
+                    drawn: now,
+                    state,
+                };
+                self.advert = Some(drawn);
+                drawn
+            }
+        };
+        self.keys.advert_key().encode(&said, current.nonce)
+    }
+
+    /// The lock's current life.
+    pub fn epoch(&self) -> Epoch {
+        self.state.epoch
     }
 
     /// Records an event the hardware observed (power restored, clock set).
@@ -153,9 +215,10 @@ impl Lock {
             .push_back(AuditEvent { seq, at: now, kind });
     }
 
-    /// Forgets a partly received message (the link dropped).
+    /// The link dropped: forgets a partly received message and ends the session.
     pub fn disconnected(&mut self) {
         self.reassembler.reset();
+        self.session = None;
     }
 
     /// Takes in one frame written to the write characteristic; returns the
@@ -196,21 +259,44 @@ impl Lock {
         response.encode()
     }
 
-    /// A sealed status receipt echoing `challenge`, with the events after `since_seq`.
+    /// A sealed status receipt echoing `challenge`, with the events after
+    /// `since_seq`; it opens a new session (ending any earlier one), which
+    /// the receipt names for the server to seal jobs for.
     pub fn status(
         &mut self,
         challenge: [u8; 16],
         since_seq: u32,
         now: Timestamp,
     ) -> Result<Vec<u8>, ErrorCode> {
-        let receipt = self.receipt(ReplyTo::Status(challenge), Outcome::Status, since_seq, now);
+        let session = Session {
+            id: SessionId(rand::random()),
+            opened: now,
+        };
+        self.session = Some(session);
+        let receipt = self.receipt(
+            ReplyTo::Status(challenge),
+            session.id,
+            Outcome::Status,
+            since_seq,
+            now,
+        );
         self.keys
             .seal_receipt(&receipt)
             .map_err(|_| ErrorCode::Busy)
     }
 
+    /// Whether `session` is the lock's open session at `now`.
+    fn in_session(&self, session: SessionId, now: Timestamp) -> bool {
+        self.session.is_some_and(|open| {
+            let age = now.as_second() - open.opened.as_second();
+            open.id == session && (0..SESSION_LIFETIME_SECS).contains(&age)
+        })
+    }
+
     /// Opens and applies one sealed job, returning the sealed receipt. A job
-    /// that cannot be opened changes nothing and yields an unsealed error code.
+    /// that cannot be opened, or was sealed for another session than the open
+    /// one, changes nothing and yields an unsealed error code; a job seen
+    /// before gets its remembered receipt again.
     pub fn apply(&mut self, envelope: &[u8], now: Timestamp) -> Result<Vec<u8>, ErrorCode> {
         let job = self.keys.open_job(envelope).map_err(|e| match e {
             SealError::WrongLock { .. } => ErrorCode::WrongLock,
@@ -220,54 +306,65 @@ impl Lock {
         if let Some(recent) = self.state.recent.iter().find(|r| r.job_id == job.job_id) {
             return Ok(recent.sealed.clone());
         }
-        // The job is authentic, so its acknowledgement of audit events is too.
+        if !self.in_session(job.session, now) {
+            return Err(ErrorCode::NoSession);
+        }
+        // The job is authentic and current, so its acknowledgement of audit events is too.
         self.acknowledge(job.audit_ack);
         let base_matches = match job.base {
             BaseVersion::Exact(base) => base == self.state.version,
             BaseVersion::Any => job.target > self.state.version,
         };
-        if !base_matches {
-            // Not remembered: the server learns where the lock is and cuts a new job.
-            let receipt = self.receipt(
-                ReplyTo::Job(job.job_id),
-                Outcome::VersionMismatch,
-                self.state.audit_ack,
-                now,
-            );
-            return self
-                .keys
-                .seal_receipt(&receipt)
-                .map_err(|_| ErrorCode::Busy);
-        }
-        let outcome =
-            match self.check_and_apply(&job.base, job.target, &job.ops, job.expires_at, now) {
-                Ok(()) => {
-                    self.record(
-                        AuditKind::JobApplied {
-                            version: job.target,
-                        },
-                        now,
-                    );
-                    Outcome::Applied
-                }
-                Err(reason) => {
-                    self.record(AuditKind::JobRefused { reason }, now);
-                    Outcome::Refused(reason)
-                }
-            };
-        let receipt = self.receipt(ReplyTo::Job(job.job_id), outcome, self.state.audit_ack, now);
+        let outcome = if base_matches {
+            self.outcome_of(&job, now)
+        } else {
+            // The server learns where the lock is and cuts a new job.
+            Outcome::VersionMismatch
+        };
+        let receipt = self.receipt(
+            ReplyTo::Job(job.job_id),
+            job.session,
+            outcome,
+            self.state.audit_ack,
+            now,
+        );
         let sealed = self
             .keys
             .seal_receipt(&receipt)
             .map_err(|_| ErrorCode::Busy)?;
-        if self.state.recent.len() >= RECENT_RECEIPTS {
-            self.state.recent.pop_front();
+        if outcome != Outcome::VersionMismatch {
+            if self.state.recent.len() >= RECENT_RECEIPTS {
+                self.state.recent.pop_front();
+            }
+            self.state.recent.push_back(RecentReceipt {
+                job_id: job.job_id,
+                sealed: sealed.clone(),
+            });
         }
-        self.state.recent.push_back(RecentReceipt {
-            job_id: job.job_id,
-            sealed: sealed.clone(),
-        });
         Ok(sealed)
+    }
+
+    /// Applies a job at its base, or says why not; records what happened
+    /// (a job that only acknowledges events records nothing, so it does not
+    /// raise `events_pending` again).
+    fn outcome_of(&mut self, job: &Job, now: Timestamp) -> Outcome {
+        let acknowledgement = job.ops.is_empty() && job.base == BaseVersion::Exact(job.target);
+        match self.check_and_apply(&job.base, job.target, &job.ops, job.expires_at, now) {
+            Ok(()) if acknowledgement => Outcome::Applied,
+            Ok(()) => {
+                self.record(
+                    AuditKind::JobApplied {
+                        version: job.target,
+                    },
+                    now,
+                );
+                Outcome::Applied
+            }
+            Err(reason) => {
+                self.record(AuditKind::JobRefused { reason }, now);
+                Outcome::Refused(reason)
+            }
+        }
     }
 
     fn check_and_apply(
@@ -279,7 +376,7 @@ impl Lock {
         now: Timestamp,
     ) -> Result<(), RefusalReason> {
         let well_formed = match base {
-            BaseVersion::Exact(base) => target > *base,
+            BaseVersion::Exact(base) => target > *base || (target == *base && ops.is_empty()),
             BaseVersion::Any => matches!(ops.first(), Some(Op::ClearAll)),
         };
         if !well_formed {
@@ -307,6 +404,7 @@ impl Lock {
     fn receipt(
         &self,
         reply_to: ReplyTo,
+        session: SessionId,
         outcome: Outcome,
         since_seq: u32,
         now: Timestamp,
@@ -319,7 +417,9 @@ impl Lock {
             .collect();
         Receipt {
             lock_id: self.config.lock_id,
+            epoch: self.state.epoch,
             reply_to,
+            session,
             outcome,
             version: self.state.version,
             digest: self.digest(),
@@ -402,19 +502,8 @@ impl Lock {
             .find(|(_, s)| s.entry.code.as_bytes() == typed.as_slice())
             .map(|(slot, s)| (slot, s.clone()));
         let Some((slot, stored)) = found else {
-            self.record(
-                AuditKind::WrongCode {
-                    consecutive: self.state.keypad.wrong_in_a_row + 1,
-                },
-                now,
-            );
-            if let Some((until, seconds)) = self.state.keypad.wrong(&self.config.lockout, now) {
-                self.record(AuditKind::LockoutStarted { seconds }, now);
-                return Entry::LockedOut { until };
-            }
-            return Entry::Denied {
-                reason: DenyReason::UnknownCode,
-            };
+            let count = self.state.keypad.wrong_since_lockout + 1;
+            return self.refuse(AuditKind::WrongCode { count }, DenyReason::UnknownCode, now);
         };
         let deny = if !stored.entry.enabled {
             Some(DenyReason::Disabled)
@@ -426,10 +515,8 @@ impl Lock {
             None
         };
         if let Some(reason) = deny {
-            self.record(AuditKind::Denied { slot }, now);
-            return Entry::Denied { reason };
+            return self.refuse(AuditKind::Denied { slot }, reason, now);
         }
-        self.state.keypad.success();
         let consumed = stored.entry.one_time;
         if consumed {
             if let Some(s) = self.state.slots.get_mut(slot) {
@@ -440,6 +527,19 @@ impl Lock {
             self.record(AuditKind::CodeUsed { slot }, now);
         }
         Entry::Granted { slot, consumed }
+    }
+
+    /// An entry that did not open the door: recorded, and counted against the
+    /// keypad's budget whatever successes came before it.
+    fn refuse(&mut self, event: AuditKind, reason: DenyReason, now: Timestamp) -> Entry {
+        self.record(event, now);
+        match self.state.keypad.wrong(&self.config.lockout, now) {
+            Some((until, seconds)) => {
+                self.record(AuditKind::LockoutStarted { seconds }, now);
+                Entry::LockedOut { until }
+            }
+            None => Entry::Denied { reason },
+        }
     }
 }
 

@@ -64,7 +64,9 @@ impl SlotTable {
     }
 
     /// The table after `ops`, or why the lock refuses them. `self` is unchanged
-    /// either way.
+    /// either way. A one-time code the table held and spent stays spent when
+    /// `ops` put the very same entry back (a recovery job clears the table and
+    /// writes it again): only a new entry arms a slot.
     pub fn applied(
         &self,
         ops: &[Op],
@@ -82,7 +84,7 @@ impl SlotTable {
                         *slot,
                         StoredSlot {
                             entry: entry.clone(),
-                            consumed: false,
+                            consumed: self.spent(entry),
                         },
                     );
                 }
@@ -98,6 +100,18 @@ impl SlotTable {
         }
         next.check_codes(enter_key)?;
         Ok(next)
+    }
+
+    /// Whether a spent one-time slot holds `entry` (enabled or not).
+    fn spent(&self, entry: &SlotEntry) -> bool {
+        entry.one_time
+            && self.slots.values().any(|stored| {
+                stored.consumed
+                    && stored.entry.code == entry.code
+                    && stored.entry.kind == entry.kind
+                    && stored.entry.schedule == entry.schedule
+                    && stored.entry.one_time
+            })
     }
 
     /// No code twice; on a keypad without an enter key, no code a prefix of another.

@@ -93,6 +93,68 @@ impl fmt::Debug for JobId {
     }
 }
 
+/// A lock's session: 16 random bytes the lock draws when it answers a status
+/// request and keeps until the link drops or [`SESSION_LIFETIME_SECS`] pass.
+/// A job applies only in the session it was sealed for, so a job the server
+/// sealed for one visit is worthless on any other.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct SessionId(pub [u8; 16]);
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId(")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))?;
+        write!(f, ")")
+    }
+}
+
+/// How long a lock keeps a session after the status that opened it, on its
+/// own clock.
+pub const SESSION_LIFETIME_SECS: i64 = 120;
+
+/// A lock's life: 8 random bytes drawn when its state starts empty (new, or
+/// after it lost its storage). Audit sequence numbers restart with each life,
+/// so the server keys events by life and number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Epoch(pub [u8; 8]);
+
+impl Epoch {
+    /// A fresh random life, never all zero (zero marks "not drawn yet").
+    pub fn random() -> Self {
+        loop {
+            let bytes: [u8; 8] = rand::random();
+            if bytes != [0; 8] {
+                return Self(bytes);
+            }
+        }
+    }
+
+    /// Whether this is the all-zero placeholder of a state stored before lives existed.
+    pub fn is_unset(&self) -> bool {
+        self.0 == [0; 8]
+    }
+}
+
+impl fmt::Display for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Epoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Epoch({self})")
+    }
+}
+
+impl FromStr for Epoch {
+    type Err = InvalidLockId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<LockId>().map(|id| Self(id.0))
+    }
+}
+
 /// The version a job expects the lock to be at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,9 +231,13 @@ impl Op {
 pub struct Job {
     /// The job's identity (a repeat returns the same receipt).
     pub job_id: JobId,
+    /// The lock session the job was sealed for; any other session refuses it.
+    pub session: SessionId,
     /// The version the lock must be at.
     pub base: BaseVersion,
-    /// The version the lock is at once the job is applied.
+    /// The version the lock is at once the job is applied. Equal to an exact
+    /// base only for a job without operations, which just acknowledges audit
+    /// events.
     pub target: u32,
     /// When the server issued the job.
     pub issued_at: Timestamp,
@@ -218,8 +284,9 @@ const FLAG_ONE_TIME: u8 = 0b10;
 impl Job {
     /// Encodes the job body (the AEAD plaintext).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(46 + self.ops.len() * 24);
+        let mut out = Vec::with_capacity(62 + self.ops.len() * 24);
         out.extend_from_slice(&self.job_id.0);
+        out.extend_from_slice(&self.session.0);
         out.put_u32(match self.base {
             BaseVersion::Exact(v) => v,
             BaseVersion::Any => BASE_ANY,
@@ -239,6 +306,7 @@ impl Job {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
         let job_id = JobId(r.array("job_id")?);
+        let session = SessionId(r.array("session")?);
         let base = match r.u32("base_version")? {
             BASE_ANY => BaseVersion::Any,
             v => BaseVersion::Exact(v),
@@ -260,6 +328,7 @@ impl Job {
         r.finish()?;
         Ok(Self {
             job_id,
+            session,
             base,
             target,
             issued_at,
@@ -451,6 +520,7 @@ mod tests {
         .unwrap();
         Job {
             job_id: JobId([7; 16]),
+            session: SessionId([8; 16]),
             base: BaseVersion::Exact(3),
             target: 4,
             issued_at: Timestamp::from_second(1_790_000_000).unwrap(),

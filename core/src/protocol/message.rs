@@ -1,12 +1,12 @@
 //! Messages: what travels, framed, over the two GATT characteristics.
 //!
-//! Every message starts with the protocol version (1) and a type byte. Sealed
+//! Every message starts with the protocol version (2) and a type byte. Sealed
 //! envelopes travel inside messages as opaque bytes.
 
 use super::wire::{DecodeError, Reader, Writer};
 
 /// The protocol version every message starts with.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Most sealed envelopes in one `Jobs` or `Receipts` message.
 pub const MAX_BATCH: usize = 32;
 
@@ -33,10 +33,14 @@ pub enum ErrorCode {
     TooLarge,
     /// The protocol version is not supported.
     UnsupportedVersion,
+    /// A job for a session the lock does not hold: the link dropped since the
+    /// status that opened it, the session expired, or the job was sealed for
+    /// another visit. Nothing changed; a new visit starts over.
+    NoSession,
 }
 
 impl ErrorCode {
-    const ALL: [ErrorCode; 7] = [
+    const ALL: [ErrorCode; 8] = [
         Self::MalformedFrame,
         Self::MalformedMessage,
         Self::BadSeal,
@@ -44,6 +48,7 @@ impl ErrorCode {
         Self::Busy,
         Self::TooLarge,
         Self::UnsupportedVersion,
+        Self::NoSession,
     ];
 
     /// The wire byte.
@@ -56,6 +61,7 @@ impl ErrorCode {
             Self::Busy => 5,
             Self::TooLarge => 6,
             Self::UnsupportedVersion => 7,
+            Self::NoSession => 8,
         }
     }
 
@@ -69,6 +75,7 @@ impl ErrorCode {
             Self::Busy => "busy",
             Self::TooLarge => "too_large",
             Self::UnsupportedVersion => "unsupported_version",
+            Self::NoSession => "no_session",
         }
     }
 }
@@ -77,9 +84,11 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// Phone to lock: "where are you?" The lock answers with a sealed `Status`
-    /// echoing `challenge`, with audit events after `since_seq`.
+    /// echoing `challenge`, with audit events after `since_seq`, and opens a
+    /// new session for jobs.
     StatusRequest {
-        /// Random bytes the sealed answer must echo (freshness).
+        /// The server's single-use challenge the sealed answer must echo, so
+        /// the server can tell a fresh status from a replayed one.
         challenge: [u8; 16],
         /// Audit events with a higher sequence number are wanted.
         since_seq: u32,
@@ -212,25 +221,31 @@ mod tests {
     fn bad_messages_say_what_is_wrong() {
         assert_eq!(Message::decode(&[]).unwrap_err().code(), "truncated");
         assert_eq!(
-            Message::decode(&[2, 1]).unwrap_err().code(),
+            Message::decode(&[1, 1]).unwrap_err().code(),
             "unsupported_version"
         );
         assert_eq!(
-            Message::decode(&[1, 0x55]).unwrap_err().code(),
+            Message::decode(&[PROTOCOL_VERSION, 0x55])
+                .unwrap_err()
+                .code(),
             "invalid_field"
         );
         assert_eq!(
-            Message::decode(&[1, TYPE_JOBS, 0]).unwrap_err().code(),
+            Message::decode(&[PROTOCOL_VERSION, TYPE_JOBS, 0])
+                .unwrap_err()
+                .code(),
             "invalid_field"
         );
         assert_eq!(
-            Message::decode(&[1, TYPE_JOBS, 1, 5, 0, 1])
+            Message::decode(&[PROTOCOL_VERSION, TYPE_JOBS, 1, 5, 0, 1])
                 .unwrap_err()
                 .code(),
             "truncated"
         );
         assert_eq!(
-            Message::decode(&[1, TYPE_ERROR, 1, 0]).unwrap_err().code(),
+            Message::decode(&[PROTOCOL_VERSION, TYPE_ERROR, 1, 0])
+                .unwrap_err()
+                .code(),
             "trailing_bytes"
         );
     }

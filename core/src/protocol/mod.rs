@@ -1,7 +1,8 @@
 //! The lock protocol between a phone and a lock over BLE GATT, byte for byte as
 //! `docs/lock-protocol.md` specifies it.
 //!
-//! - [`advert`]: what a lock broadcasts (id, version, flags).
+//! - [`advert`]: what a lock broadcasts (a rotating identity tag and its
+//!   sealed version and flags, readable with the lock's advertising key).
 //! - [`frame`]: splitting messages to the MTU and reassembling them.
 //! - [`message`]: the messages on the two characteristics.
 //! - [`job`] and [`receipt`]: the sealed payloads and their plaintext encodings.
@@ -22,9 +23,11 @@ mod wire;
 #[cfg(test)]
 mod vectors;
 
-pub use advert::{Advertisement, COMPANY_ID};
+pub use advert::{AdvertKey, Advertisement, COMPANY_ID, RawAdvertisement};
 pub use frame::{FrameError, Reassembler};
-pub use job::{BaseVersion, Job, JobId, LockId, Op, SlotEntry};
+pub use job::{
+    BaseVersion, Epoch, Job, JobId, LockId, Op, SESSION_LIFETIME_SECS, SessionId, SlotEntry,
+};
 pub use message::{ErrorCode, Message};
 pub use receipt::{AuditEvent, AuditKind, Outcome, Receipt, RefusalReason, ReplyTo};
 pub use seal::{LockKeys, RootKey, SealError};

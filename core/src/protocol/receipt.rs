@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::job::{JobId, LockId};
+use super::job::{Epoch, JobId, LockId, SessionId};
 use super::wire::{DecodeError, Reader, Writer};
 
 /// Most audit events one receipt carries; the rest follow in later receipts.
@@ -109,10 +109,11 @@ pub enum AuditKind {
         /// The slot.
         slot: u16,
     },
-    /// A code that matches no slot; `consecutive` wrong codes so far.
+    /// A code that matches no slot; `count` wrong entries so far toward the
+    /// next lockout (successes in between do not reset it).
     WrongCode {
-        /// Wrong codes in a row.
-        consecutive: u32,
+        /// Wrong entries since the last lockout.
+        count: u32,
     },
     /// The code in `slot` is disabled, outside its schedule or already used.
     Denied {
@@ -173,7 +174,7 @@ impl AuditEvent {
         let (code, slot, value): (u8, u16, i64) = match self.kind {
             AuditKind::CodeUsed { slot } => (1, slot, 0),
             AuditKind::OneTimeConsumed { slot } => (2, slot, 0),
-            AuditKind::WrongCode { consecutive } => (3, NO_SLOT, i64::from(consecutive)),
+            AuditKind::WrongCode { count } => (3, NO_SLOT, i64::from(count)),
             AuditKind::Denied { slot } => (4, slot, 0),
             AuditKind::LockoutStarted { seconds } => (5, NO_SLOT, i64::from(seconds)),
             AuditKind::LockoutEnded => (6, NO_SLOT, 0),
@@ -204,7 +205,7 @@ impl AuditEvent {
             1 => AuditKind::CodeUsed { slot },
             2 => AuditKind::OneTimeConsumed { slot },
             3 => AuditKind::WrongCode {
-                consecutive: as_u32(value)?,
+                count: as_u32(value)?,
             },
             4 => AuditKind::Denied { slot },
             5 => AuditKind::LockoutStarted {
@@ -233,8 +234,13 @@ impl AuditEvent {
 pub struct Receipt {
     /// The lock that wrote it.
     pub lock_id: LockId,
+    /// The lock's life: audit sequence numbers count within it.
+    pub epoch: Epoch,
     /// What it answers.
     pub reply_to: ReplyTo,
+    /// A status: the session it opens (jobs for this visit are sealed for
+    /// it). A job's receipt: the session the job was applied in.
+    pub session: SessionId,
     /// What happened.
     pub outcome: Outcome,
     /// The lock's version after the job (or now).
@@ -249,7 +255,7 @@ pub struct Receipt {
     pub events_pending: bool,
 }
 
-const RECEIPT_FORMAT: u8 = 1;
+const RECEIPT_FORMAT: u8 = 2;
 const REPLY_JOB: u8 = 1;
 const REPLY_STATUS: u8 = 2;
 const OUTCOME_APPLIED: u8 = 0;
@@ -260,9 +266,10 @@ const OUTCOME_STATUS: u8 = 3;
 impl Receipt {
     /// Encodes the receipt body (the AEAD plaintext).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(80 + self.events.len() * 23);
+        let mut out = Vec::with_capacity(104 + self.events.len() * 23);
         out.put_u8(RECEIPT_FORMAT);
         out.extend_from_slice(&self.lock_id.0);
+        out.extend_from_slice(&self.epoch.0);
         match self.reply_to {
             ReplyTo::Job(id) => {
                 out.put_u8(REPLY_JOB);
@@ -273,6 +280,7 @@ impl Receipt {
                 out.extend_from_slice(&challenge);
             }
         }
+        out.extend_from_slice(&self.session.0);
         let (outcome, reason) = match self.outcome {
             Outcome::Applied => (OUTCOME_APPLIED, 0),
             Outcome::VersionMismatch => (OUTCOME_MISMATCH, 0),
@@ -303,6 +311,7 @@ impl Receipt {
             });
         }
         let lock_id = LockId(r.array("lock_id")?);
+        let epoch = Epoch(r.array("epoch")?);
         let reply_to = match r.u8("reply_kind")? {
             REPLY_JOB => ReplyTo::Job(JobId(r.array("job_id")?)),
             REPLY_STATUS => ReplyTo::Status(r.array("challenge")?),
@@ -313,6 +322,7 @@ impl Receipt {
                 ));
             }
         };
+        let session = SessionId(r.array("session")?);
         let outcome_byte = r.u8("outcome")?;
         let reason = r.u8("reason")?;
         let outcome = match (outcome_byte, reason) {
@@ -357,7 +367,9 @@ impl Receipt {
         r.finish()?;
         Ok(Self {
             lock_id,
+            epoch,
             reply_to,
+            session,
             outcome,
             version,
             digest,
@@ -376,7 +388,9 @@ mod tests {
         let at = Timestamp::from_second(1_790_000_100).unwrap();
         Receipt {
             lock_id: LockId([1, 2, 3, 4, 5, 6, 7, 8]),
+            epoch: Epoch([0xe0; 8]),
             reply_to: ReplyTo::Job(JobId([7; 16])),
+            session: SessionId([5; 16]),
             outcome: Outcome::Applied,
             version: 4,
             digest: [0xab; 32],
@@ -390,7 +404,7 @@ mod tests {
                 AuditEvent {
                     seq: 14,
                     at,
-                    kind: AuditKind::WrongCode { consecutive: 3 },
+                    kind: AuditKind::WrongCode { count: 3 },
                 },
                 AuditEvent {
                     seq: 15,

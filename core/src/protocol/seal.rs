@@ -10,11 +10,13 @@ use ring::hkdf;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
+use super::advert::AdvertKey;
 use super::job::{Job, LockId};
 use super::receipt::Receipt;
 use super::wire::{DecodeError, Reader};
 
-/// The HKDF salt of protocol version 1.
+/// The HKDF salt of the lock protocol (unchanged since version 1, so a lock's
+/// keys survive the move to version 2).
 pub const HKDF_SALT: &[u8] = b"keyway lock protocol v1";
 /// Envelope type byte of a sealed job.
 pub const ENVELOPE_JOB: u8 = b'J';
@@ -144,6 +146,7 @@ pub struct LockKeys {
     lock_id: LockId,
     job: LessSafeKey,
     receipt: LessSafeKey,
+    advert: AdvertKey,
 }
 
 impl fmt::Debug for LockKeys {
@@ -181,15 +184,22 @@ fn aead_key(bytes: &[u8; 32]) -> LessSafeKey {
 }
 
 impl LockKeys {
-    /// Derives the job and receipt keys of `lock_id` from its root key:
-    /// `HKDF-SHA256(salt = HKDF_SALT, ikm = root, info = label || lock_id)` with the
-    /// labels `job` and `receipt`.
+    /// Derives the job, receipt and advertising keys of `lock_id` from its
+    /// root key: `HKDF-SHA256(salt = HKDF_SALT, ikm = root, info = label ||
+    /// lock_id)` with the labels `job`, `receipt` and `advert`.
     pub fn derive(root: &RootKey, lock_id: LockId) -> Self {
         Self {
             lock_id,
             job: aead_key(&derive_key_bytes(root, lock_id, b"job")),
             receipt: aead_key(&derive_key_bytes(root, lock_id, b"receipt")),
+            advert: AdvertKey::new(lock_id, derive_key_bytes(root, lock_id, b"advert")),
         }
+    }
+
+    /// The advertising key (the server hands it to the phones that may reach
+    /// the lock).
+    pub fn advert_key(&self) -> &AdvertKey {
+        &self.advert
     }
 
     /// The lock these keys belong to.
@@ -266,7 +276,8 @@ impl LockKeys {
 
 impl LockKeys {
     /// Opens a sealed status (server side) and checks it echoes `challenge`,
-    /// the fresh random bytes the phone sent: a replayed old status fails.
+    /// the server's single-use challenge for this visit: a replayed old status
+    /// fails.
     pub fn open_status(&self, envelope: &[u8], challenge: [u8; 16]) -> Result<Receipt, SealError> {
         let receipt = self.open_receipt(envelope)?;
         if receipt.reply_to != super::receipt::ReplyTo::Status(challenge) {
@@ -382,6 +393,7 @@ mod tests {
     fn job() -> Job {
         Job {
             job_id: JobId([7; 16]),
+            session: crate::protocol::SessionId([3; 16]),
             base: crate::protocol::BaseVersion::Exact(0),
             target: 1,
             issued_at: jiff::Timestamp::UNIX_EPOCH,

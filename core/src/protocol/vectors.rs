@@ -22,6 +22,7 @@ fn root() -> RootKey {
 }
 
 const LOCK: LockId = LockId([0x6b, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]);
+const ADVERT_NONCE: [u8; 6] = [0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5];
 const NONCE: [u8; 12] = [
     0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
 ];
@@ -40,6 +41,7 @@ fn vector_job() -> Job {
     .unwrap();
     Job {
         job_id: JobId(std::array::from_fn(|i| 0x10 + i as u8)),
+        session: SessionId(std::array::from_fn(|i| 0x30 + i as u8)),
         base: BaseVersion::Exact(3),
         target: 4,
         issued_at: ts(1_800_000_000),
@@ -86,7 +88,9 @@ fn vector_job() -> Job {
 fn vector_receipt() -> Receipt {
     Receipt {
         lock_id: LOCK,
+        epoch: Epoch([0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7]),
         reply_to: ReplyTo::Job(vector_job().job_id),
+        session: vector_job().session,
         outcome: Outcome::Applied,
         version: 4,
         digest: slots_digest(),
@@ -95,7 +99,7 @@ fn vector_receipt() -> Receipt {
             AuditEvent {
                 seq: 8,
                 at: ts(1_800_000_050),
-                kind: AuditKind::WrongCode { consecutive: 1 },
+                kind: AuditKind::WrongCode { count: 1 },
             },
             AuditEvent {
                 seq: 9,
@@ -136,7 +140,14 @@ fn vectors() -> Vec<(&'static str, String)> {
             "receipt_key",
             hex(&derive_key_bytes(&root(), LOCK, b"receipt")),
         ),
-        ("advertisement", hex(&advert.encode())),
+        (
+            "advert_key",
+            hex(&derive_key_bytes(&root(), LOCK, b"advert")),
+        ),
+        (
+            "advertisement",
+            hex(&keys.advert_key().encode(&advert, ADVERT_NONCE)),
+        ),
         ("status_request", hex(&status.encode())),
         ("status_request_frame_0", hex(&frames[0])),
         ("status_request_frame_1", hex(&frames[1])),
@@ -180,7 +191,19 @@ fn published_vectors_decode_and_open() {
         keys.open_receipt(&sealed_receipt).unwrap(),
         vector_receipt()
     );
-    // The lock, given the sealed job at version 3, reaches the published digest.
+    let advert = keys.advert_key().encode(
+        &Advertisement {
+            lock_id: LOCK,
+            version: 4,
+            events_pending: true,
+            locked_out: false,
+        },
+        ADVERT_NONCE,
+    );
+    let read = keys.advert_key().resolve(&advert).unwrap().unwrap();
+    assert_eq!((read.lock_id, read.version), (LOCK, 4));
+    // The lock at version 3, given the published job sealed for the session
+    // its status opened, reaches the published digest.
     let mut lock = crate::lock::Lock::with_state(
         crate::lock::LockConfig::new(LOCK),
         &root(),
@@ -189,8 +212,16 @@ fn published_vectors_decode_and_open() {
             ..Default::default()
         },
     );
+    let now = ts(1_800_000_100);
+    let status = keys
+        .open_status(&lock.status([0xc0; 16], 0, now).unwrap(), [0xc0; 16])
+        .unwrap();
+    let job = Job {
+        session: status.session,
+        ..vector_job()
+    };
     let receipt = keys
-        .open_receipt(&lock.apply(&sealed_job, ts(1_800_000_100)).unwrap())
+        .open_receipt(&lock.apply(&keys.seal_job(&job).unwrap(), now).unwrap())
         .unwrap();
     assert_eq!(receipt.outcome, Outcome::Applied);
     assert_eq!(receipt.digest, slots_digest());

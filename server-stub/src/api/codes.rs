@@ -250,28 +250,12 @@ async fn act(
             let property = load_property(&mut w.tx, &caller2.property_id).await?;
             let row = match action {
                 Action::Disable => {
-                    ops::set_enabled(
-                        &mut w.tx,
-                        &app2.key,
-                        w.seq,
-                        &property,
-                        &code,
-                        false,
-                        &caller2.user_id,
-                    )
-                    .await?
+                    ops::set_enabled(&mut w.tx, w.seq, &property, &code, false, &caller2.user_id)
+                        .await?
                 }
                 Action::Enable => {
-                    ops::set_enabled(
-                        &mut w.tx,
-                        &app2.key,
-                        w.seq,
-                        &property,
-                        &code,
-                        true,
-                        &caller2.user_id,
-                    )
-                    .await?
+                    ops::set_enabled(&mut w.tx, w.seq, &property, &code, true, &caller2.user_id)
+                        .await?
                 }
                 Action::Delete => {
                     ops::delete(&mut w.tx, &app2.key, w.seq, &property, &code).await?

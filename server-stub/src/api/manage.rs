@@ -84,7 +84,7 @@ pub async fn list_locks(State(app): State<App>, caller: Caller) -> ApiResult<Jso
         locks: locks
             .into_iter()
             .map(|l| LockView {
-                job_pending: l.job_envelope.is_some(),
+                job_pending: l.work_pending(),
                 lock_id: l.id,
                 name: l.name,
                 access_point: l.access_point,

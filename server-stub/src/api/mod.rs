@@ -1,11 +1,12 @@
 //! The HTTP API: the router, the OpenAPI document generated from the handlers'
 //! annotations, and the small endpoints (health, login, me, doors). Resident
-//! code endpoints live in [`codes`], sync and receipts in [`sync`], the
-//! manager and staff endpoints in [`manage`].
+//! code endpoints live in [`codes`], sync and receipts in [`sync`], visits
+//! to locks in [`visits`], the manager and staff endpoints in [`manage`].
 
 pub mod codes;
 pub mod manage;
 pub mod sync;
+pub mod visits;
 
 use std::net::SocketAddr;
 
@@ -37,6 +38,7 @@ use crate::store::now_secs;
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
         codes::disable_code, codes::enable_code, codes::delete_code,
         sync::sync, sync::post_receipts, sync::lock_audit,
+        visits::open_visit, visits::present_status,
         manage::get_policy, manage::put_policy, manage::list_locks,
         manage::list_carriers, manage::create_carrier, manage::set_carrier_code,
         manage::list_couriers, manage::create_courier, manage::set_courier_pin,
@@ -83,6 +85,8 @@ pub fn router(app: App) -> Router {
         .route("/v1/sync", get(sync::sync))
         .route("/v1/receipts", post(sync::post_receipts))
         .route("/v1/locks/{id}/audit", get(sync::lock_audit))
+        .route("/v1/locks/{id}/visits", post(visits::open_visit))
+        .route("/v1/visits/{id}/status", post(visits::present_status))
         .route(
             "/v1/manage/policy",
             get(manage::get_policy).put(manage::put_policy),

@@ -1,8 +1,8 @@
 //! Sync and receipts: `GET /v1/sync?cursor=` returns what changed since the
-//! cursor (codes, tombstones, locks with their current sealed job) at a cost
-//! that follows the number of changes (indexed change counters), and
-//! `POST /v1/receipts` settles receipts carried back from locks. Also a lock's
-//! audit trail.
+//! cursor (codes, tombstones, locks with their versions, pending work and
+//! advertising keys) at a cost that follows the number of changes (indexed
+//! change counters), and `POST /v1/receipts` settles job receipts carried
+//! back from locks. Also a lock's audit trail.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,12 +14,14 @@ use keyway_core::api::{
     SyncResponse, Tombstone, decode_bytes,
 };
 use keyway_core::protocol::seal::envelope_lock_id;
+use keyway_core::protocol::{Receipt, ReplyTo};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 
 use super::{ApiPath, ApiQuery};
 use crate::app::{App, parse_body};
-use crate::auth::{Caller, Idem};
+use crate::auth::{Caller, Idem, rate_limit};
+use crate::crypto::hex;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, code_views, load_codes_where, load_lock, load_locks_where,
@@ -190,20 +192,20 @@ pub async fn sync(
     }
     let locks = lock_rows
         .into_iter()
-        .map(|lock| LockSync {
-            lock_id: lock.id,
-            name: lock.name,
-            access_point: lock.access_point,
-            unit_id: lock.unit_id,
-            enter_key: lock.enter_key,
-            constraints: lock.constraints,
-            confirmed_version: lock.confirmed_version,
-            target_version: lock.job_target,
-            job: lock.job_envelope,
-            job_expires_at: lock.job_expires_at.map(ts),
-            audit_ack: lock.audit_ack,
+        .map(|lock| {
+            Ok(LockSync {
+                advert_key: lock.keys(&app.key)?.advert_key().to_hex(),
+                target_version: lock.target_version(),
+                lock_id: lock.id,
+                name: lock.name,
+                access_point: lock.access_point,
+                unit_id: lock.unit_id,
+                enter_key: lock.enter_key,
+                constraints: lock.constraints,
+                confirmed_version: lock.confirmed_version,
+            })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     tx.commit().await?;
     Ok(Json(SyncResponse {
         cursor: cutoff.to_string(),
@@ -216,13 +218,26 @@ pub async fn sync(
 
 /// Most receipts in one batch.
 pub const MAX_RECEIPTS: usize = 256;
+/// Receipt batches a user may send per minute.
+pub const RECEIPT_BATCHES_PER_MINUTE: i64 = 60;
 
-/// Settles sealed receipts carried back from locks (job receipts and status
-/// answers). Each gets a result; a receipt seen before is `accepted` again.
+/// What one receipt is, found out before the write lock is taken.
+enum Checked {
+    /// Answered already: a stable code (`accepted` for a receipt whose job
+    /// the server settled before).
+    Answered(Option<String>, &'static str),
+    /// A genuine receipt of a job not settled yet.
+    ToSettle(Box<(LockRow, Receipt)>),
+}
+
+/// Settles sealed job receipts carried back from locks. Each gets a result;
+/// a receipt whose job is settled already is `accepted` again and settles
+/// nothing. Every receipt is opened and looked up before the property's
+/// write lock is taken, and only receipts of unsettled jobs take it.
 #[utoipa::path(post, path = "/v1/receipts", tag = "sync", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per write")),
     request_body = ReceiptBatch,
-    responses((status = 200, body = ReceiptBatchResponse)))]
+    responses((status = 200, body = ReceiptBatchResponse), (status = 429, body = keyway_core::api::Problem)))]
 pub async fn post_receipts(
     State(app): State<App>,
     caller: Caller,
@@ -235,21 +250,55 @@ pub async fn post_receipts(
             "at most {MAX_RECEIPTS} receipts per batch"
         )));
     }
-    let app2 = app.clone();
-    let caller2 = caller.clone();
+    rate_limit(
+        &app,
+        &format!("receipts:{}", caller.user_id),
+        60,
+        RECEIPT_BATCHES_PER_MINUTE,
+    )
+    .await?;
+    let mut checked = Vec::with_capacity(batch.receipts.len());
+    {
+        let mut conn = app.store.pool.acquire().await?;
+        for text in &batch.receipts {
+            checked.push(check_receipt(&app, &caller, &mut conn, text).await?);
+        }
+    }
+    if !checked.iter().any(|c| matches!(c, Checked::ToSettle(..))) {
+        let results = checked
+            .into_iter()
+            .enumerate()
+            .map(|(index, c)| match c {
+                Checked::Answered(lock_id, status) => ReceiptResult {
+                    index,
+                    lock_id,
+                    status: status.to_owned(),
+                },
+                Checked::ToSettle(..) => unreachable!("none to settle"),
+            })
+            .collect();
+        return Ok(crate::app::json_response(
+            StatusCode::OK,
+            serde_json::to_string(&ReceiptBatchResponse { results })?,
+        ));
+    }
+    let key = app.key.clone();
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
-            let mut results = Vec::with_capacity(batch.receipts.len());
-            for (index, text) in batch.receipts.iter().enumerate() {
-                let (lock_id, status) =
-                    match settle_one(&app2, &caller2, &mut w.tx, w.seq, text).await {
-                        Ok(lock_id) => (Some(lock_id), "accepted".to_owned()),
-                        Err((lock_id, code)) => (lock_id, code.to_owned()),
-                    };
+            let mut results = Vec::with_capacity(checked.len());
+            for (index, c) in checked.into_iter().enumerate() {
+                let (lock_id, status) = match c {
+                    Checked::Answered(lock_id, status) => (lock_id, status),
+                    Checked::ToSettle(boxed) => {
+                        let (lock, receipt) = *boxed;
+                        let lock_id = lock.id.clone();
+                        (Some(lock_id), settle_one(&key, w, lock, &receipt).await)
+                    }
+                };
                 results.push(ReceiptResult {
                     index,
                     lock_id,
-                    status,
+                    status: status.to_owned(),
                 });
             }
             Ok(serde_json::to_value(ReceiptBatchResponse { results })?)
@@ -258,37 +307,69 @@ pub async fn post_receipts(
     .await
 }
 
-async fn settle_one(
+/// Opens a receipt and finds its job, without writing anything.
+async fn check_receipt(
     app: &App,
     caller: &Caller,
     conn: &mut AnyConnection,
-    seq: i64,
     text: &str,
-) -> Result<String, (Option<String>, &'static str)> {
-    let bytes = decode_bytes(text).ok_or((None, "malformed"))?;
-    let lock_id = envelope_lock_id(&bytes)
-        .map_err(|_| (None, "malformed"))?
-        .to_string();
-    let fail = |code: &'static str| (Some(lock_id.clone()), code);
-    let mut lock = load_lock(conn, &caller.property_id, &lock_id)
-        .await
-        .map_err(|_| fail("unknown_lock"))?;
-    let keys = lock.keys(&app.key).map_err(|_| fail("internal"))?;
-    let receipt = keys.open_receipt(&bytes).map_err(|e| fail(e.code()))?;
-    // A savepoint per receipt: one that fails leaves no partial change.
-    let mut savepoint = sqlx::Connection::begin(&mut *conn)
-        .await
-        .map_err(|_| fail("internal"))?;
-    crate::reconcile::settle_receipt(&mut savepoint, &app.key, seq, &mut lock, &receipt)
-        .await
-        .map_err(|_| fail("internal"))?;
-    savepoint.commit().await.map_err(|_| fail("internal"))?;
-    Ok(lock_id)
+) -> ApiResult<Checked> {
+    let Some(bytes) = decode_bytes(text) else {
+        return Ok(Checked::Answered(None, "malformed"));
+    };
+    let Ok(lock_id) = envelope_lock_id(&bytes) else {
+        return Ok(Checked::Answered(None, "malformed"));
+    };
+    let lock_id = lock_id.to_string();
+    let answered = |code| Ok(Checked::Answered(Some(lock_id.clone()), code));
+    let lock = match load_lock(conn, &caller.property_id, &lock_id).await {
+        Ok(lock) if caller.may_reach_lock(&lock) => lock,
+        Ok(_) | Err(_) => return answered("unknown_lock"),
+    };
+    let receipt = match lock.keys(&app.key)?.open_receipt(&bytes) {
+        Ok(receipt) => receipt,
+        Err(e) => return answered(e.code()),
+    };
+    let ReplyTo::Job(job_id) = receipt.reply_to else {
+        return answered("status_needs_visit");
+    };
+    match crate::reconcile::settle::load_job(conn, &lock.id, &hex(&job_id.0)).await? {
+        None => answered("unknown_job"),
+        Some(job) if job.outcome.is_some() => answered("accepted"),
+        Some(_) => Ok(Checked::ToSettle(Box::new((lock, receipt)))),
+    }
 }
 
-/// source, lock_seq, at, kind, slot, code_id, detail.
+/// Settles one receipt inside the write (a savepoint, so one that fails
+/// leaves no partial change); its result code.
+async fn settle_one(
+    key: &crate::crypto::DataKey,
+    w: &mut crate::store::WriteTx,
+    lock: LockRow,
+    receipt: &Receipt,
+) -> &'static str {
+    let result = async {
+        // Reloaded under the lock: another write may have moved it.
+        let mut lock = load_lock(&mut w.tx, &lock.property_id, &lock.id).await?;
+        let mut savepoint = sqlx::Connection::begin(&mut *w.tx).await?;
+        crate::reconcile::settle_receipt(&mut savepoint, key, w.seq, &mut lock, receipt).await?;
+        savepoint.commit().await?;
+        ApiResult::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => "accepted",
+        Err(e) => {
+            log::warn!("settling a receipt failed: {}", e.code);
+            "internal"
+        }
+    }
+}
+
+/// source, epoch, lock_seq, at, kind, slot, code_id, detail.
 type AuditRow = (
     String,
+    Option<String>,
     Option<i64>,
     i64,
     String,
@@ -330,7 +411,7 @@ pub async fn lock_audit(
     }
     let limit = q.limit.unwrap_or(500).clamp(1, 500);
     let rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT source, lock_seq, at, kind, slot, code_id, detail FROM audit_log WHERE lock_id = $1 AND recorded_seq > $2 ORDER BY recorded_seq, at, lock_seq LIMIT $3",
+        "SELECT source, epoch, lock_seq, at, kind, slot, code_id, detail FROM audit_log WHERE lock_id = $1 AND recorded_seq > $2 ORDER BY recorded_seq, at, lock_seq LIMIT $3",
     )
     .bind(lock.id.clone())
     .bind(q.after.unwrap_or(0))
@@ -340,8 +421,9 @@ pub async fn lock_audit(
     let entries = rows
         .into_iter()
         .map(
-            |(source, lock_seq, at, kind, slot, code_id, detail)| AuditEntry {
+            |(source, epoch, lock_seq, at, kind, slot, code_id, detail)| AuditEntry {
                 source,
+                epoch: epoch.filter(|e| !e.is_empty()),
                 lock_seq: lock_seq.and_then(|s| u32::try_from(s).ok()),
                 at: ts(at),
                 kind,

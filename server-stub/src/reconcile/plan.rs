@@ -1,0 +1,202 @@
+//! The job for a visit: what brings the lock from its confirmed table to the
+//! desired one (or rebuilds it), sealed for the session the lock's fresh
+//! status opened, and recorded with its effect.
+
+use jiff::Timestamp;
+use keyway_core::lock::digest_of;
+use keyway_core::protocol::{BaseVersion, Job, JobId, Op, Receipt};
+use sqlx::AnyConnection;
+
+use super::save_lock;
+use crate::crypto::{DataKey, hex};
+use crate::error::{ApiError, ApiResult};
+use crate::model::{LockRow, live_placements};
+use crate::store::now_secs;
+
+/// How long a sealed job stays valid on the lock's clock. The session (two
+/// minutes, one connection) is what keeps a job from applying later; the
+/// expiry is a second fence that tolerates a lock's clock drifting by days.
+pub const JOB_LIFETIME_SECS: i64 = 7 * 86_400;
+
+/// MAC domain of job digests: a slot table digest hashes the codes, so it is
+/// stored keyed (a digest of one 4-digit code is undone by trying all 10,000).
+const DIGEST_MAC: &str = "job-digest";
+
+/// The keyed MAC of a slot table digest, as jobs store it.
+pub fn digest_mac(key: &DataKey, digest: &[u8; 32]) -> String {
+    key.lookup_mac(DIGEST_MAC, &hex(digest))
+}
+
+/// A job sealed for a visit.
+#[derive(Debug, Clone)]
+pub struct SealedJob {
+    /// The envelope for the lock.
+    pub envelope: Vec<u8>,
+    /// The version the lock reaches once it applies.
+    pub target: u32,
+}
+
+/// The operations from the confirmed table to the desired one (or, for a
+/// recovery, from nothing), what each placement ends up as, and the digest
+/// of the target table.
+struct Plan {
+    ops: Vec<Op>,
+    effects: Vec<(String, bool, bool)>,
+    digest: [u8; 32],
+}
+
+async fn plan(
+    conn: &mut AnyConnection,
+    key: &DataKey,
+    lock: &LockRow,
+    recovery: bool,
+) -> ApiResult<Plan> {
+    let placements = live_placements(conn, &lock.id).await?;
+    let mut removes = Vec::new();
+    let mut changes = Vec::new();
+    let mut puts = Vec::new();
+    let mut target = Vec::new();
+    let mut effects = Vec::new();
+    for p in &placements {
+        effects.push((p.id.clone(), p.want_present, p.want_enabled));
+        if p.want_present {
+            let entry = p.entry(key, p.want_enabled)?;
+            target.push((p.slot, entry.clone()));
+            if recovery || !p.conf_present {
+                puts.push(Op::Put {
+                    slot: p.slot,
+                    entry,
+                });
+            } else if p.want_enabled != p.conf_enabled {
+                changes.push(if p.want_enabled {
+                    Op::Enable { slot: p.slot }
+                } else {
+                    Op::Disable { slot: p.slot }
+                });
+            }
+        } else if p.conf_present && !recovery {
+            removes.push(Op::Remove { slot: p.slot });
+        }
+    }
+    target.sort_by_key(|(slot, _)| *slot);
+    let digest = digest_of(target.iter().map(|(slot, entry)| (*slot, entry)));
+    let mut ops = Vec::new();
+    if recovery {
+        ops.push(Op::ClearAll);
+    }
+    ops.extend(removes);
+    ops.extend(changes);
+    ops.extend(puts);
+    Ok(Plan {
+        ops,
+        effects,
+        digest,
+    })
+}
+
+/// Seals the job for the session `status` opened (the status is settled
+/// already, so the lock is at its confirmed version unless it needs a
+/// recovery), records it, and saves the lock. With nothing to change, a job
+/// that only acknowledges the events the server just stored (so the lock
+/// forgets them), or none.
+pub async fn seal_for_session(
+    conn: &mut AnyConnection,
+    key: &DataKey,
+    seq: i64,
+    lock: &mut LockRow,
+    status: &Receipt,
+) -> ApiResult<Option<SealedJob>> {
+    let recovery = lock.needs_recovery && lock.attention.is_none();
+    let plan = if lock.attention.is_some() {
+        None
+    } else {
+        Some(plan(conn, key, lock, recovery).await?)
+    };
+    let changes = plan.as_ref().is_some_and(|p| recovery || !p.ops.is_empty());
+    if !changes && lock.desired_version != lock.confirmed_version {
+        // What was wanted was undone before it reached the lock.
+        lock.desired_version = lock.confirmed_version;
+        lock.change_seq = seq;
+    }
+    let events_held = !status.events.is_empty() || status.events_pending;
+    let job = match plan {
+        Some(plan) if changes => {
+            let floor = if recovery {
+                lock.seen_version.max(lock.confirmed_version)
+            } else {
+                lock.confirmed_version
+            };
+            lock.desired_version = lock.desired_version.max(floor.saturating_add(1));
+            lock.change_seq = seq;
+            let base = if recovery {
+                BaseVersion::Any
+            } else {
+                BaseVersion::Exact(lock.confirmed_version)
+            };
+            Some((base, lock.desired_version, plan))
+        }
+        _ if events_held => Some((
+            BaseVersion::Exact(lock.confirmed_version),
+            lock.confirmed_version,
+            Plan {
+                ops: Vec::new(),
+                effects: Vec::new(),
+                digest: status.digest,
+            },
+        )),
+        _ => None,
+    };
+    let sealed = match job {
+        Some((base, target, plan)) => {
+            Some(seal_and_record(conn, key, lock, status, base, target, plan).await?)
+        }
+        None => None,
+    };
+    save_lock(conn, lock).await?;
+    Ok(sealed)
+}
+
+async fn seal_and_record(
+    conn: &mut AnyConnection,
+    key: &DataKey,
+    lock: &LockRow,
+    status: &Receipt,
+    base: BaseVersion,
+    target: u32,
+    plan: Plan,
+) -> ApiResult<SealedJob> {
+    let now = now_secs();
+    let time = |at: i64| Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH);
+    let job = Job {
+        job_id: JobId(crate::crypto::random_bytes::<16>()?),
+        session: status.session,
+        base,
+        target,
+        issued_at: time(now),
+        expires_at: time(now + JOB_LIFETIME_SECS),
+        audit_ack: lock.audit_ack,
+        ops: plan.ops,
+    };
+    let envelope = lock
+        .keys(key)?
+        .seal_job(&job)
+        .map_err(|e| ApiError::internal("sealing a job", e))?;
+    sqlx::query(
+        "INSERT INTO jobs (id, lock_id, base, target, recovery, digest_mac, effects, issued_at, expires_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+    )
+    .bind(hex(&job.job_id.0))
+    .bind(lock.id.clone())
+    .bind(match base {
+        BaseVersion::Exact(v) => i64::from(v),
+        BaseVersion::Any => -1,
+    })
+    .bind(i64::from(target))
+    .bind(i64::from(base == BaseVersion::Any))
+    .bind(digest_mac(key, &plan.digest))
+    .bind(serde_json::to_string(&plan.effects)?)
+    .bind(now)
+    .bind(now + JOB_LIFETIME_SECS)
+    .execute(&mut *conn)
+    .await?;
+    Ok(SealedJob { envelope, target })
+}

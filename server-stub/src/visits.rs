@@ -1,0 +1,206 @@
+//! Visits: how a phone at a lock gets the lock its job. The phone asks for a
+//! visit ([`open`]): a single-use challenge bound to the caller and the lock.
+//! The lock answers a status request with that challenge by sealing its
+//! status (and opening a session); the phone presents it ([`present`]), and
+//! the server settles it and seals the lock's job for that session, all
+//! before the phone leaves the lock.
+//!
+//! So the server settles a status only if it is fresh (its challenge is one
+//! it issued minutes ago, for this lock, to this caller, never presented
+//! before) and only from a caller who may reach the lock; a replayed status
+//! settles nothing and starts no recovery. The seal and the challenge are
+//! checked before the property's write lock is taken, and visits are
+//! rate-limited per user, so a flood of them never holds it for long.
+
+use keyway_core::api::{VisitAnswer, VisitOpened, decode_bytes, encode_bytes};
+use ring::digest::{SHA256, digest};
+use sqlx::AnyPool;
+
+use crate::app::App;
+use crate::auth::{Caller, rate_limit};
+use crate::crypto::{hex, new_id, random_bytes};
+use crate::error::{ApiError, ApiResult};
+use crate::model::load_lock;
+use crate::reconcile::{seal_for_session, settle_status};
+use crate::store::{now_secs, ts};
+
+/// How long a challenge may wait for its status.
+pub const VISIT_LIFETIME_SECS: i64 = 300;
+/// Visits a user may open per minute.
+pub const VISITS_PER_MINUTE: i64 = 60;
+
+/// Opens a visit of `lock_id` for `caller` (who must be allowed to reach it).
+pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> ApiResult<VisitOpened> {
+    let mut conn = app.store.pool.acquire().await?;
+    let lock = load_lock(&mut conn, &caller.property_id, lock_id).await?;
+    if !caller.may_reach_lock(&lock) {
+        return Err(ApiError::not_found("lock"));
+    }
+    drop(conn);
+    rate_limit(
+        app,
+        &format!("visit:{}", caller.user_id),
+        60,
+        VISITS_PER_MINUTE,
+    )
+    .await?;
+    let id = new_id("vis");
+    let challenge = hex(&random_bytes::<16>()?);
+    let now = now_secs();
+    let expires_at = now + VISIT_LIFETIME_SECS;
+    sqlx::query(
+        "INSERT INTO visits (id, property_id, lock_id, principal, challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.clone())
+    .bind(caller.property_id.clone())
+    .bind(lock.id.clone())
+    .bind(caller.principal.clone())
+    .bind(challenge.clone())
+    .bind(now)
+    .bind(expires_at)
+    .execute(&app.store.pool)
+    .await?;
+    Ok(VisitOpened {
+        visit_id: id,
+        lock_id: lock.id,
+        challenge,
+        since_seq: lock.audit_ack,
+        expires_at: ts(expires_at),
+    })
+}
+
+/// A visit as stored.
+struct VisitRow {
+    lock_id: String,
+    principal: String,
+    challenge: String,
+    expires_at: i64,
+    status_hash: Option<String>,
+    answer: Option<String>,
+}
+
+async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> ApiResult<VisitRow> {
+    type Columns = (String, String, String, i64, Option<String>, Option<String>);
+    let row: Option<Columns> = sqlx::query_as(
+        "SELECT lock_id, principal, challenge, expires_at, status_hash, answer FROM visits WHERE id = $1 AND property_id = $2",
+    )
+    .bind(visit_id.to_owned())
+    .bind(caller.property_id.clone())
+    .fetch_optional(pool)
+    .await?;
+    row.map(
+        |(lock_id, principal, challenge, expires_at, status_hash, answer)| VisitRow {
+            lock_id,
+            principal,
+            challenge,
+            expires_at,
+            status_hash,
+            answer,
+        },
+    )
+    .filter(|visit| visit.principal == caller.principal)
+    .ok_or_else(|| ApiError::not_found("visit"))
+}
+
+/// The stored answer to a status presented again (a retry); another status
+/// for a visit already answered is refused.
+fn answered(visit: &VisitRow, hash: &str) -> ApiResult<Option<VisitAnswer>> {
+    match (&visit.answer, &visit.status_hash) {
+        (Some(answer), Some(stored)) if stored == hash => Ok(Some(serde_json::from_str(answer)?)),
+        (_, Some(_)) => Err(ApiError::conflict(
+            "visit_used",
+            "this visit's status was presented already; open a new visit",
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// Settles the lock's sealed status for `visit_id` and answers with the job
+/// sealed for the session it opened.
+pub async fn present(
+    app: &App,
+    caller: &Caller,
+    visit_id: &str,
+    status_b64: &str,
+) -> ApiResult<VisitAnswer> {
+    let sealed =
+        decode_bytes(status_b64).ok_or_else(|| ApiError::invalid("`status` is not base64"))?;
+    let hash = hex(digest(&SHA256, &sealed).as_ref());
+    let visit = load_visit(&app.store.pool, caller, visit_id).await?;
+    if let Some(answer) = answered(&visit, &hash)? {
+        return Ok(answer);
+    }
+    if visit.expires_at <= now_secs() {
+        return Err(ApiError::conflict(
+            "visit_expired",
+            "this visit's challenge expired; open a new visit",
+        ));
+    }
+    let mut challenge = [0u8; 16];
+    crate::crypto::unhex(&visit.challenge)
+        .filter(|bytes| bytes.len() == 16)
+        .map(|bytes| challenge.copy_from_slice(&bytes))
+        .ok_or_else(|| ApiError::internal("visit challenge", "not 32 hex digits"))?;
+    // Everything that can be checked without the write lock is, first.
+    let status = {
+        let mut conn = app.store.pool.acquire().await?;
+        let lock = load_lock(&mut conn, &caller.property_id, &visit.lock_id).await?;
+        if !caller.may_reach_lock(&lock) {
+            return Err(ApiError::not_found("visit"));
+        }
+        lock.keys(&app.key)?
+            .open_status(&sealed, challenge)
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "bad_status",
+                    format!("the status does not answer this visit ({})", e.code()),
+                )
+            })?
+    };
+    let mut w = app
+        .store
+        .begin_write(&caller.property_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("property"))?;
+    let claimed = sqlx::query(
+        "UPDATE visits SET used_at = $1, status_hash = $2 WHERE id = $3 AND used_at IS NULL",
+    )
+    .bind(now_secs())
+    .bind(hash.clone())
+    .bind(visit_id.to_owned())
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        // Presented at the same moment by a retry: its answer is the answer.
+        drop(w);
+        let visit = load_visit(&app.store.pool, caller, visit_id).await?;
+        return answered(&visit, &hash)?.ok_or_else(|| {
+            ApiError::conflict("visit_used", "this visit is being answered; try again")
+        });
+    }
+    let mut lock = load_lock(&mut w.tx, &caller.property_id, &visit.lock_id).await?;
+    settle_status(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
+    let job = seal_for_session(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
+    let answer = VisitAnswer {
+        target_version: job.as_ref().map_or(lock.confirmed_version, |j| j.target),
+        jobs: job.iter().map(|j| encode_bytes(&j.envelope)).collect(),
+    };
+    sqlx::query("UPDATE visits SET answer = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&answer)?)
+        .bind(visit_id.to_owned())
+        .execute(&mut *w.tx)
+        .await?;
+    w.commit().await?;
+    Ok(answer)
+}
+
+/// Forgets visits whose challenge expired a day ago or more.
+pub async fn forget_spent(pool: &AnyPool, now: i64) -> ApiResult<()> {
+    sqlx::query("DELETE FROM visits WHERE expires_at < $1")
+        .bind(now - 86_400)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
