@@ -210,14 +210,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
     }
 }
 
-/// Picking a code answers whether those digits are taken on a door, so picks
-/// are limited per user (30 a minute) to keep that from becoming a way to
+/// What a pick chooses digits for, which sets its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickOf {
+    /// A unit's resident or guest code: compared with the unit's own codes
+    /// only, so a refusal says nothing about anyone else; 30 a minute.
+    UnitCode,
+    /// A carrier code, courier PIN or staff PIN: the answer may say
+    /// `duplicate_on_lock`, `prefix_conflict` or `deleted_pin_reuse` about
+    /// another holder's code on the package room, so picks are few:
+    /// [`PIN_PICKS_PER_HOUR`] an hour and [`PIN_PICKS_PER_DAY`] a day per user.
+    PackageRoomCode,
+}
+
+/// Picks of package-room codes a user may make in an hour.
+pub const PIN_PICKS_PER_HOUR: i64 = 10;
+/// Picks of package-room codes a user may make in a day (UTC).
+pub const PIN_PICKS_PER_DAY: i64 = 20;
+
+/// Picking a code answers whether those digits are taken, so picks are
+/// limited per user (see [`PickOf`]) to keep that from becoming a way to
 /// guess codes.
 pub async fn limit_picks(
     app: &App,
     caller: &Caller,
     idem: &Idem,
     mode: keyway_core::api::CodeMode,
+    of: PickOf,
 ) -> ApiResult<()> {
     if mode != keyway_core::api::CodeMode::Pick {
         return Ok(());
@@ -233,7 +252,20 @@ pub async fn limit_picks(
     if answered.is_some() {
         return Ok(());
     }
-    rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await
+    match of {
+        PickOf::UnitCode => rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await,
+        PickOf::PackageRoomCode => {
+            let user = &caller.user_id;
+            rate_limit(app, &format!("pin-pick:{user}"), 3600, PIN_PICKS_PER_HOUR).await?;
+            rate_limit(
+                app,
+                &format!("pin-pick-day:{user}"),
+                86_400,
+                PIN_PICKS_PER_DAY,
+            )
+            .await
+        }
+    }
 }
 
 /// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by

@@ -387,3 +387,136 @@ fn text_with_a_nul_character_is_refused_and_changes_nothing() {
     );
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// A request body around picked digits.
+type BodyOf<'a> = Box<dyn Fn(&str) -> Value + 'a>;
+
+/// A resident picking digits where only generated codes are allowed (a
+/// shared door, a guest code) gets the same answer whatever the digits,
+/// before any duplicate check: a neighbour's code on the entrance is not
+/// told apart from digits nobody holds.
+#[test]
+fn a_refused_pick_answers_the_same_whatever_codes_neighbours_hold() {
+    let f = Fixture::new();
+    let (alice, bob) = (f.login("alice", "phone"), f.login("bob", "phone"));
+    // Bob's generated code sits on his door and on the main entrance.
+    let bobs = f.ok(
+        &bob,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "generate"}),
+    );
+    let held = bobs["value"].as_str().unwrap().to_owned();
+    assert_eq!(state_on(&bobs, &f.entrance), "pending");
+    let free = ["3859", "4826", "7305"]
+        .into_iter()
+        .find(|c| *c != held)
+        .unwrap();
+    let answer = |path: &str, body: Value| {
+        let (status, problem) = f.write(&alice, Method::POST, path, body);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        problem
+    };
+    // Alice's own generated code is on the entrance too: changing it to
+    // picked digits is a pick on a shared door.
+    let mine = f.ok(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "generate"}),
+    );
+    let change = format!("/v1/codes/{}/change", mine["id"].as_str().unwrap());
+    let asks: Vec<(&str, BodyOf)> = vec![
+        (
+            "/v1/codes",
+            Box::new(
+                |c: &str| json!({"kind": "resident", "mode": "pick", "code": c, "lock_ids": [f.entrance]}),
+            ),
+        ),
+        (
+            "/v1/codes",
+            Box::new(
+                |c: &str| json!({"kind": "resident", "mode": "pick", "code": c, "lock_ids": [f.lock_4b, f.entrance]}),
+            ),
+        ),
+        (
+            "/v1/codes",
+            Box::new(
+                |c: &str| json!({"kind": "guest", "mode": "pick", "code": c, "lock_ids": [f.lock_4b, f.entrance]}),
+            ),
+        ),
+        (
+            &change,
+            Box::new(|c: &str| json!({"mode": "pick", "code": c})),
+        ),
+    ];
+    for (path, body) in &asks {
+        let expected = answer(path, body(free));
+        assert_eq!(expected["code"], "policy_violation");
+        let rules: Vec<&str> = expected["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ["custom_not_allowed"], "{path}: {expected}");
+        // A neighbour's digits, digits that break every rule, not digits at all.
+        for digits in [held.as_str(), "1234", "1111", "12a4", "385"] {
+            assert_eq!(answer(path, body(digits)), expected, "{path} {digits}");
+        }
+    }
+    // Nothing was created or changed.
+    let (_, codes) = f.get(&alice, "/v1/codes");
+    assert_eq!(codes["codes"].as_array().unwrap().len(), 1);
+    assert_eq!(codes["codes"][0]["value"], mine["value"]);
+}
+
+/// Picks of package-room codes (carrier codes, courier and staff PINs) may
+/// answer "duplicate" about another holder's code, so a staff member gets
+/// few of them: 10 an hour (and 20 a day), refused ones included.
+#[test]
+fn package_room_code_picks_are_limited_to_ten_an_hour() {
+    let f = Fixture::new();
+    let sam = f.login("sam", "desk");
+    early_in_the_hour();
+    let path = format!("/v1/manage/staff/{}/pin", f.users["sam"]);
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        // Six ones: refused by the policy, and counted all the same.
+        let (status, problem) = f.write(
+            &sam,
+            Method::PUT,
+            &path,
+            json!({"mode": "pick", "code": "111111"}),
+        );
+        statuses.push((status, problem["code"].as_str().unwrap().to_owned()));
+    }
+    let refused = (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "policy_violation".to_owned(),
+    );
+    assert_eq!(statuses[..10], vec![refused; 10]);
+    assert_eq!(
+        statuses[10],
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited".to_owned())
+    );
+    // Other package-room picks share the allowance; generating does not pick.
+    let courier = f.ok(
+        &sam,
+        Method::POST,
+        "/v1/manage/couriers",
+        json!({"name": "Dana"}),
+    );
+    let courier_pin = format!(
+        "/v1/manage/couriers/{}/pin",
+        courier["id"].as_str().unwrap()
+    );
+    let (status, _) = f.write(
+        &sam,
+        Method::PUT,
+        &courier_pin,
+        json!({"mode": "pick", "code": "730194"}),
+    );
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    f.ok(&sam, Method::PUT, &courier_pin, json!({"mode": "generate"}));
+}

@@ -14,7 +14,7 @@ use keyway_core::{AccessPoint, CodeKind, Schedule};
 
 use super::ApiPath;
 use crate::app::{App, parse_body};
-use crate::auth::{Caller, Idem};
+use crate::auth::{Caller, Idem, PickOf};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
@@ -144,7 +144,7 @@ pub async fn create_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: CreateCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::UnitCode).await?;
     let unit_id = match caller.role {
         Role::Resident => {
             if request
@@ -298,7 +298,19 @@ pub async fn change_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    if request.mode == CodeMode::Pick {
+        // The code's kind sets the limit; an id the caller may not see is
+        // refused with 404 inside the write, like any other.
+        let mut conn = app.store.pool.acquire().await?;
+        let of = match load_code(&mut conn, &caller.property_id, &id).await {
+            Ok(code) if !matches!(code.kind, CodeKind::Resident | CodeKind::Guest) => {
+                PickOf::PackageRoomCode
+            }
+            _ => PickOf::UnitCode,
+        };
+        drop(conn);
+        crate::auth::limit_picks(&app, &caller, &idem, request.mode, of).await?;
+    }
     let app2 = app.clone();
     let caller2 = caller.clone();
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {

@@ -23,7 +23,7 @@ use sqlx::AnyConnection;
 
 use super::{ApiPath, ApiQuery};
 use crate::app::{App, json_response, parse_body};
-use crate::auth::{Caller, Idem, rate_limit};
+use crate::auth::{Caller, Idem, PickOf, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::crypto::{DataKey, new_id};
 use crate::error::{ApiError, ApiResult};
@@ -231,7 +231,7 @@ pub async fn create_carrier(
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let request: CreateCarrierRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
     let name = check_name(&request.name)?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::CREATED, move |w| {
@@ -333,7 +333,7 @@ async fn put_holder_code(
     of: &'static HolderKind,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
