@@ -222,7 +222,7 @@ pub async fn list_carriers(
 /// (generated, or chosen under the carrier rules).
 #[utoipa::path(post, path = "/v1/manage/carriers", tag = "manage", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = CreateCarrierRequest, responses((status = 201, body = CarrierView)))]
+    request_body = CreateCarrierRequest, responses((status = 201, body = CarrierView), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn create_carrier(
     State(app): State<App>,
     caller: Caller,
@@ -364,7 +364,7 @@ async fn put_holder_code(
 /// the package room doors until they confirm the new one.
 #[utoipa::path(put, path = "/v1/manage/carriers/{id}/code", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "Carrier id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_carrier_code(
     State(app): State<App>,
     caller: Caller,
@@ -446,7 +446,7 @@ pub async fn create_courier(
 /// delete it with the code endpoints.
 #[utoipa::path(put, path = "/v1/manage/couriers/{id}/pin", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "Courier id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_courier_pin(
     State(app): State<App>,
     caller: Caller,
@@ -643,7 +643,7 @@ pub async fn list_staff(State(app): State<App>, caller: Caller) -> ApiResult<Jso
 /// staff for themselves.
 #[utoipa::path(put, path = "/v1/manage/staff/{id}/pin", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id of the staff member"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_staff_pin(
     State(app): State<App>,
     caller: Caller,
