@@ -234,12 +234,29 @@ async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
         "body": message.body,
     })
     .to_string();
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = tokio::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // The log holds PINs and addresses: its owner's alone, also when it was
+    // there before with wider permissions.
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
         .open(path)
         .await
         .map_err(|e| format!("delivery log: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let metadata = file
+            .metadata()
+            .await
+            .map_err(|e| format!("delivery log: {e}"))?;
+        if metadata.permissions().mode() & 0o777 != 0o600 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .await
+                .map_err(|e| format!("delivery log: {e}"))?;
+        }
+    }
     file.write_all(format!("{line}\n").as_bytes())
         .await
         .map_err(|e| format!("delivery log: {e}"))
@@ -296,6 +313,9 @@ pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiR
                 sent += 1;
             }
             Err(error) => {
+                // A server's refusal may quote the address: keep it out of
+                // the log line and the stored error.
+                let error = error.replace(&message.to, "<recipient>");
                 let give_up = attempts >= s.notify_max_attempts;
                 let delay = (s.notify_backoff_secs.max(1) << (attempts - 1).clamp(0, 20)).min(3600);
                 sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $4")

@@ -520,7 +520,8 @@ fn no_log_line_contains_a_code_or_a_token() {
     let mut secrets: Vec<String> = f.tokens.values().cloned().collect();
     let alice = f.login("alice", "phone");
     let mia = f.login("mia", "desk");
-    secrets.extend([alice.clone(), mia.clone()]);
+    let sam = f.login("sam", "desk");
+    secrets.extend([alice.clone(), mia.clone(), sam.clone()]);
     let mut remember = |v: &Value| {
         if let Some(value) = v["value"].as_str() {
             secrets.push(value.to_owned());
@@ -600,13 +601,36 @@ fn no_log_line_contains_a_code_or_a_token() {
         ),
         json!({"notify": "both"}),
     ));
-    let _ = f.call_raw(
-        None,
+    // Staff's "Send One-Time PIN" again, by SMS alone; then forgot-PIN for
+    // the known email and phone (each a new PIN) and for unknown addresses.
+    remember(&f.ok(
+        &sam,
         Method::POST,
-        "/v1/public/forgot-pin",
-        Some(json!({"property_id": f.property, "email": "r@example.org"})),
-        None,
-    );
+        &format!(
+            "/v1/manage/recipients/{}/one-time-pin",
+            recipient["id"].as_str().unwrap()
+        ),
+        json!({"notify": "sms"}),
+    ));
+    for address in [
+        json!({"email": "r@example.org"}),
+        json!({"phone": "+1 555 010 2030"}),
+        json!({"email": "nobody.known@example.org"}),
+        json!({"phone": "+15559998877"}),
+    ] {
+        let mut body = json!({"property_id": f.property});
+        body.as_object_mut()
+            .unwrap()
+            .extend(address.as_object().unwrap().clone());
+        let (status, _) = f.call_raw(
+            None,
+            Method::POST,
+            "/v1/public/forgot-pin",
+            Some(body),
+            None,
+        );
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
     let _ = f.call_raw(
         None,
         Method::POST,
@@ -614,12 +638,26 @@ fn no_log_line_contains_a_code_or_a_token() {
         Some(json!({"token": "kwa_wrong", "device_name": "x"})),
         None,
     );
-    eventually("deliveries", || (f.delivery_log().len() >= 3).then_some(()));
+    // Two messages of the first PIN, one of the SMS PIN, one per known forgot-PIN.
+    eventually("deliveries", || (f.delivery_log().len() >= 5).then_some(()));
     for line in f.delivery_log() {
         remember(
             &json!({"value": line["body"].as_str().unwrap().split_whitespace().find(|w| w.trim_end_matches('.').len() == 6 && w.trim_end_matches('.').bytes().all(|b| b.is_ascii_digit())).map(|w| w.trim_end_matches('.'))}),
         );
     }
+    // Addresses, known and unknown, in every spelling they were sent.
+    secrets.extend(
+        [
+            "r@example.org",
+            "+15550102030",
+            "15550102030",
+            "555 010 2030",
+            "nobody.known@example.org",
+            "+15559998877",
+            "15559998877",
+        ]
+        .map(str::to_owned),
+    );
     let logs = f.server.take().unwrap().stop();
     assert!(
         logs.len() > 20,
@@ -627,7 +665,7 @@ fn no_log_line_contains_a_code_or_a_token() {
         logs.len()
     );
     assert!(logs.iter().any(|l| l.contains("POST /v1/codes 201")));
-    assert!(secrets.len() > 12);
+    assert!(secrets.len() > 20, "{}", secrets.len());
     for line in &logs {
         for secret in &secrets {
             assert!(!occurs(line, secret), "a secret reached the log: {line}");

@@ -520,3 +520,185 @@ fn package_room_code_picks_are_limited_to_ten_an_hour() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     f.ok(&sam, Method::PUT, &courier_pin, json!({"mode": "generate"}));
 }
+
+/// Lets the real lock firmware apply the package room's current job and
+/// carries the receipt back.
+fn deliver_room(f: &Fixture, token: &str, room: &mut keyway_core::lock::Lock) {
+    let entry = job_of(f, token, &f.package_room);
+    let job = keyway_core::api::decode_bytes(entry["job"].as_str().expect("a job")).unwrap();
+    let receipt = room
+        .apply(&job, Timestamp::now())
+        .expect("the lock opens the job");
+    post_receipts(f, token, &[receipt]);
+}
+
+/// A recipient has one PIN at a time: a new one, from staff's "Send
+/// One-Time PIN" or from forgot-PIN, ends the previous one, which leaves the
+/// package room in the same job that brings the new one.
+#[test]
+fn a_new_one_time_pin_ends_the_previous_one_in_the_same_job() {
+    use keyway_core::lock::Entry;
+    let f = Fixture::new();
+    let sam = f.login("sam", "desk");
+    let rid = f.ok(
+        &sam,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Ravi", "email": "ravi@example.org"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = format!("/v1/manage/recipients/{rid}/one-time-pin");
+    let first = f.ok(&sam, Method::POST, &send, json!({}));
+    let mut room = f.firmware(&f.package_room);
+    deliver_room(&f, &sam, &mut room);
+    let second = f.ok(&sam, Method::POST, &send, json!({}));
+    let (_, ended) = f.get(
+        &sam,
+        &format!("/v1/codes/{}", first["id"].as_str().unwrap()),
+    );
+    assert_eq!(ended["status"], "deleted", "{ended}");
+    assert_eq!(state_on(&ended, &f.package_room), "removing");
+    // One job: the old PIN leaves as the new one arrives.
+    deliver_room(&f, &sam, &mut room);
+    assert!(matches!(
+        room.enter_code(first["value"].as_str().unwrap(), Timestamp::now()),
+        Some(Entry::Denied { .. })
+    ));
+    // Forgot-PIN does the same.
+    let (status, _) = f.call_raw(
+        None,
+        Method::POST,
+        "/v1/public/forgot-pin",
+        Some(json!({"property_id": f.property, "email": "ravi@example.org"})),
+        None,
+    );
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let second_id = second["id"].as_str().unwrap();
+    eventually("the second PIN ends", || {
+        let (_, code) = f.get(&sam, &format!("/v1/codes/{second_id}"));
+        (code["status"] == "deleted").then_some(())
+    });
+    let (_, third) = f.get(&sam, &format!("/v1/manage/recipients/{rid}/pin"));
+    deliver_room(&f, &sam, &mut room);
+    assert!(matches!(
+        room.enter_code(second["value"].as_str().unwrap(), Timestamp::now()),
+        Some(Entry::Denied { .. })
+    ));
+    assert!(matches!(
+        room.enter_code(third["value"].as_str().unwrap(), Timestamp::now()),
+        Some(Entry::Granted { consumed: true, .. })
+    ));
+    let (_, codes) = f.get(&sam, "/v1/codes");
+    let active: Vec<&Value> = codes["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["holder_id"] == rid.as_str() && c["status"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "{active:?}");
+}
+
+/// Forgot-PIN from a client that rotates its addresses (behind a trusted
+/// proxy) and the recipient's addresses: at most 5 new PINs a day for one
+/// recipient (counted after the answer, which stays the same), and at most
+/// 60 requests an hour for the property.
+#[test]
+fn forgot_pin_caps_hold_whatever_addresses_and_clients_rotate() {
+    let f = Fixture::with_env(&[("KEYWAY_TRUSTED_PROXIES", "127.0.0.1")]);
+    early_in_the_hour();
+    let sam = f.login("sam", "desk");
+    let rid = f.ok(
+        &sam,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Ravi", "email": "ravi@example.org", "phone": "+1 555 010 9876"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut client = 0u32;
+    let mut forgot = |address: Value| {
+        client += 1;
+        let mut body = json!({"property_id": f.property});
+        body.as_object_mut()
+            .unwrap()
+            .extend(address.as_object().unwrap().clone());
+        f.client
+            .post(f.server().url("/v1/public/forgot-pin"))
+            .header("x-forwarded-for", format!("203.0.113.{client}"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status()
+    };
+    // Three times by email, three times by phone: each address's own limit
+    // (3 an hour) lets all six through.
+    for _ in 0..3 {
+        assert_eq!(
+            forgot(json!({"email": "ravi@example.org"})),
+            StatusCode::ACCEPTED
+        );
+        assert_eq!(
+            forgot(json!({"phone": "+15550109876"})),
+            StatusCode::ACCEPTED
+        );
+    }
+    eventually("five PINs", || (f.delivery_log().len() >= 5).then_some(()));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        f.delivery_log().len(),
+        5,
+        "the sixth request issued nothing"
+    );
+    let (_, codes) = f.get(&sam, "/v1/codes");
+    let mine: Vec<&Value> = codes["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["holder_id"] == rid.as_str())
+        .collect();
+    // Each new PIN ended the one before (the list leaves deleted codes out).
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(mine[0]["status"], "active");
+    // The property's hourly cap: 60 requests, whoever and whatever they ask.
+    let statuses: Vec<StatusCode> = (0..55)
+        .map(|i| forgot(json!({"email": format!("nobody{i}@example.org")})))
+        .collect();
+    assert_eq!(statuses[..54], vec![StatusCode::ACCEPTED; 54]);
+    assert_eq!(statuses[54], StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The development `log` sender's file holds PINs and addresses: it is its
+/// owner's alone (0600), also when it was there before with wider rights.
+#[cfg(unix)]
+#[test]
+fn the_delivery_log_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let f = Fixture::new();
+    let sam = f.login("sam", "desk");
+    let rid = f.ok(
+        &sam,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Ravi", "email": "ravi@example.org"}),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = f.dir.path().join("keyway-deliveries.jsonl");
+    let mode = || std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    let send = format!("/v1/manage/recipients/{rid}/one-time-pin");
+    f.ok(&sam, Method::POST, &send, json!({}));
+    eventually("the first message", || {
+        (f.delivery_log().len() == 1).then_some(())
+    });
+    assert_eq!(mode(), 0o600, "a new delivery log");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    f.ok(&sam, Method::POST, &send, json!({}));
+    eventually("the second message", || {
+        (f.delivery_log().len() == 2).then_some(())
+    });
+    assert_eq!(mode(), 0o600, "a delivery log that was readable by others");
+}

@@ -817,6 +817,20 @@ async fn issue_one_time(
             "the expiry must be in the future",
         ));
     }
+    // A recipient has one PIN at a time: the new one ends the previous one,
+    // which leaves the package room in the same job as the new one arrives.
+    let previous = load_codes_where(
+        conn,
+        "property_id = $1 AND holder_type = 'recipient' AND holder_id = $2 AND status IN ('active', 'disabled')",
+        &[property.id.clone(), recipient_id.to_owned()],
+        None,
+    )
+    .await?;
+    let mut touched = Vec::new();
+    for old in previous {
+        crate::reconcile::end_code(conn, seq, &property.id, &old.id, "deleted", &mut touched)
+            .await?;
+    }
     let locks = package_room_locks(conn, &property.id).await?;
     let new = NewCode {
         kind: CodeKind::OneTime,
@@ -921,6 +935,13 @@ pub async fn lookup_pin(
     Ok(Json(code_view(&mut conn, &app.key, &code, true).await?))
 }
 
+/// Forgot-PIN requests a property answers in an hour (any address, any client).
+pub const FORGOT_PER_PROPERTY_PER_HOUR: i64 = 60;
+/// New PINs forgot-PIN issues to one recipient in a day (UTC), whichever of
+/// their addresses is asked about; counted after the answer, so a request
+/// over it gets the same answer and its timing.
+pub const FORGOT_PINS_PER_RECIPIENT_PER_DAY: i64 = 5;
+
 const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
@@ -941,6 +962,16 @@ pub async fn forgot_pin(
     let client = super::client_ip(&app, &connect, &headers);
     rate_limit(&app, &format!("forgot-ip:{client}"), 3600, 10).await?;
     let request: ForgotPinRequest = parse_body(&body)?;
+    // Whatever addresses and clients an attacker rotates through, a property
+    // answers so many requests an hour (the same for known and unknown
+    // addresses, so the limit tells nothing either).
+    rate_limit(
+        &app,
+        &format!("forgot-property:{}", request.property_id),
+        3600,
+        FORGOT_PER_PROPERTY_PER_HOUR,
+    )
+    .await?;
     let (via, mac) = match (&request.email, &request.phone) {
         (Some(email), None) => {
             let email = normalize_email(email)
@@ -979,15 +1010,29 @@ async fn reissue_forgotten(
         NotifyVia::Sms => "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2",
         _ => "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2",
     };
-    let Some(mut w) = app.store.begin_write(property_id).await? else {
-        return Ok(());
-    };
     let found: Option<(String,)> = sqlx::query_as(sql)
         .bind(property_id.to_owned())
         .bind(mac)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(&app.store.pool)
         .await?;
     let Some((recipient_id,)) = found else {
+        return Ok(());
+    };
+    // Counted here, after the answer (and before the write lock, which the
+    // counter's own write would wait for): a known address's requests past
+    // the cap look exactly like any others.
+    if rate_limit(
+        app,
+        &format!("forgot-recipient:{recipient_id}"),
+        86_400,
+        FORGOT_PINS_PER_RECIPIENT_PER_DAY,
+    )
+    .await
+    .is_err()
+    {
+        return Ok(());
+    }
+    let Some(mut w) = app.store.begin_write(property_id).await? else {
         return Ok(());
     };
     let property = load_property(&mut w.tx, property_id).await?;
