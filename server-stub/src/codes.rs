@@ -10,7 +10,7 @@ use keyway_core::policy::TargetLock;
 use keyway_core::{CheckContext, Code, CodeKind, Origin, Schedule, generate, secure_rng};
 use sqlx::AnyConnection;
 
-use crate::crypto::{DataKey, new_id};
+use crate::crypto::{Cell, DataKey, new_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, Placement, PropertyRow, enum_str, insert_placement, load_code,
@@ -312,7 +312,7 @@ pub async fn create(
     .bind(unit_id)
     .bind(new.name.clone())
     .bind(new.guest_type.map(|g| enum_str(&g)))
-    .bind(key.seal_str(code.as_str())?)
+    .bind(key.seal_str(Cell::new("codes", "value", &id), code.as_str())?)
     .bind(key.lookup_mac(CODE_MAC, code.as_str()))
     .bind(serde_json::to_string(&new.schedule)?)
     .bind(i64::from(one_time))
@@ -360,12 +360,16 @@ async fn place(
     actor: &str,
 ) -> ApiResult<()> {
     let slot = allocate_slot(conn, lock).await?;
+    let placement_id = new_id("plc");
     let placement = Placement {
-        id: new_id("plc"),
+        value: key.seal_str(
+            Cell::new("placements", "value", &placement_id),
+            code.as_str(),
+        )?,
+        id: placement_id,
         code_id: code_id.to_owned(),
         lock_id: lock.id.clone(),
         slot,
-        value: key.seal_str(code.as_str())?,
         kind,
         schedule: schedule.clone(),
         one_time,
@@ -466,7 +470,7 @@ pub async fn change(
     sqlx::query(
         "UPDATE codes SET value = $1, value_mac = $2, origin = $3, change_seq = $4, updated_at = $5 WHERE id = $6",
     )
-    .bind(key.seal_str(value.as_str())?)
+    .bind(key.seal_str(Cell::new("codes", "value", &code.id), value.as_str())?)
     .bind(key.lookup_mac(CODE_MAC, value.as_str()))
     .bind(enum_str(&origin))
     .bind(seq)

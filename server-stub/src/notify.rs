@@ -13,7 +13,7 @@ use clap::Args;
 use sqlx::AnyConnection;
 
 use crate::app::App;
-use crate::crypto::new_id;
+use crate::crypto::{Cell, new_id};
 use crate::error::ApiResult;
 use crate::store::now_secs;
 
@@ -83,15 +83,16 @@ pub async fn enqueue(
     message: &Message,
 ) -> ApiResult<()> {
     let now = now_secs();
+    let id = new_id("msg");
     sqlx::query(
         "INSERT INTO outbox (id, property_id, channel, recipient, subject, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
     )
-    .bind(new_id("msg"))
+    .bind(id.clone())
     .bind(property_id.to_owned())
     .bind(message.channel.clone())
-    .bind(key.seal_str(&message.to)?)
+    .bind(key.seal_str(Cell::new("outbox", "recipient", &id), &message.to)?)
     .bind(message.subject.clone())
-    .bind(key.seal_str(&message.body)?)
+    .bind(key.seal_str(Cell::new("outbox", "body", &id), &message.body)?)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -298,9 +299,11 @@ pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiR
     for (id, channel, to, subject, body, attempts) in claimed {
         let message = Message {
             channel: channel.clone(),
-            to: app.key.open_str(&to)?,
+            to: app
+                .key
+                .open_str(Cell::new("outbox", "recipient", &id), &to)?,
             subject,
-            body: app.key.open_str(&body)?,
+            body: app.key.open_str(Cell::new("outbox", "body", &id), &body)?,
         };
         match sender.send(&message).await {
             Ok(()) => {

@@ -25,7 +25,7 @@ use super::{ApiPath, ApiQuery};
 use crate::app::{App, json_response, parse_body};
 use crate::auth::{Caller, Idem, PickOf, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
-use crate::crypto::{DataKey, new_id};
+use crate::crypto::{Cell, DataKey, new_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, PropertyRow, code_view, load_code, load_codes_where, load_locks_where,
@@ -686,10 +686,14 @@ async fn recipient_view(
     phone: Option<String>,
 ) -> ApiResult<RecipientView> {
     Ok(RecipientView {
+        email: email
+            .map(|e| key.open_str(Cell::new("recipients", "email", &id), &e))
+            .transpose()?,
+        phone: phone
+            .map(|p| key.open_str(Cell::new("recipients", "phone", &id), &p))
+            .transpose()?,
         id,
         name,
-        email: email.map(|e| key.open_str(&e)).transpose()?,
-        phone: phone.map(|p| key.open_str(&p)).transpose()?,
     })
 }
 
@@ -751,9 +755,9 @@ pub async fn create_recipient(
                 .bind(id.clone())
                 .bind(property_id)
                 .bind(name.clone())
-                .bind(email.as_deref().map(|e| key.seal_str(e)).transpose()?)
+                .bind(email.as_deref().map(|e| key.seal_str(Cell::new("recipients", "email", &id), e)).transpose()?)
                 .bind(email.as_deref().map(|e| key.lookup_mac("email", e)))
-                .bind(phone.as_deref().map(|p| key.seal_str(p)).transpose()?)
+                .bind(phone.as_deref().map(|p| key.seal_str(Cell::new("recipients", "phone", &id), p)).transpose()?)
                 .bind(phone.as_deref().map(|p| key.lookup_mac("phone", p)))
                 .bind(now_secs())
                 .execute(&mut *w.tx)
@@ -850,9 +854,10 @@ async fn issue_one_time(
         .map(|z| z.strftime("%Y-%m-%d %H:%M %Z").to_string())
         .unwrap_or_else(|_| expires_at.to_string());
     for (channel, sealed_to) in targets {
+        let column = if channel == "sms" { "phone" } else { "email" };
         let message = Message {
             channel: channel.to_owned(),
-            to: key.open_str(&sealed_to)?,
+            to: key.open_str(Cell::new("recipients", column, recipient_id), &sealed_to)?,
             subject: format!("Your one-time PIN for {}", property.name),
             body: format!(
                 "Hello {name}, your one-time PIN for the package room at {} is {}. It opens the door once and expires {until}.",
