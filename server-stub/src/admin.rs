@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::app::{DbArgs, write_secret};
-use crate::crypto::{DataKey, new_id, new_token, token_hash};
+use crate::crypto::{Cell, DataKey, new_id, new_token, token_hash};
 use crate::model::{load_locks_where, validate_policy};
 use crate::store::{Store, now_secs};
 
@@ -463,7 +463,13 @@ async fn create_lock(
         .bind(i64::from(spec.capacity))
         .bind(i64::from(spec.enter_key))
         .bind(serde_json::to_string(&constraints).map_err(|e| e.to_string())?)
-        .bind(key.seal_str(&root.to_hex()).map_err(|e| e.to_string())?)
+        .bind(
+            key.seal_str(
+                Cell::new("locks", "root_key", &lock_id.to_string()),
+                &root.to_hex(),
+            )
+            .map_err(|e| e.to_string())?,
+        )
         .bind(w.seq)
         .bind(now_secs())
         .execute(&mut *w.tx)
@@ -498,8 +504,7 @@ async fn write_provisioning(
         .map_err(|e| e.detail)?;
     let mut provisioned = Vec::new();
     for lock in &locks {
-        let root = RootKey::from_hex(&key.open_str(&lock.root_key).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
+        let root = lock.keys_root(key).map_err(|e| e.detail)?;
         provisioned.push(ProvisionedLock {
             lock_id: lock.lock_id().map_err(|e| e.detail)?,
             name: lock.name.clone(),

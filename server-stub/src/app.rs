@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use clap::Args;
 
 use crate::auth::{Caller, Idem};
-use crate::crypto::DataKey;
+use crate::crypto::{Cell, DataKey};
 use crate::error::{ApiError, ApiResult};
 use crate::notify::NotifySettings;
 use crate::store::{Store, WriteTx, database_url, now_secs};
@@ -220,12 +220,10 @@ impl App {
                 .ok()
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .unwrap_or(StatusCode::OK);
-            // Responses stored before they were encrypted are JSON as they are.
-            let body = match self.key.open_str(&body) {
-                Ok(plain) => plain,
-                Err(_) if body.starts_with('{') => body,
-                Err(e) => return Err(e.into()),
-            };
+            let row = Cell::key_of(&[&caller.principal, &idem.key]);
+            let body = self
+                .key
+                .open_str(Cell::new("idempotency", "body", &row), &body)?;
             return Ok(json_response(status, body));
         }
         let value = work(&mut w).await?;
@@ -237,7 +235,14 @@ impl App {
         .bind(idem.key.clone())
         .bind(hash)
         .bind(i64::from(success.as_u16()))
-        .bind(self.key.seal_str(&body)?)
+        .bind(self.key.seal_str(
+            Cell::new(
+                "idempotency",
+                "body",
+                &Cell::key_of(&[&caller.principal, &idem.key]),
+            ),
+            &body,
+        )?)
         .bind(now_secs())
         .execute(&mut *w.tx)
         .await?;

@@ -69,33 +69,53 @@ impl Caller {
         }
     }
 
-    /// Whether the caller may see and act on `code` (a resident: their unit's
-    /// own and guest codes; staff and managers: every code of the property).
-    pub fn may_use_code(&self, code: &CodeRow) -> bool {
+    /// What the caller may do with `code`:
+    ///
+    /// | code | resident | staff | manager |
+    /// |---|---|---|---|
+    /// | their own unit's resident and guest codes | own | view | control |
+    /// | another unit's | hidden | view | control |
+    /// | carrier codes, courier PINs, one-time PINs | hidden | own | own |
+    /// | the caller's own staff PIN | — | own | own |
+    /// | another staff member's or a manager's staff PIN | hidden | view | own |
+    ///
+    /// Nobody but a unit's residents chooses or learns the digits of the
+    /// unit's codes (whoever knows them could open the unit's door); staff
+    /// set and read only their own staff PIN. Anything of another property
+    /// is hidden.
+    pub fn code_access(&self, code: &CodeRow) -> CodeAccess {
         if code.property_id != self.property_id {
-            return false;
+            return CodeAccess::Hidden;
         }
+        let unit_code = matches!(code.kind, CodeKind::Resident | CodeKind::Guest);
         match self.role {
-            Role::Resident => {
-                code.unit_id.is_some()
-                    && code.unit_id == self.unit_id
-                    && matches!(code.kind, CodeKind::Resident | CodeKind::Guest)
+            Role::Resident
+                if unit_code && code.unit_id.is_some() && code.unit_id == self.unit_id =>
+            {
+                CodeAccess::Own
             }
-            Role::Staff | Role::Manager => true,
+            Role::Resident => CodeAccess::Hidden,
+            Role::Staff if unit_code => CodeAccess::View,
+            Role::Staff
+                if code.kind == CodeKind::Staff
+                    && code.holder_id.as_deref() != Some(self.user_id.as_str()) =>
+            {
+                CodeAccess::View
+            }
+            Role::Staff => CodeAccess::Own,
+            Role::Manager if unit_code => CodeAccess::Control,
+            Role::Manager => CodeAccess::Own,
         }
     }
 
-    /// Whether the digits of `code` are shown to the caller: residents see
-    /// their unit's codes; staff and managers see package-room codes but not
-    /// residents' own codes.
+    /// Whether the caller may see `code` at all (its state at least).
+    pub fn may_use_code(&self, code: &CodeRow) -> bool {
+        self.code_access(code) != CodeAccess::Hidden
+    }
+
+    /// Whether the digits of `code` are shown to the caller.
     pub fn may_see_value(&self, code: &CodeRow) -> bool {
-        match self.role {
-            Role::Resident => self.may_use_code(code),
-            Role::Staff | Role::Manager => {
-                code.property_id == self.property_id
-                    && !matches!(code.kind, CodeKind::Resident | CodeKind::Guest)
-            }
-        }
+        self.code_access(code) == CodeAccess::Own
     }
 
     /// Whether the caller may carry jobs to, and see, `lock`. Residents carry
@@ -115,6 +135,37 @@ impl Caller {
                     || lock.access_point == AccessPoint::PackageRoom
             }
             Role::Staff | Role::Manager => true,
+        }
+    }
+}
+
+/// What a caller may do with one code (see [`Caller::code_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeAccess {
+    /// Not the caller's business: answered `404`, as if it did not exist.
+    Hidden,
+    /// Its state, without digits; every write is refused (`403`).
+    View,
+    /// Its state, without digits; it may be disabled, enabled and deleted,
+    /// but not given new digits (`403`).
+    Control,
+    /// Its digits, and every action.
+    Own,
+}
+
+impl CodeAccess {
+    /// Refuses what this access does not allow: `write` is `change` (new
+    /// digits) or another write (disable, enable, delete).
+    pub fn require(self, change: bool) -> ApiResult<()> {
+        match (self, change) {
+            (Self::Own, _) | (Self::Control, false) => Ok(()),
+            (Self::Hidden, _) => Err(ApiError::not_found("code")),
+            (Self::Control, true) => Err(ApiError::forbidden(
+                "only the unit's residents choose their codes' digits",
+            )),
+            (Self::View, _) => Err(ApiError::forbidden(
+                "this code is not yours to change; staff change only package-room codes and their own staff PIN",
+            )),
         }
     }
 }
@@ -210,14 +261,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
     }
 }
 
-/// Picking a code answers whether those digits are taken on a door, so picks
-/// are limited per user (30 a minute) to keep that from becoming a way to
+/// What a pick chooses digits for, which sets its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickOf {
+    /// A unit's resident or guest code: compared with the unit's own codes
+    /// only, so a refusal says nothing about anyone else; 30 a minute.
+    UnitCode,
+    /// A carrier code, courier PIN or staff PIN: the answer may say
+    /// `duplicate_on_lock`, `prefix_conflict` or `deleted_pin_reuse` about
+    /// another holder's code on the package room, so picks are few:
+    /// [`PIN_PICKS_PER_HOUR`] an hour and [`PIN_PICKS_PER_DAY`] a day per user.
+    PackageRoomCode,
+}
+
+/// Picks of package-room codes a user may make in an hour.
+pub const PIN_PICKS_PER_HOUR: i64 = 10;
+/// Picks of package-room codes a user may make in a day (UTC).
+pub const PIN_PICKS_PER_DAY: i64 = 20;
+
+/// Picking a code answers whether those digits are taken, so picks are
+/// limited per user (see [`PickOf`]) to keep that from becoming a way to
 /// guess codes.
 pub async fn limit_picks(
     app: &App,
     caller: &Caller,
     idem: &Idem,
     mode: keyway_core::api::CodeMode,
+    of: PickOf,
 ) -> ApiResult<()> {
     if mode != keyway_core::api::CodeMode::Pick {
         return Ok(());
@@ -233,7 +303,20 @@ pub async fn limit_picks(
     if answered.is_some() {
         return Ok(());
     }
-    rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await
+    match of {
+        PickOf::UnitCode => rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await,
+        PickOf::PackageRoomCode => {
+            let user = &caller.user_id;
+            rate_limit(app, &format!("pin-pick:{user}"), 3600, PIN_PICKS_PER_HOUR).await?;
+            rate_limit(
+                app,
+                &format!("pin-pick-day:{user}"),
+                86_400,
+                PIN_PICKS_PER_DAY,
+            )
+            .await
+        }
+    }
 }
 
 /// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by

@@ -11,7 +11,7 @@ use keyway_core::policy::TargetLock;
 use keyway_core::{CheckContext, Code, CodeKind, Origin, Schedule, generate, secure_rng};
 use sqlx::AnyConnection;
 
-use crate::crypto::{DataKey, new_id};
+use crate::crypto::{Cell, DataKey, new_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, Placement, PropertyRow, enum_str, insert_placement, load_code,
@@ -75,18 +75,32 @@ pub struct NewCode {
 }
 
 /// The codes on each lock the policy must compare with (wanted placements,
-/// excluding `exclude`'s own).
+/// excluding `exclude`'s own; with `only_unit`, only that unit's codes).
 async fn target_locks(
     conn: &mut AnyConnection,
     key: &DataKey,
     locks: &[LockRow],
     exclude: Option<&str>,
+    only_unit: Option<&str>,
 ) -> ApiResult<Vec<TargetLock>> {
+    let unit_codes: Option<std::collections::HashSet<String>> = match only_unit {
+        Some(unit) => {
+            let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM codes WHERE unit_id = $1")
+                .bind(unit.to_owned())
+                .fetch_all(&mut *conn)
+                .await?;
+            Some(rows.into_iter().map(|(id,)| id).collect())
+        }
+        None => None,
+    };
     let mut out = Vec::with_capacity(locks.len());
     for lock in locks {
         let mut codes = Vec::new();
         for p in crate::model::live_placements(conn, &lock.id).await? {
-            if p.want_present && Some(p.code_id.as_str()) != exclude {
+            let compared = unit_codes
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&p.code_id));
+            if p.want_present && Some(p.code_id.as_str()) != exclude && compared {
                 codes.push(p.entry(key, true)?.code);
             }
         }
@@ -152,6 +166,12 @@ async fn is_duplicate_pin(
 
 /// Chooses the digits of a code of `kind` for `locks`: checks a picked one
 /// (every violated rule reported) or generates one uniformly among the allowed.
+///
+/// A pick never learns about codes that are not the picker's business: where
+/// only generated codes are allowed it is refused with that rule alone before
+/// its digits are looked at, and a unit's pick (`unit`) is compared with that
+/// unit's own codes only. Generated codes are drawn apart from every code on
+/// their doors, which reveals nothing (the digits are the server's choice).
 #[allow(clippy::too_many_arguments)]
 pub async fn choose_value(
     conn: &mut AnyConnection,
@@ -163,6 +183,7 @@ pub async fn choose_value(
     length: Option<u8>,
     locks: &[LockRow],
     exclude: Option<&str>,
+    unit: Option<&str>,
 ) -> ApiResult<Code> {
     let pins = matches!(kind, CodeKind::Courier | CodeKind::Staff);
     let mut ctx = CheckContext::new(property.community(), kind).with_origin(match mode {
@@ -172,7 +193,24 @@ pub async fn choose_value(
     if let Some(length) = length {
         ctx = ctx.with_length(usize::from(length));
     }
-    ctx.locks = target_locks(conn, key, locks, exclude).await?;
+    // The doors alone first (no codes): enough to know whether a pick is
+    // allowed at all.
+    ctx.locks = locks
+        .iter()
+        .map(|lock| TargetLock {
+            access_point: lock.access_point,
+            enter_key: lock.enter_key,
+            constraints: lock.constraints.clone(),
+            codes: Vec::new(),
+        })
+        .collect();
+    if mode == CodeMode::Pick
+        && let Some(refusal) = ctx.custom_refusal()
+    {
+        return Err(ApiError::rejected(refusal));
+    }
+    let compared_unit = if mode == CodeMode::Pick { unit } else { None };
+    ctx.locks = target_locks(conn, key, locks, exclude, compared_unit).await?;
     match mode {
         CodeMode::Pick => {
             let text = picked.ok_or_else(|| ApiError::invalid("mode `pick` needs `code`"))?;
@@ -245,6 +283,10 @@ pub async fn create(
         new.length,
         &new.locks,
         None,
+        match &new.holder {
+            Holder::Unit(unit) => Some(unit.as_str()),
+            _ => None,
+        },
     )
     .await?;
     let id = new_id("code");
@@ -271,7 +313,7 @@ pub async fn create(
     .bind(unit_id)
     .bind(new.name.clone())
     .bind(new.guest_type.map(|g| enum_str(&g)))
-    .bind(key.seal_str(code.as_str())?)
+    .bind(key.seal_str(Cell::new("codes", "value", &id), code.as_str())?)
     .bind(key.lookup_mac(CODE_MAC, code.as_str()))
     .bind(serde_json::to_string(&new.schedule)?)
     .bind(i64::from(one_time))
@@ -318,12 +360,16 @@ async fn place(
     actor: &str,
 ) -> ApiResult<()> {
     let slot = allocate_slot(conn, lock).await?;
+    let placement_id = new_id("plc");
     let placement = Placement {
-        id: new_id("plc"),
+        value: key.seal_str(
+            Cell::new("placements", "value", &placement_id),
+            code.as_str(),
+        )?,
+        id: placement_id,
         code_id: code_id.to_owned(),
         lock_id: lock.id.clone(),
         slot,
-        value: key.seal_str(code.as_str())?,
         kind,
         schedule: schedule.clone(),
         one_time,
@@ -391,6 +437,7 @@ pub async fn change(
         length,
         &locks,
         Some(&code.id),
+        code.unit_id.as_deref(),
     )
     .await?;
     for (mut old, lock) in wanted.into_iter().zip(&locks) {
@@ -423,7 +470,7 @@ pub async fn change(
     sqlx::query(
         "UPDATE codes SET value = $1, value_mac = $2, origin = $3, change_seq = $4, updated_at = $5 WHERE id = $6",
     )
-    .bind(key.seal_str(value.as_str())?)
+    .bind(key.seal_str(Cell::new("codes", "value", &code.id), value.as_str())?)
     .bind(key.lookup_mac(CODE_MAC, value.as_str()))
     .bind(enum_str(&origin))
     .bind(seq)

@@ -1,5 +1,6 @@
 //! Secrets at rest and tokens: the data key (from configuration) encrypts codes,
-//! lock root keys and contact details with ChaCha20-Poly1305, and keys the HMAC
+//! lock root keys and contact details with ChaCha20-Poly1305, each value bound
+//! to its table, column and row ([`Cell`]), and keys the HMAC
 //! used for equality lookups (a deleted PIN, a recipient's address) without
 //! storing the plain value. Bearer tokens are random and stored as SHA-256.
 //! Everything is `ring`.
@@ -97,27 +98,59 @@ impl DataKey {
         &self.check
     }
 
-    /// Encrypts `plain` with a fresh nonce; base64 of nonce || ciphertext || tag.
-    pub fn seal(&self, plain: &[u8]) -> Result<String, CryptoError> {
+    /// Encrypts `plain` for `cell` with a fresh nonce: [`BOUND_PREFIX`], then
+    /// base64 of nonce || ciphertext || tag. The cell (table, column, row) is
+    /// the AEAD's associated data, so the value opens only where it was
+    /// sealed: copied into another row or column it does not open at all.
+    pub fn seal(&self, cell: Cell<'_>, plain: &[u8]) -> Result<String, CryptoError> {
         let nonce = random_bytes::<12>()?;
         let mut buf = plain.to_vec();
         self.aead
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(cell.associated_data()),
+                &mut buf,
+            )
             .map_err(|_| CryptoError::Undecryptable)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
-        Ok(STANDARD.encode(out))
+        Ok(format!("{BOUND_PREFIX}{}", STANDARD.encode(out)))
     }
 
-    /// Encrypts text.
-    pub fn seal_str(&self, plain: &str) -> Result<String, CryptoError> {
-        self.seal(plain.as_bytes())
+    /// Encrypts text for `cell`.
+    pub fn seal_str(&self, cell: Cell<'_>, plain: &str) -> Result<String, CryptoError> {
+        self.seal(cell, plain.as_bytes())
     }
 
-    /// Decrypts [`DataKey::seal`] output.
-    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+    /// Decrypts [`DataKey::seal`] output sealed for `cell`; anything else
+    /// (another cell's value, an altered one, one sealed before values were
+    /// bound) is [`CryptoError::Undecryptable`].
+    pub fn open(&self, cell: Cell<'_>, sealed: &str) -> Result<Vec<u8>, CryptoError> {
+        let body = sealed
+            .strip_prefix(BOUND_PREFIX)
+            .ok_or(CryptoError::Undecryptable)?;
+        self.open_with(Aad::from(cell.associated_data()), body)
+    }
+
+    /// Decrypts text sealed for `cell`.
+    pub fn open_str(&self, cell: Cell<'_>, sealed: &str) -> Result<String, CryptoError> {
+        String::from_utf8(self.open(cell, sealed)?).map_err(|_| CryptoError::Undecryptable)
+    }
+
+    /// Re-seals a value written before values were bound to their cells
+    /// (no associated data, no prefix) for `cell`; a value already bound is
+    /// returned as it is. Only the start-up upgrade of old databases uses it.
+    pub fn rebind(&self, cell: Cell<'_>, stored: &str) -> Result<String, CryptoError> {
+        if stored.starts_with(BOUND_PREFIX) {
+            return Ok(stored.to_owned());
+        }
+        let plain = self.open_with(Aad::empty(), stored)?;
+        self.seal(cell, &plain)
+    }
+
+    fn open_with<A: AsRef<[u8]>>(&self, aad: Aad<A>, body: &str) -> Result<Vec<u8>, CryptoError> {
         let bytes = STANDARD
-            .decode(sealed)
+            .decode(body)
             .map_err(|_| CryptoError::Undecryptable)?;
         if bytes.len() < aead::NONCE_LEN + aead::CHACHA20_POLY1305.tag_len() {
             return Err(CryptoError::Undecryptable);
@@ -128,14 +161,9 @@ impl DataKey {
         let mut buf = rest.to_vec();
         let plain = self
             .aead
-            .open_in_place(nonce, Aad::empty(), &mut buf)
+            .open_in_place(nonce, aad, &mut buf)
             .map_err(|_| CryptoError::Undecryptable)?;
         Ok(plain.to_vec())
-    }
-
-    /// Decrypts text.
-    pub fn open_str(&self, sealed: &str) -> Result<String, CryptoError> {
-        String::from_utf8(self.open(sealed)?).map_err(|_| CryptoError::Undecryptable)
     }
 
     /// The keyed lookup MAC of `value` in `domain` (hex): equal inputs give
@@ -162,6 +190,50 @@ impl DataKey {
             ctx.update(part);
         }
         hex(ctx.sign().as_ref())
+    }
+}
+
+/// What marks a value sealed for its cell (base64 never holds a `:`).
+pub const BOUND_PREFIX: &str = "c1:";
+
+/// Where a sealed value lives: its table, column and row (the row's primary
+/// key). Every value sealed at rest names its cell, which becomes the AEAD's
+/// associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell<'a> {
+    /// The table.
+    pub table: &'static str,
+    /// The column.
+    pub column: &'static str,
+    /// The row's primary key (for a composite key, its parts joined by
+    /// [`Cell::key_of`]).
+    pub row: &'a str,
+}
+
+impl<'a> Cell<'a> {
+    /// The cell of `table`.`column` in the row whose key is `row`.
+    pub fn new(table: &'static str, column: &'static str, row: &'a str) -> Self {
+        Self { table, column, row }
+    }
+
+    /// One row key from the parts of a composite primary key.
+    pub fn key_of(parts: &[&str]) -> String {
+        parts
+            .iter()
+            .map(|part| format!("{}:{part}", part.len()))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The associated data: a label and each part length-prefixed, so no
+    /// two cells share it.
+    fn associated_data(&self) -> Vec<u8> {
+        let mut out = b"keyway cell v1".to_vec();
+        for part in [self.table, self.column, self.row] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
     }
 }
 
@@ -218,19 +290,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sealed_values_open_only_with_their_key() {
+    fn sealed_values_open_only_with_their_key_in_their_cell() {
         let key = DataKey::from_bytes(&[7; 32]);
-        let sealed = key.seal_str("4817").unwrap();
+        let cell = Cell::new("codes", "value", "code_1");
+        let sealed = key.seal_str(cell, "4817").unwrap();
         assert!(!sealed.contains("4817"));
-        assert_eq!(key.open_str(&sealed).unwrap(), "4817");
+        assert_eq!(key.open_str(cell, &sealed).unwrap(), "4817");
         assert_ne!(
             sealed,
-            key.seal_str("4817").unwrap(),
+            key.seal_str(cell, "4817").unwrap(),
             "fresh nonce each time"
         );
         let other = DataKey::from_bytes(&[8; 32]);
-        assert!(other.open_str(&sealed).is_err());
-        assert!(key.open_str("AAAA").is_err());
+        assert!(other.open_str(cell, &sealed).is_err());
+        assert!(key.open_str(cell, "AAAA").is_err());
+        for elsewhere in [
+            Cell::new("codes", "value", "code_2"),
+            Cell::new("placements", "value", "code_1"),
+            Cell::new("codes", "name", "code_1"),
+        ] {
+            assert!(key.open_str(elsewhere, &sealed).is_err(), "{elsewhere:?}");
+        }
+    }
+
+    #[test]
+    fn old_unbound_values_are_rebound_once() {
+        let key = DataKey::from_bytes(&[7; 32]);
+        // What the server wrote before values were bound: no prefix, no AAD.
+        let nonce = [3u8; 12];
+        let mut buf = b"482913".to_vec();
+        key.aead
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+            .unwrap();
+        let old = STANDARD.encode([nonce.as_slice(), &buf].concat());
+        let cell = Cell::new("codes", "value", "code_1");
+        assert!(
+            key.open_str(cell, &old).is_err(),
+            "an unbound value does not open"
+        );
+        let bound = key.rebind(cell, &old).unwrap();
+        assert_eq!(key.open_str(cell, &bound).unwrap(), "482913");
+        assert_eq!(key.rebind(cell, &bound).unwrap(), bound);
+        assert_ne!(Cell::key_of(&["a/1:b", "c"]), Cell::key_of(&["a", "1:b/c"]));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use keyway_core::{AccessPoint, Code, CodeKind, Community, Origin, Schedule};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::crypto::DataKey;
+use crate::crypto::{Cell, DataKey};
 use crate::error::{ApiError, ApiResult};
 use crate::store::ts;
 
@@ -172,9 +172,13 @@ impl LockRow {
 
     /// The lock's sealing keys.
     pub fn keys(&self, key: &DataKey) -> ApiResult<LockKeys> {
-        let hex = key.open_str(&self.root_key)?;
-        let root = RootKey::from_hex(&hex).map_err(|e| ApiError::internal("root key", e))?;
-        Ok(LockKeys::derive(&root, self.lock_id()?))
+        Ok(LockKeys::derive(&self.keys_root(key)?, self.lock_id()?))
+    }
+
+    /// The lock's root key, opened from its cell.
+    pub fn keys_root(&self, key: &DataKey) -> ApiResult<RootKey> {
+        let hex = key.open_str(Cell::new("locks", "root_key", &self.id), &self.root_key)?;
+        RootKey::from_hex(&hex).map_err(|e| ApiError::internal("root key", e))
     }
 }
 
@@ -340,7 +344,8 @@ impl CodeRow {
 
     /// The digits.
     pub fn code(&self, key: &DataKey) -> ApiResult<Code> {
-        Code::parse(&key.open_str(&self.value)?).map_err(|e| ApiError::internal("stored code", e))
+        Code::parse(&key.open_str(Cell::new("codes", "value", &self.id), &self.value)?)
+            .map_err(|e| ApiError::internal("stored code", e))
     }
 }
 
@@ -473,8 +478,10 @@ impl Placement {
     /// The slot entry with the given enabled flag.
     pub fn entry(&self, key: &DataKey, enabled: bool) -> ApiResult<SlotEntry> {
         Ok(SlotEntry {
-            code: Code::parse(&key.open_str(&self.value)?)
-                .map_err(|e| ApiError::internal("stored code", e))?,
+            code: Code::parse(
+                &key.open_str(Cell::new("placements", "value", &self.id), &self.value)?,
+            )
+            .map_err(|e| ApiError::internal("stored code", e))?,
             kind: self.kind,
             schedule: self.schedule.clone(),
             enabled,

@@ -13,7 +13,7 @@ use clap::Args;
 use sqlx::AnyConnection;
 
 use crate::app::App;
-use crate::crypto::new_id;
+use crate::crypto::{Cell, new_id};
 use crate::error::ApiResult;
 use crate::store::now_secs;
 
@@ -83,15 +83,16 @@ pub async fn enqueue(
     message: &Message,
 ) -> ApiResult<()> {
     let now = now_secs();
+    let id = new_id("msg");
     sqlx::query(
         "INSERT INTO outbox (id, property_id, channel, recipient, subject, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
     )
-    .bind(new_id("msg"))
+    .bind(id.clone())
     .bind(property_id.to_owned())
     .bind(message.channel.clone())
-    .bind(key.seal_str(&message.to)?)
+    .bind(key.seal_str(Cell::new("outbox", "recipient", &id), &message.to)?)
     .bind(message.subject.clone())
-    .bind(key.seal_str(&message.body)?)
+    .bind(key.seal_str(Cell::new("outbox", "body", &id), &message.body)?)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -234,12 +235,29 @@ async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
         "body": message.body,
     })
     .to_string();
-    let mut file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = tokio::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // The log holds PINs and addresses: its owner's alone, also when it was
+    // there before with wider permissions.
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options
         .open(path)
         .await
         .map_err(|e| format!("delivery log: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let metadata = file
+            .metadata()
+            .await
+            .map_err(|e| format!("delivery log: {e}"))?;
+        if metadata.permissions().mode() & 0o777 != 0o600 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .await
+                .map_err(|e| format!("delivery log: {e}"))?;
+        }
+    }
     file.write_all(format!("{line}\n").as_bytes())
         .await
         .map_err(|e| format!("delivery log: {e}"))
@@ -281,9 +299,11 @@ pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiR
     for (id, channel, to, subject, body, attempts) in claimed {
         let message = Message {
             channel: channel.clone(),
-            to: app.key.open_str(&to)?,
+            to: app
+                .key
+                .open_str(Cell::new("outbox", "recipient", &id), &to)?,
             subject,
-            body: app.key.open_str(&body)?,
+            body: app.key.open_str(Cell::new("outbox", "body", &id), &body)?,
         };
         match sender.send(&message).await {
             Ok(()) => {
@@ -296,6 +316,9 @@ pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiR
                 sent += 1;
             }
             Err(error) => {
+                // A server's refusal may quote the address: keep it out of
+                // the log line and the stored error.
+                let error = error.replace(&message.to, "<recipient>");
                 let give_up = attempts >= s.notify_max_attempts;
                 let delay = (s.notify_backoff_secs.max(1) << (attempts - 1).clamp(0, 20)).min(3600);
                 sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $4")

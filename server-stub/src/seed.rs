@@ -16,7 +16,7 @@ use keyway_core::protocol::RootKey;
 use keyway_core::{AccessPoint, CheckContext, Code, CodeKind, Origin, Schedule};
 use sqlx::AnyConnection;
 
-use crate::crypto::{DataKey, new_id, new_token, token_hash};
+use crate::crypto::{Cell, DataKey, new_id, new_token, token_hash};
 use crate::model::enum_str;
 use crate::store::{Store, now_secs};
 
@@ -163,11 +163,17 @@ pub async fn seed(
         .execute(&store.pool)
         .await?;
     let entrance = keyway_core::protocol::LockId::random().to_string();
+    let entrance_root = key
+        .seal_str(
+            Cell::new("locks", "root_key", &entrance),
+            &RootKey::generate().map_err(other)?.to_hex(),
+        )
+        .map_err(other)?;
     sqlx::query("INSERT INTO locks (id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, change_seq, created_at) VALUES ($1, $2, 'Main entrance', 'community_entrance', NULL, $3, 1, '[]', $4, 1, $5)")
         .bind(entrance)
         .bind(property_id.clone())
         .bind(i64::from(CAPACITY))
-        .bind(key.seal_str(&RootKey::generate().map_err(other)?.to_hex()).map_err(other)?)
+        .bind(entrance_root)
         .bind(now)
         .execute(&store.pool)
         .await?;
@@ -217,7 +223,10 @@ pub async fn seed(
         let mut rows = Vec::new();
         for (n, unit) in chunk.iter().zip(&unit_rows) {
             let root = key
-                .seal_str(&RootKey::generate().map_err(other)?.to_hex())
+                .seal_str(
+                    Cell::new("locks", "root_key", &unit.lock_id),
+                    &RootKey::generate().map_err(other)?.to_hex(),
+                )
                 .map_err(other)?;
             let version = i64::from(unit.codes > 0);
             rows.push(vec![
@@ -316,7 +325,9 @@ pub async fn seed(
                     unit.id.clone().into(),
                     V::NullText,
                     "permanent".into(),
-                    key.seal_str(value.as_str()).map_err(other)?.into(),
+                    key.seal_str(Cell::new("codes", "value", &code_id), value.as_str())
+                        .map_err(other)?
+                        .into(),
                     key.lookup_mac("code", value.as_str()).into(),
                     schedule.clone().into(),
                     0.into(),
@@ -329,12 +340,19 @@ pub async fn seed(
                 ]);
                 // Microseconds, distinct per placement: orders a code's placements.
                 micros += 1;
+                let placement_id = new_id("plc");
+                let sealed = key
+                    .seal_str(
+                        Cell::new("placements", "value", &placement_id),
+                        value.as_str(),
+                    )
+                    .map_err(other)?;
                 placement_rows.push(vec![
-                    new_id("plc").into(),
+                    placement_id.into(),
                     code_id.into(),
                     unit.lock_id.clone().into(),
                     (slot as i64).into(),
-                    key.seal_str(value.as_str()).map_err(other)?.into(),
+                    sealed.into(),
                     "guest".into(),
                     schedule.clone().into(),
                     0.into(),

@@ -15,6 +15,8 @@
 
 mod support;
 
+use keyway_server::crypto::Cell;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -499,13 +501,18 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
     let key = f.data_key();
     let inspect = f.db.inspect();
     for (lock_id, lock) in &carrier.locks {
-        let wanted: Vec<(i64, String, i64)> = inspect.rows(&format!(
-            "SELECT slot, value, want_enabled FROM placements WHERE lock_id = '{lock_id}' AND want_present = 1 ORDER BY slot"
+        let wanted: Vec<(i64, String, i64, String)> = inspect.rows(&format!(
+            "SELECT slot, value, want_enabled, id FROM placements WHERE lock_id = '{lock_id}' AND want_present = 1 ORDER BY slot"
         ));
         let wanted: Vec<(u16, String, bool)> = wanted
             .into_iter()
-            .map(|(slot, value, enabled)| {
-                (slot as u16, key.open_str(&value).unwrap(), enabled != 0)
+            .map(|(slot, value, enabled, id)| {
+                let cell = Cell::new("placements", "value", &id);
+                (
+                    slot as u16,
+                    key.open_str(cell, &value).unwrap(),
+                    enabled != 0,
+                )
             })
             .collect();
         let on_lock: Vec<(u16, String, bool)> = lock
@@ -657,12 +664,17 @@ fn check_invariants(
 
     // Each idempotency record is the answer its client got, and there is
     // one for every answered write and no other.
-    let stored: Vec<(String, i64, String)> = db.rows("SELECT key, status, body FROM idempotency");
+    let stored: Vec<(String, String, i64, String)> =
+        db.rows("SELECT principal, key, status, body FROM idempotency");
     // Stored encrypted: a database dump shows no code in them.
     let data_key = f.data_key();
     let stored: BTreeMap<String, (i64, String)> = stored
         .into_iter()
-        .map(|(key, status, body)| (key, (status, data_key.open_str(&body).unwrap())))
+        .map(|(principal, key, status, body)| {
+            let row = Cell::key_of(&[&principal, &key]);
+            let cell = Cell::new("idempotency", "body", &row);
+            (key, (status, data_key.open_str(cell, &body).unwrap()))
+        })
         .collect();
     assert_eq!(
         stored.keys().collect::<BTreeSet<_>>(),

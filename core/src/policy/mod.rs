@@ -254,7 +254,9 @@ impl CheckContext {
             .unwrap_or_else(|| self.community.default_length(self.kind))
     }
 
-    /// Checks `code`, reporting every violated rule.
+    /// Checks `code`, reporting every violated rule; a picked code where only
+    /// generated ones are allowed reports `custom_not_allowed` alone (see
+    /// [`CheckContext::custom_refusal`]).
     pub fn check(&self, code: &Code) -> Result<(), Rejection> {
         let broken = self.evaluate(code, false);
         if broken.is_empty() {
@@ -276,6 +278,20 @@ impl CheckContext {
         self.evaluate(code, true).is_empty()
     }
 
+    /// The refusal of every picked code in this context when only generated
+    /// codes are allowed here (guest codes, one-time PINs, resident codes on
+    /// community doors or where custom codes are off), whatever the digits.
+    /// Callers check it before they look at the digits, so the answer cannot
+    /// depend on them.
+    pub fn custom_refusal(&self) -> Option<Rejection> {
+        self.custom_refused().map(|message| Rejection {
+            violations: vec![Violation {
+                rule: Rule::CustomNotAllowed,
+                message: message.to_owned(),
+            }],
+        })
+    }
+
     /// Parses `input` and checks it: the one call behind "pick a code".
     pub fn check_text(&self, input: &str) -> Result<Code, CheckError> {
         let code = Code::parse(input)?;
@@ -287,6 +303,14 @@ impl CheckContext {
     /// as one rule is broken.
     fn evaluate(&self, code: &Code, first_only: bool) -> RuleSet {
         let mut broken = RuleSet::default();
+        // A picked code where only generated ones are allowed is refused for
+        // that alone, whatever its digits: any further rule (a duplicate on a
+        // shared door above all) would tell the picker about codes that are
+        // not theirs, and none of them could make the code acceptable.
+        if self.custom_refused().is_some() {
+            broken.insert(Rule::CustomNotAllowed);
+            return broken;
+        }
         let digits = code.as_bytes();
         let mut flag = |rule: Rule, hit: bool| {
             if hit {
@@ -297,7 +321,6 @@ impl CheckContext {
         let kind = self.kind;
 
         if flag(Rule::Length, !self.length_ok(code.len()))
-            || flag(Rule::CustomNotAllowed, self.custom_refused().is_some())
             || flag(Rule::AllSameDigits, digits.iter().all(|d| *d == digits[0]))
             || flag(Rule::Sequential, is_sequential(digits))
             || flag(

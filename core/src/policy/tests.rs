@@ -56,8 +56,11 @@ fn product_page_examples_are_refused() {
 
 #[test]
 fn every_violation_is_reported_not_just_the_first() {
-    // A custom guest code of six zeros where six digits are off breaks four rules.
-    let ctx = CheckContext::new(community(), CodeKind::Guest);
+    // A resident's code of six zeros where six digits are off, on a lock
+    // that already has it, breaks four rules.
+    let mut lock = TargetLock::new(AccessPoint::UnitDoor);
+    lock.codes.push(code("000000"));
+    let ctx = CheckContext::new(community(), CodeKind::Resident).with_lock(lock);
     let rejection = ctx.check(&code("000000")).unwrap_err();
     let ids: Vec<&str> = rejection.violations.iter().map(|v| v.rule.id()).collect();
     assert_eq!(
@@ -66,7 +69,7 @@ fn every_violation_is_reported_not_just_the_first() {
             "length",
             "all_same_digits",
             "common_pin",
-            "custom_not_allowed"
+            "duplicate_on_lock"
         ]
     );
     assert!(rejection.violations.iter().all(|v| !v.message.is_empty()));
@@ -245,6 +248,31 @@ fn custom_codes_where_not_allowed() {
     let carrier = CheckContext::new(off, CodeKind::Carrier)
         .with_lock(TargetLock::new(AccessPoint::PackageRoom));
     assert_eq!(rules(&carrier, "4817"), []);
+}
+
+#[test]
+fn a_refused_custom_code_is_refused_for_that_alone_whatever_its_digits() {
+    // A neighbour's code on the shared door, and digits that break every
+    // digit rule: the answer is the same as for any other digits, so it
+    // tells the picker nothing about the codes on the door.
+    let mut entrance = TargetLock::new(AccessPoint::CommunityEntrance);
+    entrance.enter_key = false;
+    entrance.codes = vec![code("4817"), code("583920")];
+    let ctx = CheckContext::new(community(), CodeKind::Resident)
+        .with_lock(TargetLock::new(AccessPoint::UnitDoor))
+        .with_lock(entrance);
+    let expected = ctx.custom_refusal().expect("custom codes are refused here");
+    for digits in ["4817", "5839", "1111", "1234", "0000000", "9270"] {
+        assert_eq!(ctx.check(&code(digits)).unwrap_err(), expected, "{digits}");
+    }
+    let guest = CheckContext::new(community(), CodeKind::Guest)
+        .with_lock(TargetLock::new(AccessPoint::UnitDoor));
+    assert_eq!(rules(&guest, "000000"), [Rule::CustomNotAllowed]);
+    assert!(
+        CheckContext::new(community(), CodeKind::Resident)
+            .custom_refusal()
+            .is_none()
+    );
 }
 
 #[test]

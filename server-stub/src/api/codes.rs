@@ -1,6 +1,8 @@
-//! Resident (and guest) code endpoints: list, create by generating or
-//! picking, change, disable, enable, delete. Staff and managers may use them
-//! on any code of their property; residents on their own unit's codes only.
+//! Code endpoints: list, create by generating or picking, change, disable,
+//! enable, delete. Residents act on their own unit's codes; staff and
+//! managers on the package room's codes and staff PINs, and see units'
+//! codes without their digits (managers may also disable, enable and delete
+//! them). [`Caller::code_access`] decides, code by code.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,7 +16,7 @@ use keyway_core::{AccessPoint, CodeKind, Schedule};
 
 use super::ApiPath;
 use crate::app::{App, parse_body};
-use crate::auth::{Caller, Idem};
+use crate::auth::{Caller, Idem, PickOf};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
@@ -136,7 +138,7 @@ async fn code_locks(
 #[utoipa::path(post, path = "/v1/codes", tag = "residents", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per write; a retry with the same key returns the first answer")),
     request_body = CreateCodeRequest,
-    responses((status = 201, body = CodeView), (status = 422, description = "policy_violation lists every broken rule", body = keyway_core::api::Problem)))]
+    responses((status = 201, body = CodeView), (status = 403, description = "staff and managers: only a unit's residents create its codes", body = keyway_core::api::Problem), (status = 422, description = "policy_violation lists every broken rule", body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn create_code(
     State(app): State<App>,
     caller: Caller,
@@ -144,7 +146,7 @@ pub async fn create_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: CreateCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::UnitCode).await?;
     let unit_id = match caller.role {
         Role::Resident => {
             if request
@@ -159,10 +161,13 @@ pub async fn create_code(
                 .clone()
                 .ok_or_else(|| ApiError::forbidden("this resident has no unit"))?
         }
-        Role::Staff | Role::Manager => request
-            .unit_id
-            .clone()
-            .ok_or_else(|| ApiError::invalid("staff and managers name the unit (`unit_id`)"))?,
+        // Whoever creates a unit's code could learn or choose the digits
+        // that open its door: only its residents do.
+        Role::Staff | Role::Manager => {
+            return Err(ApiError::forbidden(
+                "only a unit's residents create its codes",
+            ));
+        }
     };
     let schedule = match request.kind {
         CodeKind::Resident => {
@@ -247,6 +252,7 @@ async fn act(
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
             let code = visible_code(&mut w.tx, &caller2, &id).await?;
+            caller2.code_access(&code).require(false)?;
             let property = load_property(&mut w.tx, &caller2.property_id).await?;
             let row = match action {
                 Action::Disable => {
@@ -273,7 +279,7 @@ async fn act(
 #[utoipa::path(post, path = "/v1/codes/{id}/change", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, description = "Code id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
     request_body = SetCodeRequest,
-    responses((status = 200, body = CodeView), (status = 422, body = keyway_core::api::Problem)))]
+    responses((status = 200, body = CodeView), (status = 403, description = "the caller may see this code but not choose its digits", body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 409, body = keyway_core::api::Problem), (status = 422, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn change_code(
     State(app): State<App>,
     caller: Caller,
@@ -282,12 +288,25 @@ pub async fn change_code(
     body: Bytes,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    if request.mode == CodeMode::Pick {
+        // The code's kind sets the limit; an id the caller may not see is
+        // refused with 404 inside the write, like any other.
+        let mut conn = app.store.pool.acquire().await?;
+        let of = match load_code(&mut conn, &caller.property_id, &id).await {
+            Ok(code) if !matches!(code.kind, CodeKind::Resident | CodeKind::Guest) => {
+                PickOf::PackageRoomCode
+            }
+            _ => PickOf::UnitCode,
+        };
+        drop(conn);
+        crate::auth::limit_picks(&app, &caller, &idem, request.mode, of).await?;
+    }
     let app2 = app.clone();
     let caller2 = caller.clone();
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
             let code = visible_code(&mut w.tx, &caller2, &id).await?;
+            caller2.code_access(&code).require(true)?;
             let property = load_property(&mut w.tx, &caller2.property_id).await?;
             let row = ops::change(
                 &mut w.tx,
@@ -311,7 +330,7 @@ pub async fn change_code(
 /// Disables a code (kept on the lock, refused at the keypad).
 #[utoipa::path(post, path = "/v1/codes/{id}/disable", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, description = "Code id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    responses((status = 200, body = CodeView)))]
+    responses((status = 200, body = CodeView), (status = 403, description = "the caller may see this code but not act on it", body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem)))]
 pub async fn disable_code(
     State(app): State<App>,
     caller: Caller,
@@ -325,7 +344,7 @@ pub async fn disable_code(
 /// Enables a disabled code.
 #[utoipa::path(post, path = "/v1/codes/{id}/enable", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, description = "Code id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    responses((status = 200, body = CodeView)))]
+    responses((status = 200, body = CodeView), (status = 403, description = "the caller may see this code but not act on it", body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem)))]
 pub async fn enable_code(
     State(app): State<App>,
     caller: Caller,
@@ -340,7 +359,7 @@ pub async fn enable_code(
 /// deleted courier or staff PIN can never be used again at the property.
 #[utoipa::path(delete, path = "/v1/codes/{id}", tag = "residents", security(("bearer" = [])),
     params(("id" = String, Path, description = "Code id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    responses((status = 200, body = CodeView)))]
+    responses((status = 200, body = CodeView), (status = 403, description = "the caller may see this code but not act on it", body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem)))]
 pub async fn delete_code(
     State(app): State<App>,
     caller: Caller,

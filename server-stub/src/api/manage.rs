@@ -23,9 +23,9 @@ use sqlx::AnyConnection;
 
 use super::{ApiPath, ApiQuery};
 use crate::app::{App, json_response, parse_body};
-use crate::auth::{Caller, Idem, rate_limit};
+use crate::auth::{Caller, Idem, PickOf, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
-use crate::crypto::{DataKey, new_id};
+use crate::crypto::{Cell, DataKey, new_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
     CodeRow, LockRow, PropertyRow, code_view, load_code, load_codes_where, load_locks_where,
@@ -222,7 +222,7 @@ pub async fn list_carriers(
 /// (generated, or chosen under the carrier rules).
 #[utoipa::path(post, path = "/v1/manage/carriers", tag = "manage", security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = CreateCarrierRequest, responses((status = 201, body = CarrierView)))]
+    request_body = CreateCarrierRequest, responses((status = 201, body = CarrierView), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn create_carrier(
     State(app): State<App>,
     caller: Caller,
@@ -231,7 +231,7 @@ pub async fn create_carrier(
 ) -> ApiResult<Response> {
     caller.require_staff()?;
     let request: CreateCarrierRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
     let name = check_name(&request.name)?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::CREATED, move |w| {
@@ -333,7 +333,7 @@ async fn put_holder_code(
     of: &'static HolderKind,
 ) -> ApiResult<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
-    crate::auth::limit_picks(&app, &caller, &idem, request.mode).await?;
+    crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
         Box::pin(async move {
@@ -364,7 +364,7 @@ async fn put_holder_code(
 /// the package room doors until they confirm the new one.
 #[utoipa::path(put, path = "/v1/manage/carriers/{id}/code", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "Carrier id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_carrier_code(
     State(app): State<App>,
     caller: Caller,
@@ -446,7 +446,7 @@ pub async fn create_courier(
 /// delete it with the code endpoints.
 #[utoipa::path(put, path = "/v1/manage/couriers/{id}/pin", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "Courier id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_courier_pin(
     State(app): State<App>,
     caller: Caller,
@@ -643,7 +643,7 @@ pub async fn list_staff(State(app): State<App>, caller: Caller) -> ApiResult<Jso
 /// staff for themselves.
 #[utoipa::path(put, path = "/v1/manage/staff/{id}/pin", tag = "manage", security(("bearer" = [])),
     params(("id" = String, Path, description = "User id of the staff member"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
-    request_body = SetCodeRequest, responses((status = 200, body = CodeView)))]
+    request_body = SetCodeRequest, responses((status = 200, body = CodeView), (status = 403, body = keyway_core::api::Problem), (status = 404, body = keyway_core::api::Problem), (status = 429, description = "too many picks", body = keyway_core::api::Problem)))]
 pub async fn set_staff_pin(
     State(app): State<App>,
     caller: Caller,
@@ -686,10 +686,14 @@ async fn recipient_view(
     phone: Option<String>,
 ) -> ApiResult<RecipientView> {
     Ok(RecipientView {
+        email: email
+            .map(|e| key.open_str(Cell::new("recipients", "email", &id), &e))
+            .transpose()?,
+        phone: phone
+            .map(|p| key.open_str(Cell::new("recipients", "phone", &id), &p))
+            .transpose()?,
         id,
         name,
-        email: email.map(|e| key.open_str(&e)).transpose()?,
-        phone: phone.map(|p| key.open_str(&p)).transpose()?,
     })
 }
 
@@ -751,9 +755,9 @@ pub async fn create_recipient(
                 .bind(id.clone())
                 .bind(property_id)
                 .bind(name.clone())
-                .bind(email.as_deref().map(|e| key.seal_str(e)).transpose()?)
+                .bind(email.as_deref().map(|e| key.seal_str(Cell::new("recipients", "email", &id), e)).transpose()?)
                 .bind(email.as_deref().map(|e| key.lookup_mac("email", e)))
-                .bind(phone.as_deref().map(|p| key.seal_str(p)).transpose()?)
+                .bind(phone.as_deref().map(|p| key.seal_str(Cell::new("recipients", "phone", &id), p)).transpose()?)
                 .bind(phone.as_deref().map(|p| key.lookup_mac("phone", p)))
                 .bind(now_secs())
                 .execute(&mut *w.tx)
@@ -817,6 +821,20 @@ async fn issue_one_time(
             "the expiry must be in the future",
         ));
     }
+    // A recipient has one PIN at a time: the new one ends the previous one,
+    // which leaves the package room in the same job as the new one arrives.
+    let previous = load_codes_where(
+        conn,
+        "property_id = $1 AND holder_type = 'recipient' AND holder_id = $2 AND status IN ('active', 'disabled')",
+        &[property.id.clone(), recipient_id.to_owned()],
+        None,
+    )
+    .await?;
+    let mut touched = Vec::new();
+    for old in previous {
+        crate::reconcile::end_code(conn, seq, &property.id, &old.id, "deleted", &mut touched)
+            .await?;
+    }
     let locks = package_room_locks(conn, &property.id).await?;
     let new = NewCode {
         kind: CodeKind::OneTime,
@@ -836,9 +854,10 @@ async fn issue_one_time(
         .map(|z| z.strftime("%Y-%m-%d %H:%M %Z").to_string())
         .unwrap_or_else(|_| expires_at.to_string());
     for (channel, sealed_to) in targets {
+        let column = if channel == "sms" { "phone" } else { "email" };
         let message = Message {
             channel: channel.to_owned(),
-            to: key.open_str(&sealed_to)?,
+            to: key.open_str(Cell::new("recipients", column, recipient_id), &sealed_to)?,
             subject: format!("Your one-time PIN for {}", property.name),
             body: format!(
                 "Hello {name}, your one-time PIN for the package room at {} is {}. It opens the door once and expires {until}.",
@@ -921,6 +940,13 @@ pub async fn lookup_pin(
     Ok(Json(code_view(&mut conn, &app.key, &code, true).await?))
 }
 
+/// Forgot-PIN requests a property answers in an hour (any address, any client).
+pub const FORGOT_PER_PROPERTY_PER_HOUR: i64 = 60;
+/// New PINs forgot-PIN issues to one recipient in a day (UTC), whichever of
+/// their addresses is asked about; counted after the answer, so a request
+/// over it gets the same answer and its timing.
+pub const FORGOT_PINS_PER_RECIPIENT_PER_DAY: i64 = 5;
+
 const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
@@ -941,6 +967,16 @@ pub async fn forgot_pin(
     let client = super::client_ip(&app, &connect, &headers);
     rate_limit(&app, &format!("forgot-ip:{client}"), 3600, 10).await?;
     let request: ForgotPinRequest = parse_body(&body)?;
+    // Whatever addresses and clients an attacker rotates through, a property
+    // answers so many requests an hour (the same for known and unknown
+    // addresses, so the limit tells nothing either).
+    rate_limit(
+        &app,
+        &format!("forgot-property:{}", request.property_id),
+        3600,
+        FORGOT_PER_PROPERTY_PER_HOUR,
+    )
+    .await?;
     let (via, mac) = match (&request.email, &request.phone) {
         (Some(email), None) => {
             let email = normalize_email(email)
@@ -979,15 +1015,29 @@ async fn reissue_forgotten(
         NotifyVia::Sms => "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2",
         _ => "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2",
     };
-    let Some(mut w) = app.store.begin_write(property_id).await? else {
-        return Ok(());
-    };
     let found: Option<(String,)> = sqlx::query_as(sql)
         .bind(property_id.to_owned())
         .bind(mac)
-        .fetch_optional(&mut *w.tx)
+        .fetch_optional(&app.store.pool)
         .await?;
     let Some((recipient_id,)) = found else {
+        return Ok(());
+    };
+    // Counted here, after the answer (and before the write lock, which the
+    // counter's own write would wait for): a known address's requests past
+    // the cap look exactly like any others.
+    if rate_limit(
+        app,
+        &format!("forgot-recipient:{recipient_id}"),
+        86_400,
+        FORGOT_PINS_PER_RECIPIENT_PER_DAY,
+    )
+    .await
+    .is_err()
+    {
+        return Ok(());
+    }
+    let Some(mut w) = app.store.begin_write(property_id).await? else {
         return Ok(());
     };
     let property = load_property(&mut w.tx, property_id).await?;

@@ -1,0 +1,532 @@
+//! Who may do what: the authorization table of `docs/security.md` ("Who may
+//! do what"), parsed from that very file and called cell by cell against the
+//! real server, so the document and the server cannot drift apart. The table
+//! must name every route of the router (`server-stub/src/api/mod.rs`).
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Fixture, admin};
+
+const ROLES: [&str; 4] = ["anonymous", "resident", "staff", "manager"];
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+struct Row {
+    method: Method,
+    path: String,
+    object: String,
+    /// Per role (anonymous, resident, staff, manager): the expected answer,
+    /// or None for a cell that does not exist.
+    cells: Vec<Option<Expected>>,
+}
+
+/// One cell: a status and what the answer shows of the object's digits.
+#[derive(Debug, Clone, PartialEq)]
+struct Expected {
+    status: u16,
+    digits: Digits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Digits {
+    /// Nothing said.
+    Any,
+    /// The object is in the answer with its digits.
+    Shown,
+    /// The object is in the answer without its digits.
+    Hidden,
+    /// The object is not in the answer.
+    Absent,
+}
+
+fn parse_cell(text: &str) -> Option<Expected> {
+    if text == "—" {
+        return None;
+    }
+    let (status, rest) = text.split_once(' ').unwrap_or((text, ""));
+    let digits = match rest {
+        "" => Digits::Any,
+        "digits" => Digits::Shown,
+        "no digits" => Digits::Hidden,
+        "absent" => Digits::Absent,
+        other => panic!("unknown cell qualifier `{other}` in `{text}`"),
+    };
+    Some(Expected {
+        status: status
+            .parse()
+            .unwrap_or_else(|_| panic!("bad status in `{text}`")),
+        digits,
+    })
+}
+
+/// The table between its markers in docs/security.md.
+fn table() -> Vec<Row> {
+    let doc = include_str!("../../docs/security.md");
+    let start = doc
+        .find("<!-- authorization table")
+        .expect("the authorization table in docs/security.md");
+    let end = doc[start..]
+        .find("<!-- end of the authorization table -->")
+        .expect("the table's end marker")
+        + start;
+    let mut rows = Vec::new();
+    for line in doc[start..end].lines().skip(3) {
+        let parts: Vec<&str> = line
+            .trim()
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        assert_eq!(parts.len(), 6, "a row of six cells: {line}");
+        let endpoint = parts[0].trim_matches('`');
+        let (method, path) = endpoint.split_once(' ').expect("METHOD /path");
+        rows.push(Row {
+            method: method.parse().expect("a method"),
+            path: path.to_owned(),
+            object: parts[1].to_owned(),
+            cells: parts[2..].iter().map(|c| parse_cell(c)).collect(),
+        });
+    }
+    rows
+}
+
+/// Every (method, path) the router serves, read from its source.
+fn routes() -> BTreeSet<(String, String)> {
+    let source = include_str!("../src/api/mod.rs");
+    let body = &source[source.find("Router::new()").expect("the router")..];
+    let body = &body[..body.find(".fallback(").expect("the fallback")];
+    let mut out = BTreeSet::new();
+    for chunk in body.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).expect("a quoted path").to_owned();
+        for method in ["get", "post", "put", "delete"] {
+            let calls = chunk.match_indices(&format!("{method}(")).any(|(at, _)| {
+                !chunk[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if calls {
+                out.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The test's world: the fixture, two more users, and the other property's
+/// things.
+struct World {
+    f: Fixture,
+    stu: String,
+    max: String,
+    policy: Value,
+}
+
+/// An object a cell acts on: the id in its path, the code whose digits
+/// the answer may show, and a courier's PIN (for the key card).
+#[derive(Default)]
+struct Object {
+    path_id: Option<String>,
+    code_id: Option<String>,
+    pin: Option<String>,
+}
+
+impl World {
+    fn token(&self, who: &str) -> String {
+        self.f.tokens[who].clone()
+    }
+
+    fn ok(&self, who: &str, method: Method, path: &str, body: Value) -> Value {
+        self.f.ok(&self.token(who), method, path, body)
+    }
+
+    /// The caller of a role.
+    fn caller(role: &str) -> Option<&'static str> {
+        match role {
+            "resident" => Some("alice"),
+            "staff" => Some("sam"),
+            "manager" => Some("mia"),
+            _ => None,
+        }
+    }
+
+    fn code_object(value: &Value) -> Object {
+        Object {
+            path_id: value["id"].as_str().map(str::to_owned),
+            code_id: value["id"].as_str().map(str::to_owned),
+            pin: value["value"].as_str().map(str::to_owned),
+        }
+    }
+
+    fn staff_pin(&self, user: &str) -> Object {
+        Self::code_object(&self.ok(
+            "mia",
+            Method::PUT,
+            &format!("/v1/manage/staff/{user}/pin"),
+            json!({"mode": "generate"}),
+        ))
+    }
+
+    fn courier(&self, who: &str) -> (String, Value) {
+        let id = self.ok(
+            who,
+            Method::POST,
+            "/v1/manage/couriers",
+            json!({"name": "Route 9"}),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pin = if who == "mia" {
+            self.ok(
+                who,
+                Method::PUT,
+                &format!("/v1/manage/couriers/{id}/pin"),
+                json!({"mode": "generate"}),
+            )
+        } else {
+            Value::Null
+        };
+        (id, pin)
+    }
+
+    fn recipient(&self, who: &str) -> String {
+        self.ok(
+            who,
+            Method::POST,
+            "/v1/manage/recipients",
+            json!({"name": "Ravi", "email": "ravi@example.org"}),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A fresh object named `name` in the table, for a call by `role`.
+    fn object(&self, name: &str, role: &str) -> Object {
+        let f = &self.f;
+        let generate = json!({"kind": "resident", "mode": "generate"});
+        match name {
+            "—" => Object::default(),
+            "code of the resident's unit" => {
+                Self::code_object(&self.ok("alice", Method::POST, "/v1/codes", generate))
+            }
+            "code of another unit" => {
+                Self::code_object(&self.ok("bob", Method::POST, "/v1/codes", generate))
+            }
+            "another property's code" => {
+                Self::code_object(&self.ok("yan", Method::POST, "/v1/codes", generate))
+            }
+            "carrier code" => Self::code_object(
+                &self.ok(
+                    "mia",
+                    Method::POST,
+                    "/v1/manage/carriers",
+                    json!({"name": "UPS", "mode": "generate"}),
+                )["code"],
+            ),
+            "courier PIN" => Self::code_object(&self.courier("mia").1),
+            "one-time PIN" => {
+                let recipient = self.recipient("mia");
+                Self::code_object(&self.ok(
+                    "mia",
+                    Method::POST,
+                    &format!("/v1/manage/recipients/{recipient}/one-time-pin"),
+                    json!({}),
+                ))
+            }
+            "caller's staff PIN" => {
+                let who = Self::caller(role)
+                    .filter(|w| *w != "alice")
+                    .unwrap_or("sam");
+                self.staff_pin(&f.users[who])
+            }
+            "another staff member's PIN" => self.staff_pin(&self.stu),
+            "a manager's PIN" => self.staff_pin(&self.max),
+            "the resident's unit" | "another unit" => Object::default(),
+            "the resident's unit door" => path(&f.lock_4b),
+            "another unit's door" => path(&f.lock_5c),
+            "the entrance" => path(&f.entrance),
+            "another property's lock" => path(&f.other_lock),
+            "carrier" => {
+                let carrier = self.ok(
+                    "mia",
+                    Method::POST,
+                    "/v1/manage/carriers",
+                    json!({"name": "DHL", "mode": "generate"}),
+                );
+                Object {
+                    path_id: carrier["id"].as_str().map(str::to_owned),
+                    code_id: carrier["code"]["id"].as_str().map(str::to_owned),
+                    pin: None,
+                }
+            }
+            "courier" => {
+                let (id, pin) = self.courier("mia");
+                Object {
+                    path_id: Some(id),
+                    code_id: pin["id"].as_str().map(str::to_owned),
+                    pin: pin["value"].as_str().map(str::to_owned),
+                }
+            }
+            "recipient" => {
+                let recipient = self.recipient("mia");
+                let pin = self.ok(
+                    "mia",
+                    Method::POST,
+                    &format!("/v1/manage/recipients/{recipient}/one-time-pin"),
+                    json!({}),
+                );
+                Object {
+                    path_id: Some(recipient),
+                    code_id: pin["id"].as_str().map(str::to_owned),
+                    pin: None,
+                }
+            }
+            // The other property has no package room: its manager can keep
+            // carriers, couriers and recipients, not their codes.
+            "another property's carrier" => {
+                let id = self.ok(
+                    "zed",
+                    Method::POST,
+                    "/v1/manage/couriers",
+                    json!({"name": "Oak courier"}),
+                );
+                // A carrier needs a code, so a courier id stands in: the
+                // carrier endpoints must not find it either.
+                path(id["id"].as_str().unwrap())
+            }
+            "another property's courier" => path(&self.courier("zed").0),
+            "another property's recipient" => path(&self.recipient("zed")),
+            "the caller" => match Self::caller(role) {
+                Some(who) => path(&f.users[who]),
+                None => path(&f.users["sam"]),
+            },
+            "another staff member" => path(&self.stu),
+            "a manager" => path(&self.max),
+            "a resident" => path(&f.users["bob"]),
+            "another property's manager" => path(&f.users["zed"]),
+            other => panic!("the test does not know the object `{other}`"),
+        }
+    }
+
+    /// The request of a cell: path, body, bearer token.
+    fn request(
+        &self,
+        row: &Row,
+        role: &str,
+        object: &Object,
+    ) -> (String, Option<Value>, Option<String>) {
+        let f = &self.f;
+        let path = match &object.path_id {
+            Some(id) => row.path.replace("{id}", id),
+            None => row.path.clone(),
+        };
+        let mut token = Self::caller(role).map(|who| self.token(who));
+        let body = match (row.method.as_str(), row.path.as_str()) {
+            ("POST", "/v1/login") => {
+                let token = token.take().unwrap_or_else(|| "kwa_forged".to_owned());
+                Some(json!({"token": token, "device_name": "matrix"}))
+            }
+            ("POST", "/v1/logout") => {
+                token = Self::caller(role).map(|who| f.login(who, "matrix"));
+                None
+            }
+            ("POST", "/v1/codes") => Some(match row.object.as_str() {
+                "another unit" => {
+                    json!({"kind": "resident", "mode": "generate", "unit_id": f.unit_5c})
+                }
+                _ => json!({"kind": "resident", "mode": "generate", "unit_id": f.unit_4b}),
+            }),
+            ("POST", "/v1/receipts") => Some(json!({"receipts": []})),
+            ("PUT", "/v1/manage/policy") => Some(self.policy.clone()),
+            ("POST", "/v1/manage/carriers") => Some(json!({"name": "X", "mode": "generate"})),
+            ("POST", "/v1/manage/couriers") => Some(json!({"name": "Y"})),
+            ("POST", "/v1/manage/recipients") => {
+                Some(json!({"name": "Z", "phone": "+15550000000"}))
+            }
+            ("POST", "/v1/manage/couriers/{id}/key-card") => Some(
+                json!({"pin": object.pin.clone().unwrap_or_else(|| "482913".into()), "key_card_id": "C"}),
+            ),
+            ("POST", "/v1/public/forgot-pin") => Some(json!({
+                "property_id": f.property,
+                "email": format!("nobody{}@example.org", rand::random::<u32>()),
+            })),
+            ("POST", p) if p.ends_with("/change") => Some(json!({"mode": "generate"})),
+            ("PUT", _) => Some(json!({"mode": "generate"})),
+            ("POST", _) => Some(json!({})),
+            _ => None,
+        };
+        (path, body, token)
+    }
+
+    /// The property write counters: every write takes the next value, a
+    /// refused one none.
+    fn write_counters(&self) -> Vec<(String, i64)> {
+        self.f
+            .db
+            .inspect()
+            .rows("SELECT id, change_seq FROM properties ORDER BY id")
+    }
+
+    /// Every page of the caller's sync, codes merged.
+    fn whole_sync(&self, token: &str) -> Value {
+        let mut codes = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/sync?cursor={c}"),
+                None => "/v1/sync".to_owned(),
+            };
+            let (status, page) = self.f.get(token, &path);
+            assert_eq!(status, StatusCode::OK, "{page}");
+            codes.extend(page["codes"].as_array().unwrap().iter().cloned());
+            cursor = page["cursor"].as_str().map(str::to_owned);
+            if page["has_more"] != true {
+                return json!({"codes": codes});
+            }
+        }
+    }
+}
+
+fn path(id: &str) -> Object {
+    Object {
+        path_id: Some(id.to_owned()),
+        ..Object::default()
+    }
+}
+
+/// Every code view in `answer` (any object with `kind`, `status` and `locks`).
+fn code_views(answer: &Value, out: &mut Vec<Value>) {
+    match answer {
+        Value::Object(map) => {
+            if map.contains_key("kind") && map.contains_key("status") && map.contains_key("locks") {
+                out.push(answer.clone());
+            }
+            map.values().for_each(|v| code_views(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| code_views(v, out)),
+        _ => {}
+    }
+}
+
+fn check_digits(what: &str, expected: Digits, answer: &Value, code_id: Option<&str>) {
+    if expected == Digits::Any {
+        return;
+    }
+    let mut views = Vec::new();
+    code_views(answer, &mut views);
+    if let Some(id) = code_id {
+        views.retain(|v| v["id"] == id);
+    }
+    match expected {
+        Digits::Absent => assert!(
+            views.is_empty(),
+            "{what}: must leave the code out: {answer}"
+        ),
+        Digits::Shown => {
+            assert!(!views.is_empty(), "{what}: the code is missing: {answer}");
+            assert!(
+                views.iter().all(|v| v["value"].is_string()),
+                "{what}: the digits must be shown: {answer}"
+            );
+        }
+        Digits::Hidden => {
+            assert!(!views.is_empty(), "{what}: the code is missing: {answer}");
+            assert!(
+                views.iter().all(|v| v["value"].is_null()),
+                "{what}: the digits must not be shown: {answer}"
+            );
+        }
+        Digits::Any => {}
+    }
+}
+
+#[test]
+fn every_route_answers_every_role_as_the_table_says() {
+    let f = Fixture::new();
+    let d = f.dir.path();
+    let user = |name: &str, role: &str| {
+        admin(
+            d,
+            &f.db,
+            &[
+                "user",
+                "create",
+                "--property",
+                &f.property,
+                "--name",
+                name,
+                "--role",
+                role,
+            ],
+        )["user_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (stu, max) = (user("stu", "staff"), user("max", "manager"));
+    let (_, policy) = f.get(&f.tokens["mia"], "/v1/manage/policy");
+    let world = World {
+        f,
+        stu,
+        max,
+        policy,
+    };
+    let rows = table();
+    let listed: BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        routes(),
+        "the table in docs/security.md must list exactly the router's routes"
+    );
+    let foreign = [world.f.other_property.clone(), world.f.other_lock.clone()];
+    let mut called = 0;
+    for row in &rows {
+        for (role, cell) in ROLES.iter().zip(&row.cells) {
+            let Some(expected) = cell else { continue };
+            let what = format!("{role} {} {} on {}", row.method, row.path, row.object);
+            let object = world.object(&row.object, role);
+            let (path, body, token) = world.request(row, role, &object);
+            let before = world.write_counters();
+            let key = support::fresh_key();
+            let (status, answer) = if row.path == "/v1/sync" && token.is_some() {
+                (StatusCode::OK, world.whole_sync(token.as_deref().unwrap()))
+            } else {
+                let idem = (row.method != Method::GET).then_some(key.as_str());
+                world
+                    .f
+                    .call_raw(token.as_deref(), row.method.clone(), &path, body, idem)
+            };
+            assert_eq!(status.as_u16(), expected.status, "{what}: {answer}");
+            if status.is_success() {
+                let text = answer.to_string();
+                assert!(
+                    foreign.iter().all(|id| !text.contains(id.as_str())),
+                    "{what} names the other property's things: {text}"
+                );
+                // A created code is new: whatever code the answer shows.
+                let code_id = object
+                    .code_id
+                    .as_deref()
+                    .filter(|_| status != StatusCode::CREATED);
+                check_digits(&what, expected.digits, &answer, code_id);
+            } else {
+                assert!(
+                    answer["code"].is_string(),
+                    "{what}: a problem document: {answer}"
+                );
+                assert_eq!(before, world.write_counters(), "{what} changed something");
+            }
+            called += 1;
+        }
+    }
+    assert!(called > 380, "{called} cells called");
+}
