@@ -6,13 +6,17 @@
 
 -- A visit: the server's single-use challenge for one lock's status, issued to
 -- one caller; once its status is presented, the answer (the jobs sealed for
--- the session) is kept so a retry gets the same one.
+-- the session) is kept so a retry gets the same one. `lock_state` is what the
+-- server knew of the lock when it issued the challenge: a status presented
+-- after the server learned more (from another phone) may be older than that,
+-- and is refused.
 CREATE TABLE visits (
     id TEXT PRIMARY KEY,
     property_id TEXT NOT NULL REFERENCES properties(id),
     lock_id TEXT NOT NULL REFERENCES locks(id),
     principal TEXT NOT NULL,
     challenge TEXT NOT NULL,
+    lock_state TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,

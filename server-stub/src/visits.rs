@@ -7,8 +7,9 @@
 //!
 //! So the server settles a status only if it is fresh (its challenge is one
 //! it issued minutes ago, for this lock, to this caller, never presented
-//! before) and only from a caller who may reach the lock; a replayed status
-//! settles nothing and starts no recovery. The seal and the challenge are
+//! before, and the server learned nothing new of the lock since it issued
+//! it) and only from a caller who may reach the lock; a replayed or withheld
+//! status settles nothing and starts no recovery. The seal and the challenge are
 //! checked before the property's write lock is taken, and visits are
 //! rate-limited per user, so a flood of them never holds it for long.
 
@@ -49,13 +50,14 @@ pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> ApiResult<VisitO
     let now = now_secs();
     let expires_at = now + VISIT_LIFETIME_SECS;
     sqlx::query(
-        "INSERT INTO visits (id, property_id, lock_id, principal, challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO visits (id, property_id, lock_id, principal, challenge, lock_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id.clone())
     .bind(caller.property_id.clone())
     .bind(lock.id.clone())
     .bind(caller.principal.clone())
     .bind(challenge.clone())
+    .bind(known_state(&lock))
     .bind(now)
     .bind(expires_at)
     .execute(&app.store.pool)
@@ -69,30 +71,51 @@ pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> ApiResult<VisitO
     })
 }
 
+/// What the server knows of a lock's state: its life, confirmed version and
+/// the events it has.
+fn known_state(lock: &crate::model::LockRow) -> String {
+    format!(
+        "{}:{}:{}",
+        lock.epoch.as_deref().unwrap_or("-"),
+        lock.confirmed_version,
+        lock.audit_ack
+    )
+}
+
 /// A visit as stored.
 struct VisitRow {
     lock_id: String,
     principal: String,
     challenge: String,
+    lock_state: String,
     expires_at: i64,
     status_hash: Option<String>,
     answer: Option<String>,
 }
 
 async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> ApiResult<VisitRow> {
-    type Columns = (String, String, String, i64, Option<String>, Option<String>);
+    type Columns = (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        Option<String>,
+        Option<String>,
+    );
     let row: Option<Columns> = sqlx::query_as(
-        "SELECT lock_id, principal, challenge, expires_at, status_hash, answer FROM visits WHERE id = $1 AND property_id = $2",
+        "SELECT lock_id, principal, challenge, lock_state, expires_at, status_hash, answer FROM visits WHERE id = $1 AND property_id = $2",
     )
     .bind(visit_id.to_owned())
     .bind(caller.property_id.clone())
     .fetch_optional(pool)
     .await?;
     row.map(
-        |(lock_id, principal, challenge, expires_at, status_hash, answer)| VisitRow {
+        |(lock_id, principal, challenge, lock_state, expires_at, status_hash, answer)| VisitRow {
             lock_id,
             principal,
             challenge,
+            lock_state,
             expires_at,
             status_hash,
             answer,
@@ -181,6 +204,16 @@ pub async fn present(
         });
     }
     let mut lock = load_lock(&mut w.tx, &caller.property_id, &visit.lock_id).await?;
+    if known_state(&lock) != visit.lock_state {
+        // Another phone's visit or receipt told the server more since this
+        // challenge was issued: this status may be older than that. The
+        // visit is spent; the phone opens a new one.
+        w.commit().await?;
+        return Err(ApiError::conflict(
+            "visit_stale",
+            "the server learned more of this lock since the visit was opened; open a new visit",
+        ));
+    }
     settle_status(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
     let job = seal_for_session(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
     let answer = VisitAnswer {

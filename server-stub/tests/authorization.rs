@@ -206,6 +206,17 @@ impl World {
             .to_owned()
     }
 
+    /// A visit of the entrance opened by `who`.
+    fn visit(&self, who: &str) -> Object {
+        let opened = self.ok(
+            who,
+            Method::POST,
+            &format!("/v1/locks/{}/visits", self.f.entrance),
+            json!({}),
+        );
+        path(opened["visit_id"].as_str().unwrap())
+    }
+
     /// A fresh object named `name` in the table, for a call by `role`.
     fn object(&self, name: &str, role: &str) -> Object {
         let f = &self.f;
@@ -310,6 +321,8 @@ impl World {
             "a manager" => path(&self.max),
             "a resident" => path(&f.users["bob"]),
             "another property's manager" => path(&f.users["zed"]),
+            "the caller's visit" => self.visit(Self::caller(role).unwrap_or("alice")),
+            "another user's visit" => self.visit("bob"),
             other => panic!("the test does not know the object `{other}`"),
         }
     }
@@ -343,6 +356,8 @@ impl World {
                 _ => json!({"kind": "resident", "mode": "generate", "unit_id": f.unit_4b}),
             }),
             ("POST", "/v1/receipts") => Some(json!({"receipts": []})),
+            // Not a status of the visit's lock: the visit's owner learns so.
+            ("POST", "/v1/visits/{id}/status") => Some(json!({"status": "AAAA"})),
             ("PUT", "/v1/manage/policy") => Some(self.policy.clone()),
             ("POST", "/v1/manage/carriers") => Some(json!({"name": "X", "mode": "generate"})),
             ("POST", "/v1/manage/couriers") => Some(json!({"name": "Y"})),

@@ -195,11 +195,12 @@ impl DeliveryFailure {
                 error,
                 ErrorCode::Busy | ErrorCode::MalformedFrame | ErrorCode::NoSession
             ),
+            // A visit that went stale or expired: a new visit may succeed.
+            Self::ServerRefused { code, .. } => code == "visit_stale" || code == "visit_expired",
             Self::OutOfRange { .. }
             | Self::InvalidJobs { .. }
             | Self::BluetoothUnavailable { .. }
-            | Self::ServerUnreachable { .. }
-            | Self::ServerRefused { .. } => false,
+            | Self::ServerUnreachable { .. } => false,
         }
     }
 }

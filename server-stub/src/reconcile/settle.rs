@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 use super::events::store_events;
 use super::plan::digest_mac;
-use super::{audit, bump_codes, save_lock};
+use super::{audit, bump_codes, end_code, save_lock};
 use crate::crypto::{DataKey, hex};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{LockRow, Placement, live_placements, load_placement};
@@ -147,20 +147,42 @@ fn settle_failure_flags(p: &mut Placement) {
     }
 }
 
+/// Takes back what writes inside this settlement changed in the lock's row
+/// (a one-time PIN ended by its use raises the desired version), so saving
+/// the lock does not undo it.
+async fn refresh_wants(conn: &mut AnyConnection, lock: &mut LockRow) -> ApiResult<()> {
+    let fresh = crate::model::load_lock(conn, &lock.property_id, &lock.id).await?;
+    lock.desired_version = fresh.desired_version;
+    lock.attention = fresh.attention;
+    Ok(())
+}
+
 /// The lock named its life in a fresh status: a new one (it lost its
-/// storage) restarts the acknowledgement of its events. True when the life
-/// is new to the server.
+/// storage) restarts the acknowledgement of its events, and ends the
+/// one-time PINs it held: it no longer knows which were spent, and the
+/// recovery that rebuilds its table must not arm them again. True when the
+/// life is new to the server.
 async fn enter_life(
     conn: &mut AnyConnection,
     seq: i64,
     lock: &mut LockRow,
     epoch: Epoch,
+    touched: &mut Vec<String>,
 ) -> ApiResult<bool> {
     let epoch = epoch.to_string();
     if lock.epoch.as_deref() == Some(epoch.as_str()) {
         return Ok(false);
     }
     if lock.epoch.is_some() {
+        let held: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT code_id FROM placements WHERE lock_id = $1 AND one_time = 1 AND conf_present = 1",
+        )
+        .bind(lock.id.clone())
+        .fetch_all(&mut *conn)
+        .await?;
+        for (code_id,) in held {
+            end_code(conn, seq, &lock.property_id, &code_id, "expired", touched).await?;
+        }
         audit(
             conn,
             seq,
@@ -193,7 +215,7 @@ pub async fn settle_status(
     let mut touched = Vec::new();
     // The status was asked for with the position of the life the server
     // knew; in a new life its events start elsewhere.
-    let new_life = enter_life(conn, seq, lock, status.epoch).await?;
+    let new_life = enter_life(conn, seq, lock, status.epoch, &mut touched).await?;
     store_events(
         conn,
         seq,
@@ -204,6 +226,7 @@ pub async fn settle_status(
         &mut touched,
     )
     .await?;
+    refresh_wants(conn, lock).await?;
     lock.seen_version = lock.seen_version.max(status.version);
     let in_sync = status.version == lock.confirmed_version
         && confirmed_digest(conn, key, lock).await? == status.digest;
@@ -275,6 +298,7 @@ pub async fn settle_receipt(
     .await?
     {
         settled = Settled::Settled;
+        refresh_wants(conn, lock).await?;
     }
     let current_life = lock.epoch.as_deref() == Some(receipt.epoch.to_string().as_str());
     let job = load_job(conn, &lock.id, &hex(&job_id.0))
