@@ -427,3 +427,32 @@ fn a_lock_that_lost_its_storage_keeps_its_new_events_and_no_one_time_pin() {
     assert!(!granted(&mut reborn, &pin));
     assert_eq!(lock_row(&f, &f.package_room).0, 0, "recovered");
 }
+
+#[test]
+fn a_lockout_reaches_the_audit_trail_whatever_entries_came_between() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "phone");
+    let mut unit = f.firmware(&f.lock_4b);
+    f.ok(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "pick", "code": "3859"}),
+    );
+    visit(&f, &alice, &mut unit);
+    // Four guesses, her own code, one more guess: the keypad locks.
+    for guess in ["1000", "1001", "1002", "1003"] {
+        assert!(!granted(&mut unit, guess));
+    }
+    assert!(granted(&mut unit, "3859"));
+    assert!(matches!(
+        unit.enter_code("1004", Timestamp::now()),
+        Some(Entry::LockedOut { .. })
+    ));
+    assert!(unit.advertisement(Timestamp::now()).events_pending);
+    visit(&f, &alice, &mut unit);
+    assert_eq!(audit_count(&f, &f.lock_4b, "lockout_started"), 1);
+    assert_eq!(audit_count(&f, &f.lock_4b, "wrong_code"), 5);
+    // The visit acknowledged them: the lock forgot what the server has.
+    assert!(unit.state().audit.is_empty());
+}
