@@ -15,7 +15,7 @@ use clap::Args;
 
 use crate::auth::{Caller, Idem};
 use crate::crypto::{Cell, DataKey};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::notify::NotifySettings;
 use crate::store::{Store, WriteTx, database_url, now_secs};
 
@@ -146,7 +146,7 @@ pub struct App {
 }
 
 /// A boxed future borrowing a write transaction.
-pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = ApiResult<T>> + Send + 'a>>;
+pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl App {
     /// The client's address: the TCP peer, or, when the peer is a trusted
@@ -191,7 +191,7 @@ impl App {
         body: &[u8],
         success: StatusCode,
         work: F,
-    ) -> ApiResult<Response>
+    ) -> Result<Response>
     where
         F: for<'a> FnOnce(&'a mut WriteTx) -> TxFuture<'a, serde_json::Value>,
     {
@@ -200,7 +200,7 @@ impl App {
             .store
             .begin_write(&caller.property_id)
             .await?
-            .ok_or_else(|| ApiError::not_found("property"))?;
+            .ok_or_else(|| Error::not_found("property"))?;
         let stored: Option<(String, i64, String)> = sqlx::query_as(
             "SELECT request_hash, status, body FROM idempotency WHERE principal = $1 AND key = $2",
         )
@@ -210,8 +210,7 @@ impl App {
         .await?;
         if let Some((stored_hash, status, body)) = stored {
             if stored_hash != hash {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                return Err(Error::unprocessable(
                     "idempotency_key_reused",
                     "this idempotency key was used for another request; use a new key",
                 ));
@@ -265,9 +264,9 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
 /// message (which names the field, never echoes a value). Text with a NUL
 /// character is refused too: PostgreSQL cannot store it, and no name, code
 /// or address needs it.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     let parsed = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))?;
+        .map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?;
     // JSON can only carry a NUL as the escape `\u0000`: look closer only then.
     if body.windows(6).any(|w| w == b"\\u0000")
         && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| holds_nul(&v))
@@ -278,8 +277,8 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 }
 
 /// The error for text with a NUL character.
-pub fn nul_refused() -> ApiError {
-    ApiError::invalid("text may not contain NUL characters (\\u0000 or %00)")
+pub fn nul_refused() -> Error {
+    Error::invalid("text may not contain NUL characters (\\u0000 or %00)")
 }
 
 fn holds_nul(value: &serde_json::Value) -> bool {
@@ -388,7 +387,7 @@ async fn run_sweeper(app: App, interval: Duration, mut stop: tokio::sync::watch:
 const JOB_RECORD_SECS: i64 = 30 * 86_400;
 
 /// One sweep over every property.
-pub async fn sweep_once(app: &App) -> ApiResult<usize> {
+pub async fn sweep_once(app: &App) -> Result<usize> {
     let now = now_secs();
     // Only properties with something to do.
     let properties: Vec<(String,)> = sqlx::query_as(

@@ -4,14 +4,14 @@
 //! Also the idempotency-key extractor and the shared rate limiter.
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use keyway_core::api::{IDEMPOTENCY_HEADER, Role, UserView};
 use keyway_core::{AccessPoint, CodeKind};
 
 use crate::app::App;
 use crate::crypto::token_hash;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CodeRow, LockRow};
 use crate::store::now_secs;
 
@@ -52,20 +52,20 @@ impl Caller {
     }
 
     /// Refuses residents.
-    pub fn require_staff(&self) -> ApiResult<()> {
+    pub fn require_staff(&self) -> Result<()> {
         if self.is_staff() {
             Ok(())
         } else {
-            Err(ApiError::forbidden("only staff and managers may do this"))
+            Err(Error::forbidden("only staff and managers may do this"))
         }
     }
 
     /// Refuses everyone but managers.
-    pub fn require_manager(&self) -> ApiResult<()> {
+    pub fn require_manager(&self) -> Result<()> {
         if self.role == Role::Manager {
             Ok(())
         } else {
-            Err(ApiError::forbidden("only managers may do this"))
+            Err(Error::forbidden("only managers may do this"))
         }
     }
 
@@ -156,14 +156,14 @@ pub enum CodeAccess {
 impl CodeAccess {
     /// Refuses what this access does not allow: `write` is `change` (new
     /// digits) or another write (disable, enable, delete).
-    pub fn require(self, change: bool) -> ApiResult<()> {
+    pub fn require(self, change: bool) -> Result<()> {
         match (self, change) {
             (Self::Own, _) | (Self::Control, false) => Ok(()),
-            (Self::Hidden, _) => Err(ApiError::not_found("code")),
-            (Self::Control, true) => Err(ApiError::forbidden(
+            (Self::Hidden, _) => Err(Error::not_found("code")),
+            (Self::Control, true) => Err(Error::forbidden(
                 "only the unit's residents choose their codes' digits",
             )),
-            (Self::View, _) => Err(ApiError::forbidden(
+            (Self::View, _) => Err(Error::forbidden(
                 "this code is not yours to change; staff change only package-room codes and their own staff PIN",
             )),
         }
@@ -172,7 +172,7 @@ impl CodeAccess {
 
 /// Extracts and checks the bearer token.
 impl FromRequestParts<App> for Caller {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         let token = parts
@@ -181,13 +181,13 @@ impl FromRequestParts<App> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .ok_or_else(ApiError::unauthorized)?;
+            .ok_or_else(Error::unauthorized)?;
         authenticate(app, token).await
     }
 }
 
 /// Looks a bearer token up.
-pub async fn authenticate(app: &App, token: &str) -> ApiResult<Caller> {
+pub async fn authenticate(app: &App, token: &str) -> Result<Caller> {
     let hash = token_hash(token);
     let (sql, kind): (&'static str, &str) = if token.starts_with("kwd_") {
         (
@@ -200,15 +200,15 @@ pub async fn authenticate(app: &App, token: &str) -> ApiResult<Caller> {
             "token",
         )
     } else {
-        return Err(ApiError::unauthorized());
+        return Err(Error::unauthorized());
     };
     let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(sql)
         .bind(hash)
         .fetch_optional(&app.store.pool)
         .await?;
     let (credential, user_id, name, role, property_id, unit_id) =
-        row.ok_or_else(ApiError::unauthorized)?;
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal("role", role.as_str()))?;
+        row.ok_or_else(Error::unauthorized)?;
+    let role = Role::parse(&role).ok_or_else(|| Error::internal("role", role.as_str()))?;
     Ok(Caller {
         user_id,
         name,
@@ -230,7 +230,7 @@ pub struct Idem {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Idem {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let key = parts
@@ -240,15 +240,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Idem {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
+                Error::new(
+                    ErrorKind::Invalid,
                     "idempotency_key_required",
                     format!("every write needs an `{IDEMPOTENCY_HEADER}` header (a unique id the client keeps for retries)"),
                 )
             })?;
         if key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
+            return Err(Error::new(
+                ErrorKind::Invalid,
                 "idempotency_key_invalid",
                 "an idempotency key is 1 to 200 printable ASCII characters",
             ));
@@ -288,7 +288,7 @@ pub async fn limit_picks(
     idem: &Idem,
     mode: keyway_core::api::CodeMode,
     of: PickOf,
-) -> ApiResult<()> {
+) -> Result<()> {
     if mode != keyway_core::api::CodeMode::Pick {
         return Ok(());
     }
@@ -321,7 +321,7 @@ pub async fn limit_picks(
 
 /// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by
 /// every server instance through the database); refuses past `max`.
-pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> ApiResult<()> {
+pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> Result<()> {
     let now = now_secs();
     let window_start = now - now.rem_euclid(window_secs);
     let (hits,): (i64,) = sqlx::query_as(
@@ -337,7 +337,7 @@ pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> 
             "rate limit reached for a {} bucket",
             bucket.split(':').next().unwrap_or("?")
         );
-        return Err(ApiError::rate_limited(u64::try_from(retry).unwrap_or(1)));
+        return Err(Error::rate_limited(u64::try_from(retry).unwrap_or(1)));
     }
     Ok(())
 }

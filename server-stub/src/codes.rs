@@ -12,7 +12,7 @@ use keyway_core::{CheckContext, Code, CodeKind, Origin, Schedule, generate, secu
 use sqlx::AnyConnection;
 
 use crate::crypto::{Cell, DataKey, new_id};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{
     CodeRow, LockRow, Placement, PropertyRow, enum_str, insert_placement, load_code,
 };
@@ -82,7 +82,7 @@ async fn target_locks(
     locks: &[LockRow],
     exclude: Option<&str>,
     only_unit: Option<&str>,
-) -> ApiResult<Vec<TargetLock>> {
+) -> Result<Vec<TargetLock>> {
     let unit_codes: Option<std::collections::HashSet<String>> = match only_unit {
         Some(unit) => {
             let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM codes WHERE unit_id = $1")
@@ -114,12 +114,7 @@ async fn target_locks(
     Ok(out)
 }
 
-async fn mac_exists(
-    conn: &mut AnyConnection,
-    sql: &'static str,
-    a: &str,
-    b: &str,
-) -> ApiResult<bool> {
+async fn mac_exists(conn: &mut AnyConnection, sql: &'static str, a: &str, b: &str) -> Result<bool> {
     let row: Option<(i64,)> = sqlx::query_as(sql)
         .bind(a.to_owned())
         .bind(b.to_owned())
@@ -134,7 +129,7 @@ async fn is_deleted_pin(
     key: &DataKey,
     property_id: &str,
     code: &Code,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let mac = key.lookup_mac(DELETED_PIN_MAC, code.as_str());
     mac_exists(
         conn,
@@ -152,7 +147,7 @@ async fn is_duplicate_pin(
     property_id: &str,
     code: &Code,
     exclude: Option<&str>,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let mac = key.lookup_mac(CODE_MAC, code.as_str());
     let rows: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM codes WHERE property_id = $1 AND value_mac = $2 AND kind IN ('courier', 'staff') AND status IN ('active', 'disabled')",
@@ -184,7 +179,7 @@ pub async fn choose_value(
     locks: &[LockRow],
     exclude: Option<&str>,
     unit: Option<&str>,
-) -> ApiResult<Code> {
+) -> Result<Code> {
     let pins = matches!(kind, CodeKind::Courier | CodeKind::Staff);
     let mut ctx = CheckContext::new(property.community(), kind).with_origin(match mode {
         CodeMode::Generate => Origin::Generated,
@@ -207,13 +202,13 @@ pub async fn choose_value(
     if mode == CodeMode::Pick
         && let Some(refusal) = ctx.custom_refusal()
     {
-        return Err(ApiError::rejected(refusal));
+        return Err(Error::rejected(refusal));
     }
     let compared_unit = if mode == CodeMode::Pick { unit } else { None };
     ctx.locks = target_locks(conn, key, locks, exclude, compared_unit).await?;
     match mode {
         CodeMode::Pick => {
-            let text = picked.ok_or_else(|| ApiError::invalid("mode `pick` needs `code`"))?;
+            let text = picked.ok_or_else(|| Error::invalid("mode `pick` needs `code`"))?;
             let code = Code::parse(text).map_err(keyway_core::policy::CheckError::from)?;
             if pins && is_deleted_pin(conn, key, &property.id, &code).await? {
                 ctx.deleted_pins.insert(code);
@@ -224,12 +219,12 @@ pub async fn choose_value(
                 other.codes.push(code);
                 ctx.locks.push(other);
             }
-            ctx.check(&code).map_err(ApiError::rejected)?;
+            ctx.check(&code).map_err(Error::rejected)?;
             Ok(code)
         }
         CodeMode::Generate => {
             if picked.is_some() {
-                return Err(ApiError::invalid("mode `generate` takes no `code`"));
+                return Err(Error::invalid("mode `generate` takes no `code`"));
             }
             let mut rng = secure_rng()?;
             for _ in 0..32 {
@@ -242,7 +237,7 @@ pub async fn choose_value(
                 }
                 ctx.deleted_pins.insert(code);
             }
-            Err(ApiError::conflict(
+            Err(Error::conflict(
                 "exhausted",
                 "no unused code could be found; try again",
             ))
@@ -266,9 +261,9 @@ pub async fn create(
     property: &PropertyRow,
     new: NewCode,
     actor: &str,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     if new.locks.is_empty() {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "no_locks",
             "there is no door for this code yet; an operator adds locks with `keyway-server admin lock`",
         ));
@@ -358,7 +353,7 @@ async fn place(
     enabled: bool,
     replaces: Option<String>,
     actor: &str,
-) -> ApiResult<()> {
+) -> Result<()> {
     let slot = allocate_slot(conn, lock).await?;
     let placement_id = new_id("plc");
     let placement = Placement {
@@ -413,10 +408,10 @@ pub async fn change(
     picked: Option<&str>,
     length: Option<u8>,
     actor: &str,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     ensure_changeable(code)?;
     if code.kind == CodeKind::OneTime {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "not_changeable",
             "one-time PINs cannot be changed; issue a new one",
         ));
@@ -481,10 +476,10 @@ pub async fn change(
     load_code(conn, &property.id, &code.id).await
 }
 
-fn ensure_changeable(code: &CodeRow) -> ApiResult<()> {
+fn ensure_changeable(code: &CodeRow) -> Result<()> {
     match code.status {
         CodeStatus::Active | CodeStatus::Disabled | CodeStatus::Failed => Ok(()),
-        other => Err(ApiError::conflict(
+        other => Err(Error::conflict(
             "code_ended",
             format!("this code is {} and can no longer change", enum_str(&other)),
         )),
@@ -499,7 +494,7 @@ pub async fn set_enabled(
     code: &CodeRow,
     enabled: bool,
     actor: &str,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     ensure_changeable(code)?;
     for mut p in crate::model::code_placements(conn, &code.id).await? {
         if !p.want_present || p.want_enabled == enabled {
@@ -545,7 +540,7 @@ pub async fn delete(
     seq: i64,
     property: &PropertyRow,
     code: &CodeRow,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     if code.status == CodeStatus::Deleted {
         return load_code(conn, &property.id, &code.id).await;
     }
@@ -570,14 +565,8 @@ pub fn guest_schedule(
     guest: GuestType,
     schedule: Option<Schedule>,
     now: Timestamp,
-) -> ApiResult<Schedule> {
-    let bad = |what: &str| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            keyway_core::ScheduleError::CODE,
-            what.to_owned(),
-        )
-    };
+) -> Result<Schedule> {
+    let bad = |what: &str| Error::schedule(what);
     match (guest, schedule) {
         (GuestType::Permanent, None | Some(Schedule::Always)) => Ok(Schedule::Always),
         (GuestType::Permanent, _) => Err(bad("a permanent guest code has no schedule")),

@@ -1,37 +1,58 @@
-//! Errors as the API answers them: RFC 9457 problem details
-//! (`application/problem+json`) with a stable machine `code`. A policy refusal
-//! lists every violated rule. Internal failures are logged (without secrets)
-//! and answered with `internal` and no detail.
+//! The domain error every operation returns: what went wrong as a kind
+//! (invalid, unauthorized, forbidden, not found, conflict, unprocessable,
+//! rate limited, internal), a stable machine `code`, a detail for people,
+//! the policy's rejection (every broken rule) and how long to wait. It holds
+//! no HTTP types: the HTTP edge ([`crate::api::problem`]) maps it to a status
+//! code and an RFC 9457 problem document. Internal failures are logged
+//! (without secrets) where they are made and carry no detail of their cause.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use keyway_core::api::Problem;
 use keyway_core::policy::{CheckError, Rejection};
 use keyway_core::{GenerateError, ScheduleError};
 
-/// An error answered to a client.
-#[derive(Debug)]
-pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The stable machine code.
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request is malformed (a bad field, body, path, cursor or key).
+    Invalid,
+    /// No, unknown or revoked credentials.
+    Unauthorized,
+    /// The caller's role may not do this.
+    Forbidden,
+    /// No such thing, or not the caller's business.
+    NotFound,
+    /// The request is valid but the state refuses it (a full lock, an ended code).
+    Conflict,
+    /// The request is well formed but its content is refused (policy, schedule).
+    Unprocessable,
+    /// Too many attempts; wait [`Error::retry_after`] seconds.
+    RateLimited,
+    /// The server failed; nothing changed.
+    Internal,
+}
+
+/// A failure of a domain operation, with a stable machine code.
+#[derive(Debug, Clone)]
+pub struct Error {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The stable machine code (`not_found`, `policy_violation`, …).
     pub code: &'static str,
     /// What to do about it.
     pub detail: String,
-    /// For `policy_violation`.
+    /// For `policy_violation`: every broken rule.
     pub rejection: Option<Rejection>,
     /// Seconds to wait, for `rate_limited`.
     pub retry_after: Option<u64>,
 }
 
-/// Results of handlers and services.
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Results of domain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl ApiError {
-    /// An error with a status, a machine code and a message.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+impl Error {
+    /// An error of `kind` with a machine code and a message.
+    pub fn new(kind: ErrorKind, code: &'static str, detail: impl Into<String>) -> Self {
         Self {
-            status,
+            kind,
             code,
             detail: detail.into(),
             rejection: None,
@@ -39,155 +60,133 @@ impl ApiError {
         }
     }
 
-    /// 400 `invalid_request`: the body or a parameter is malformed.
+    /// `invalid_request`: the body or a parameter is malformed.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
+        Self::new(ErrorKind::Invalid, "invalid_request", detail)
     }
 
-    /// 401 `unauthorized`.
+    /// `unauthorized`.
     pub fn unauthorized() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
+            ErrorKind::Unauthorized,
             "unauthorized",
             "send a valid bearer token (log in with POST /v1/login)",
         )
     }
 
-    /// 403 `forbidden`: the role may not do this.
+    /// `forbidden`: the role may not do this.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(ErrorKind::Forbidden, "forbidden", detail)
     }
 
-    /// 404 `not_found`: no such thing, or not visible to the caller.
+    /// `not_found`: no such thing, or not visible to the caller.
     pub fn not_found(what: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
             "not_found",
             format!("no such {what} here"),
         )
     }
 
-    /// 409 `conflict`.
+    /// A conflict with the state of things, with its own code.
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
+        Self::new(ErrorKind::Conflict, code, detail)
     }
 
-    /// 429 `rate_limited`.
+    /// Refused content, with its own code.
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unprocessable, code, detail)
+    }
+
+    /// `rate_limited`.
     pub fn rate_limited(retry_after: u64) -> Self {
         Self {
             retry_after: Some(retry_after),
             ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::RateLimited,
                 "rate_limited",
                 format!("too many attempts; try again in {retry_after} s"),
             )
         }
     }
 
-    /// 500 `internal`, logged with its cause.
+    /// `internal`, logged with its cause (which the answer never shows).
     pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
         log::error!("{context}: {cause}");
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Internal,
             "internal",
             "the server failed; the request changed nothing, try again",
         )
     }
 
-    /// 422 `policy_violation` listing every broken rule.
+    /// `policy_violation` listing every broken rule.
     pub fn rejected(rejection: Rejection) -> Self {
         Self {
             rejection: Some(rejection.clone()),
             ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Unprocessable,
                 Rejection::CODE,
                 rejection.to_string(),
             )
         }
     }
 
-    /// The problem document.
-    pub fn problem(&self) -> Problem {
-        Problem {
-            type_uri: format!("urn:keyway:problem:{}", self.code),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: self.status.as_u16(),
-            code: self.code.to_owned(),
-            detail: self.detail.clone(),
-            violations: self
-                .rejection
-                .as_ref()
-                .map(|r| r.violations.clone())
-                .unwrap_or_default(),
-        }
+    /// `invalid_schedule` with a message.
+    pub fn schedule(detail: impl Into<String>) -> Self {
+        Self::unprocessable(ScheduleError::CODE, detail)
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::to_string(&self.problem()).unwrap_or_default();
-        let mut response = (self.status, body).into_response();
-        let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if let Some(seconds) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.detail)
     }
 }
 
-impl From<CheckError> for ApiError {
+impl std::error::Error for Error {}
+
+impl From<CheckError> for Error {
     fn from(e: CheckError) -> Self {
         match e {
-            CheckError::InvalidFormat(f) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                keyway_core::FormatError::CODE,
-                f.to_string(),
-            ),
+            CheckError::InvalidFormat(f) => {
+                Self::unprocessable(keyway_core::FormatError::CODE, f.to_string())
+            }
             CheckError::Rejected(r) => Self::rejected(r),
         }
     }
 }
 
-impl From<GenerateError> for ApiError {
+impl From<GenerateError> for Error {
     fn from(e: GenerateError) -> Self {
         match e {
             GenerateError::Rejected(r) => Self::rejected(r),
-            GenerateError::Exhausted { .. } => {
-                Self::new(StatusCode::CONFLICT, "exhausted", e.to_string())
-            }
+            GenerateError::Exhausted { .. } => Self::conflict("exhausted", e.to_string()),
             GenerateError::Entropy(_) => Self::internal("generate", e),
         }
     }
 }
 
-impl From<ScheduleError> for ApiError {
+impl From<ScheduleError> for Error {
     fn from(e: ScheduleError) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ScheduleError::CODE,
-            e.to_string(),
-        )
+        Self::schedule(e.to_string())
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        Self::internal("database", e)
-    }
-}
-
-impl From<crate::crypto::CryptoError> for ApiError {
+impl From<crate::crypto::CryptoError> for Error {
     fn from(e: crate::crypto::CryptoError) -> Self {
         Self::internal("crypto", e)
     }
 }
 
-impl From<serde_json::Error> for ApiError {
+impl From<serde_json::Error> for Error {
     fn from(e: serde_json::Error) -> Self {
         Self::internal("json", e)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal("database", e)
     }
 }

@@ -9,20 +9,20 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::crypto::{Cell, DataKey};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::store::ts;
 
 /// Reads a column, mapping a missing or mistyped one to an internal error.
-pub fn col<'r, T>(row: &'r AnyRow, name: &str) -> ApiResult<T>
+pub fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(name)
-        .map_err(|e| ApiError::internal("reading a row", e))
+        .map_err(|e| Error::internal("reading a row", e))
 }
 
 /// A flag column.
-pub fn flag_col(row: &AnyRow, name: &str) -> ApiResult<bool> {
+pub fn flag_col(row: &AnyRow, name: &str) -> Result<bool> {
     Ok(col::<i64>(row, name)? != 0)
 }
 
@@ -47,30 +47,30 @@ impl PropertyRow {
 }
 
 /// Validates policy settings from a request.
-pub fn validate_policy(policy: &PolicySettings) -> ApiResult<()> {
+pub fn validate_policy(policy: &PolicySettings) -> Result<()> {
     if let Some(bad) = policy
         .affiliated_numbers
         .iter()
         .find(|n| PropertyNumber::parse(n).is_err())
     {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "affiliated number `{}` is not 1 to 10 digits",
             bad.chars().take(12).collect::<String>()
         )));
     }
     if !(4..=8).contains(&policy.one_time_pin_length) {
-        return Err(ApiError::invalid("one_time_pin_length must be 4 to 8"));
+        return Err(Error::invalid("one_time_pin_length must be 4 to 8"));
     }
     Ok(())
 }
 
 /// Loads a property.
-pub async fn load_property(conn: &mut AnyConnection, id: &str) -> ApiResult<PropertyRow> {
+pub async fn load_property(conn: &mut AnyConnection, id: &str) -> Result<PropertyRow> {
     let row = sqlx::query("SELECT id, name, time_zone, policy FROM properties WHERE id = $1")
         .bind(id.to_owned())
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| ApiError::not_found("property"))?;
+        .ok_or_else(|| Error::not_found("property"))?;
     Ok(PropertyRow {
         id: col(&row, "id")?,
         name: col(&row, "name")?,
@@ -120,12 +120,12 @@ pub struct LockRow {
 
 const LOCK_COLUMNS: &str = "id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, desired_version, confirmed_version, seen_version, needs_recovery, attention, audit_ack, epoch, change_seq";
 
-fn u32_col(row: &AnyRow, name: &str) -> ApiResult<u32> {
-    u32::try_from(col::<i64>(row, name)?).map_err(|e| ApiError::internal(name, e))
+fn u32_col(row: &AnyRow, name: &str) -> Result<u32> {
+    u32::try_from(col::<i64>(row, name)?).map_err(|e| Error::internal(name, e))
 }
 
 impl LockRow {
-    fn from_row(row: &AnyRow) -> ApiResult<Self> {
+    fn from_row(row: &AnyRow) -> Result<Self> {
         let access_point: String = col(row, "access_point")?;
         Ok(Self {
             id: col(row, "id")?,
@@ -133,7 +133,7 @@ impl LockRow {
             name: col(row, "name")?,
             access_point: access_point
                 .parse()
-                .map_err(|e| ApiError::internal("access point", e))?,
+                .map_err(|e| Error::internal("access point", e))?,
             unit_id: col(row, "unit_id")?,
             capacity: u16::try_from(col::<i64>(row, "capacity")?).unwrap_or(u16::MAX),
             enter_key: flag_col(row, "enter_key")?,
@@ -151,10 +151,8 @@ impl LockRow {
     }
 
     /// The lock's protocol id.
-    pub fn lock_id(&self) -> ApiResult<LockId> {
-        self.id
-            .parse()
-            .map_err(|e| ApiError::internal("lock id", e))
+    pub fn lock_id(&self) -> Result<LockId> {
+        self.id.parse().map_err(|e| Error::internal("lock id", e))
     }
 
     /// Whether the server wants something of the lock: another table than the
@@ -171,14 +169,14 @@ impl LockRow {
     }
 
     /// The lock's sealing keys.
-    pub fn keys(&self, key: &DataKey) -> ApiResult<LockKeys> {
+    pub fn keys(&self, key: &DataKey) -> Result<LockKeys> {
         Ok(LockKeys::derive(&self.keys_root(key)?, self.lock_id()?))
     }
 
     /// The lock's root key, opened from its cell.
-    pub fn keys_root(&self, key: &DataKey) -> ApiResult<RootKey> {
+    pub fn keys_root(&self, key: &DataKey) -> Result<RootKey> {
         let hex = key.open_str(Cell::new("locks", "root_key", &self.id), &self.root_key)?;
-        RootKey::from_hex(&hex).map_err(|e| ApiError::internal("root key", e))
+        RootKey::from_hex(&hex).map_err(|e| Error::internal("root key", e))
     }
 }
 
@@ -187,14 +185,14 @@ pub async fn load_lock(
     conn: &mut AnyConnection,
     property_id: &str,
     lock_id: &str,
-) -> ApiResult<LockRow> {
+) -> Result<LockRow> {
     let sql = format!("SELECT {LOCK_COLUMNS} FROM locks WHERE id = $1 AND property_id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(lock_id.to_owned())
         .bind(property_id.to_owned())
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| ApiError::not_found("lock"))?;
+        .ok_or_else(|| Error::not_found("lock"))?;
     LockRow::from_row(&row)
 }
 
@@ -204,7 +202,7 @@ pub async fn load_locks_where(
     property_id: &str,
     clause: &str,
     extra: &[String],
-) -> ApiResult<Vec<LockRow>> {
+) -> Result<Vec<LockRow>> {
     let sql = format!(
         "SELECT {LOCK_COLUMNS} FROM locks WHERE property_id = $1 {clause} ORDER BY change_seq, id"
     );
@@ -233,7 +231,7 @@ pub async fn unit_and_shared_locks(
     unit_id: &str,
     after: i64,
     upto: Option<i64>,
-) -> ApiResult<Vec<LockRow>> {
+) -> Result<Vec<LockRow>> {
     let upto = upto_clause(upto);
     // By unit alone, so the unit's index is the only one that fits; unit ids
     // are unique, and the property is checked below.
@@ -256,7 +254,7 @@ pub async fn unit_and_shared_locks(
         .iter()
         .chain(&shared)
         .map(LockRow::from_row)
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     locks.retain(|lock| lock.property_id == property_id);
     locks.sort_by(|a, b| (a.change_seq, &a.id).cmp(&(b.change_seq, &b.id)));
     locks.dedup_by(|a, b| a.id == b.id);
@@ -313,13 +311,13 @@ pub fn enum_str<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Parses a snake_case enum from its name.
-pub fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> ApiResult<T> {
+pub fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|e| ApiError::internal("stored enum", e))
+        .map_err(|e| Error::internal("stored enum", e))
 }
 
 impl CodeRow {
-    fn from_row(row: &AnyRow) -> ApiResult<Self> {
+    fn from_row(row: &AnyRow) -> Result<Self> {
         let guest: Option<String> = col(row, "guest_type")?;
         Ok(Self {
             id: col(row, "id")?,
@@ -343,9 +341,9 @@ impl CodeRow {
     }
 
     /// The digits.
-    pub fn code(&self, key: &DataKey) -> ApiResult<Code> {
+    pub fn code(&self, key: &DataKey) -> Result<Code> {
         Code::parse(&key.open_str(Cell::new("codes", "value", &self.id), &self.value)?)
-            .map_err(|e| ApiError::internal("stored code", e))
+            .map_err(|e| Error::internal("stored code", e))
     }
 }
 
@@ -354,14 +352,14 @@ pub async fn load_code(
     conn: &mut AnyConnection,
     property_id: &str,
     code_id: &str,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     let sql = format!("SELECT {CODE_COLUMNS} FROM codes WHERE id = $1 AND property_id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(code_id.to_owned())
         .bind(property_id.to_owned())
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| ApiError::not_found("code"))?;
+        .ok_or_else(|| Error::not_found("code"))?;
     CodeRow::from_row(&row)
 }
 
@@ -371,7 +369,7 @@ pub async fn load_codes_where(
     clause: &str,
     params: &[String],
     seq_after: Option<i64>,
-) -> ApiResult<Vec<CodeRow>> {
+) -> Result<Vec<CodeRow>> {
     let sql = format!("SELECT {CODE_COLUMNS} FROM codes WHERE {clause}");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for p in params {
@@ -424,13 +422,13 @@ pub struct Placement {
 const PLACEMENT_COLUMNS: &str = "id, code_id, lock_id, slot, value, kind, schedule, one_time, want_present, want_enabled, conf_present, conf_enabled, ending, reason, replaces, created_at";
 
 impl Placement {
-    fn from_row(row: &AnyRow) -> ApiResult<Self> {
+    fn from_row(row: &AnyRow) -> Result<Self> {
         Ok(Self {
             id: col(row, "id")?,
             code_id: col(row, "code_id")?,
             lock_id: col(row, "lock_id")?,
             slot: u16::try_from(col::<i64>(row, "slot")?)
-                .map_err(|e| ApiError::internal("slot", e))?,
+                .map_err(|e| Error::internal("slot", e))?,
             value: col(row, "value")?,
             kind: parse_enum(&col::<String>(row, "kind")?)?,
             schedule: serde_json::from_str(&col::<String>(row, "schedule")?)?,
@@ -476,12 +474,12 @@ impl Placement {
     }
 
     /// The slot entry with the given enabled flag.
-    pub fn entry(&self, key: &DataKey, enabled: bool) -> ApiResult<SlotEntry> {
+    pub fn entry(&self, key: &DataKey, enabled: bool) -> Result<SlotEntry> {
         Ok(SlotEntry {
             code: Code::parse(
                 &key.open_str(Cell::new("placements", "value", &self.id), &self.value)?,
             )
-            .map_err(|e| ApiError::internal("stored code", e))?,
+            .map_err(|e| Error::internal("stored code", e))?,
             kind: self.kind,
             schedule: self.schedule.clone(),
             enabled,
@@ -490,7 +488,7 @@ impl Placement {
     }
 
     /// Writes the mutable columns back (desired, confirmed, ending, state).
-    pub async fn save(&self, conn: &mut AnyConnection) -> ApiResult<()> {
+    pub async fn save(&self, conn: &mut AnyConnection) -> Result<()> {
         sqlx::query(
             "UPDATE placements SET want_present = $1, want_enabled = $2, conf_present = $3, conf_enabled = $4, live = $5, ending = $6, reason = $7, state = $8 WHERE id = $9",
         )
@@ -510,7 +508,7 @@ impl Placement {
 }
 
 /// The live placements of a lock (wanted or on it), by slot.
-pub async fn live_placements(conn: &mut AnyConnection, lock_id: &str) -> ApiResult<Vec<Placement>> {
+pub async fn live_placements(conn: &mut AnyConnection, lock_id: &str) -> Result<Vec<Placement>> {
     let sql = format!(
         "SELECT {PLACEMENT_COLUMNS} FROM placements WHERE lock_id = $1 AND live = 1 ORDER BY slot"
     );
@@ -522,7 +520,7 @@ pub async fn live_placements(conn: &mut AnyConnection, lock_id: &str) -> ApiResu
 }
 
 /// Every placement of a code, oldest first.
-pub async fn code_placements(conn: &mut AnyConnection, code_id: &str) -> ApiResult<Vec<Placement>> {
+pub async fn code_placements(conn: &mut AnyConnection, code_id: &str) -> Result<Vec<Placement>> {
     let sql = format!(
         "SELECT {PLACEMENT_COLUMNS} FROM placements WHERE code_id = $1 ORDER BY created_at, id"
     );
@@ -534,7 +532,7 @@ pub async fn code_placements(conn: &mut AnyConnection, code_id: &str) -> ApiResu
 }
 
 /// Loads placements by id.
-pub async fn load_placement(conn: &mut AnyConnection, id: &str) -> ApiResult<Option<Placement>> {
+pub async fn load_placement(conn: &mut AnyConnection, id: &str) -> Result<Option<Placement>> {
     let sql = format!("SELECT {PLACEMENT_COLUMNS} FROM placements WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id.to_owned())
@@ -544,7 +542,7 @@ pub async fn load_placement(conn: &mut AnyConnection, id: &str) -> ApiResult<Opt
 }
 
 /// Inserts a new placement.
-pub async fn insert_placement(conn: &mut AnyConnection, p: &Placement) -> ApiResult<()> {
+pub async fn insert_placement(conn: &mut AnyConnection, p: &Placement) -> Result<()> {
     sqlx::query(
         "INSERT INTO placements (id, code_id, lock_id, slot, value, kind, schedule, one_time, want_present, want_enabled, conf_present, conf_enabled, live, ending, reason, state, replaces, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
@@ -572,7 +570,7 @@ pub async fn insert_placement(conn: &mut AnyConnection, p: &Placement) -> ApiRes
 }
 
 /// Lock names by id, for views.
-pub async fn lock_name(conn: &mut AnyConnection, lock_id: &str) -> ApiResult<String> {
+pub async fn lock_name(conn: &mut AnyConnection, lock_id: &str) -> Result<String> {
     let row: Option<(String,)> = sqlx::query_as("SELECT name FROM locks WHERE id = $1")
         .bind(lock_id.to_owned())
         .fetch_optional(&mut *conn)
@@ -594,11 +592,11 @@ pub async fn code_view(
     key: &DataKey,
     code: &CodeRow,
     reveal: bool,
-) -> ApiResult<CodeView> {
+) -> Result<CodeView> {
     let mut views = code_views(conn, key, &[(code, reveal)]).await?;
     views
         .pop()
-        .ok_or_else(|| ApiError::internal("viewing a code", "no view"))
+        .ok_or_else(|| Error::internal("viewing a code", "no view"))
 }
 
 /// The API views of several codes (each with whether its digits are shown),
@@ -608,7 +606,7 @@ pub async fn code_views(
     conn: &mut AnyConnection,
     key: &DataKey,
     codes: &[(&CodeRow, bool)],
-) -> ApiResult<Vec<CodeView>> {
+) -> Result<Vec<CodeView>> {
     let mut views = Vec::with_capacity(codes.len());
     // Within both databases' limits on bound parameters.
     for chunk in codes.chunks(500) {
@@ -621,7 +619,7 @@ async fn code_views_of_chunk(
     conn: &mut AnyConnection,
     key: &DataKey,
     codes: &[(&CodeRow, bool)],
-) -> ApiResult<Vec<CodeView>> {
+) -> Result<Vec<CodeView>> {
     let sql = format!(
         "SELECT {PLACEMENT_COLUMNS} FROM placements WHERE code_id IN ({}) ORDER BY created_at, id",
         placeholders(codes.len())
@@ -674,7 +672,7 @@ fn view_of(
     placements: &[Placement],
     names: &std::collections::HashMap<String, String>,
     reveal: bool,
-) -> ApiResult<CodeView> {
+) -> Result<CodeView> {
     let mut lock_ids: Vec<&str> = Vec::new();
     for p in placements {
         if !lock_ids.contains(&p.lock_id.as_str()) {

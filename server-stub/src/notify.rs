@@ -14,7 +14,7 @@ use sqlx::AnyConnection;
 
 use crate::app::App;
 use crate::crypto::{Cell, new_id};
-use crate::error::ApiResult;
+use crate::error::Result;
 use crate::store::now_secs;
 
 /// How notifications are sent.
@@ -81,7 +81,7 @@ pub async fn enqueue(
     key: &crate::crypto::DataKey,
     property_id: &str,
     message: &Message,
-) -> ApiResult<()> {
+) -> Result<()> {
     let now = now_secs();
     let id = new_id("msg");
     sqlx::query(
@@ -286,7 +286,7 @@ pub async fn run_worker(
 
 /// One pass: claims due messages (a lease, so several instances never send
 /// one twice at once), sends them, records the outcome.
-pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> ApiResult<usize> {
+pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> Result<usize> {
     let now = now_secs();
     let claimed: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
         "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT 20) AND status = 'queued' AND (locked_until IS NULL OR locked_until < $2) RETURNING id, channel, recipient, subject, body, attempts",

@@ -20,7 +20,7 @@ use sqlx::AnyPool;
 use crate::app::App;
 use crate::auth::{Caller, rate_limit};
 use crate::crypto::{hex, new_id, random_bytes};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::load_lock;
 use crate::reconcile::{seal_for_session, settle_status};
 use crate::store::{now_secs, ts};
@@ -31,11 +31,11 @@ pub const VISIT_LIFETIME_SECS: i64 = 300;
 pub const VISITS_PER_MINUTE: i64 = 60;
 
 /// Opens a visit of `lock_id` for `caller` (who must be allowed to reach it).
-pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> ApiResult<VisitOpened> {
+pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> Result<VisitOpened> {
     let mut conn = app.store.pool.acquire().await?;
     let lock = load_lock(&mut conn, &caller.property_id, lock_id).await?;
     if !caller.may_reach_lock(&lock) {
-        return Err(ApiError::not_found("lock"));
+        return Err(Error::not_found("lock"));
     }
     drop(conn);
     rate_limit(
@@ -93,7 +93,7 @@ struct VisitRow {
     answer: Option<String>,
 }
 
-async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> ApiResult<VisitRow> {
+async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> Result<VisitRow> {
     type Columns = (
         String,
         String,
@@ -122,15 +122,15 @@ async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> ApiResul
         },
     )
     .filter(|visit| visit.principal == caller.principal)
-    .ok_or_else(|| ApiError::not_found("visit"))
+    .ok_or_else(|| Error::not_found("visit"))
 }
 
 /// The stored answer to a status presented again (a retry); another status
 /// for a visit already answered is refused.
-fn answered(visit: &VisitRow, hash: &str) -> ApiResult<Option<VisitAnswer>> {
+fn answered(visit: &VisitRow, hash: &str) -> Result<Option<VisitAnswer>> {
     match (&visit.answer, &visit.status_hash) {
         (Some(answer), Some(stored)) if stored == hash => Ok(Some(serde_json::from_str(answer)?)),
-        (_, Some(_)) => Err(ApiError::conflict(
+        (_, Some(_)) => Err(Error::conflict(
             "visit_used",
             "this visit's status was presented already; open a new visit",
         )),
@@ -145,16 +145,16 @@ pub async fn present(
     caller: &Caller,
     visit_id: &str,
     status_b64: &str,
-) -> ApiResult<VisitAnswer> {
+) -> Result<VisitAnswer> {
     let sealed =
-        decode_bytes(status_b64).ok_or_else(|| ApiError::invalid("`status` is not base64"))?;
+        decode_bytes(status_b64).ok_or_else(|| Error::invalid("`status` is not base64"))?;
     let hash = hex(digest(&SHA256, &sealed).as_ref());
     let visit = load_visit(&app.store.pool, caller, visit_id).await?;
     if let Some(answer) = answered(&visit, &hash)? {
         return Ok(answer);
     }
     if visit.expires_at <= now_secs() {
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "visit_expired",
             "this visit's challenge expired; open a new visit",
         ));
@@ -163,19 +163,18 @@ pub async fn present(
     crate::crypto::unhex(&visit.challenge)
         .filter(|bytes| bytes.len() == 16)
         .map(|bytes| challenge.copy_from_slice(&bytes))
-        .ok_or_else(|| ApiError::internal("visit challenge", "not 32 hex digits"))?;
+        .ok_or_else(|| Error::internal("visit challenge", "not 32 hex digits"))?;
     // Everything that can be checked without the write lock is, first.
     let status = {
         let mut conn = app.store.pool.acquire().await?;
         let lock = load_lock(&mut conn, &caller.property_id, &visit.lock_id).await?;
         if !caller.may_reach_lock(&lock) {
-            return Err(ApiError::not_found("visit"));
+            return Err(Error::not_found("visit"));
         }
         lock.keys(&app.key)?
             .open_status(&sealed, challenge)
             .map_err(|e| {
-                ApiError::new(
-                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                Error::unprocessable(
                     "bad_status",
                     format!("the status does not answer this visit ({})", e.code()),
                 )
@@ -185,7 +184,7 @@ pub async fn present(
         .store
         .begin_write(&caller.property_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("property"))?;
+        .ok_or_else(|| Error::not_found("property"))?;
     let claimed = sqlx::query(
         "UPDATE visits SET used_at = $1, status_hash = $2 WHERE id = $3 AND used_at IS NULL",
     )
@@ -200,7 +199,7 @@ pub async fn present(
         drop(w);
         let visit = load_visit(&app.store.pool, caller, visit_id).await?;
         return answered(&visit, &hash)?.ok_or_else(|| {
-            ApiError::conflict("visit_used", "this visit is being answered; try again")
+            Error::conflict("visit_used", "this visit is being answered; try again")
         });
     }
     let mut lock = load_lock(&mut w.tx, &caller.property_id, &visit.lock_id).await?;
@@ -209,7 +208,7 @@ pub async fn present(
         // challenge was issued: this status may be older than that. The
         // visit is spent; the phone opens a new one.
         w.commit().await?;
-        return Err(ApiError::conflict(
+        return Err(Error::conflict(
             "visit_stale",
             "the server learned more of this lock since the visit was opened; open a new visit",
         ));
@@ -230,7 +229,7 @@ pub async fn present(
 }
 
 /// Forgets visits whose challenge expired a day ago or more.
-pub async fn forget_spent(pool: &AnyPool, now: i64) -> ApiResult<()> {
+pub async fn forget_spent(pool: &AnyPool, now: i64) -> Result<()> {
     sqlx::query("DELETE FROM visits WHERE expires_at < $1")
         .bind(now - 86_400)
         .execute(pool)

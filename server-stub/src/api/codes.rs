@@ -18,7 +18,7 @@ use super::ApiPath;
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem, PickOf};
 use crate::codes::{self as ops, Holder, NewCode};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{
     CodeRow, LockRow, code_view, code_views, load_code, load_codes_where, load_property,
     unit_and_shared_locks,
@@ -27,7 +27,7 @@ use crate::model::{
 /// The codes the caller may see.
 #[utoipa::path(get, path = "/v1/codes", tag = "residents", security(("bearer" = [])),
     responses((status = 200, body = CodeList)))]
-pub async fn list_codes(State(app): State<App>, caller: Caller) -> ApiResult<Json<CodeList>> {
+pub async fn list_codes(State(app): State<App>, caller: Caller) -> Result<Json<CodeList>> {
     let mut conn = app.store.pool.acquire().await?;
     let rows = match caller.role {
         Role::Resident => {
@@ -65,12 +65,12 @@ pub async fn visible_code(
     conn: &mut sqlx::AnyConnection,
     caller: &Caller,
     id: &str,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     let code = load_code(conn, &caller.property_id, id).await?;
     if caller.may_use_code(&code) {
         Ok(code)
     } else {
-        Err(ApiError::not_found("code"))
+        Err(Error::not_found("code"))
     }
 }
 
@@ -82,7 +82,7 @@ pub async fn get_code(
     State(app): State<App>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<CodeView>> {
+) -> Result<Json<CodeView>> {
     let mut conn = app.store.pool.acquire().await?;
     let code = visible_code(&mut conn, &caller, &id).await?;
     Ok(Json(
@@ -96,7 +96,7 @@ async fn code_locks(
     caller: &Caller,
     unit_id: &str,
     request: &CreateCodeRequest,
-) -> ApiResult<Vec<LockRow>> {
+) -> Result<Vec<LockRow>> {
     // A unit's code goes on its own doors and shared ones, nowhere else.
     let all = unit_and_shared_locks(conn, &caller.property_id, unit_id, -1, None).await?;
     let reachable = |lock: &LockRow| {
@@ -106,14 +106,14 @@ async fn code_locks(
     match &request.lock_ids {
         Some(ids) => {
             if ids.is_empty() || ids.len() > 64 {
-                return Err(ApiError::invalid("lock_ids lists 1 to 64 doors"));
+                return Err(Error::invalid("lock_ids lists 1 to 64 doors"));
             }
             let mut out = Vec::new();
             for id in ids {
                 let lock = all
                     .iter()
                     .find(|l| &l.id == id && reachable(l))
-                    .ok_or_else(|| ApiError::not_found("door"))?;
+                    .ok_or_else(|| Error::not_found("door"))?;
                 if !out.iter().any(|l: &LockRow| l.id == lock.id) {
                     out.push(lock.clone());
                 }
@@ -144,7 +144,7 @@ pub async fn create_code(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let request: CreateCodeRequest = parse_body(&body)?;
     crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::UnitCode).await?;
     let unit_id = match caller.role {
@@ -154,19 +154,17 @@ pub async fn create_code(
                 .as_ref()
                 .is_some_and(|u| Some(u) != caller.unit_id.as_ref())
             {
-                return Err(ApiError::not_found("unit"));
+                return Err(Error::not_found("unit"));
             }
             caller
                 .unit_id
                 .clone()
-                .ok_or_else(|| ApiError::forbidden("this resident has no unit"))?
+                .ok_or_else(|| Error::forbidden("this resident has no unit"))?
         }
         // Whoever creates a unit's code could learn or choose the digits
         // that open its door: only its residents do.
         Role::Staff | Role::Manager => {
-            return Err(ApiError::forbidden(
-                "only a unit's residents create its codes",
-            ));
+            return Err(Error::forbidden("only a unit's residents create its codes"));
         }
     };
     let schedule = match request.kind {
@@ -174,7 +172,7 @@ pub async fn create_code(
             if request.guest_type.is_some()
                 || !matches!(request.schedule, None | Some(Schedule::Always))
             {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "a resident's own code is always valid; use a guest code for schedules",
                 ));
             }
@@ -184,14 +182,14 @@ pub async fn create_code(
             let guest = request.guest_type.unwrap_or(GuestType::Permanent);
             ops::guest_schedule(guest, request.schedule.clone(), jiff::Timestamp::now())?
         }
-        _ => return Err(ApiError::invalid("kind must be `resident` or `guest` here")),
+        _ => return Err(Error::invalid("kind must be `resident` or `guest` here")),
     };
     if request
         .name
         .as_ref()
         .is_some_and(|n| n.chars().count() > 100)
     {
-        return Err(ApiError::invalid("name is at most 100 characters"));
+        return Err(Error::invalid("name is at most 100 characters"));
     }
     let app2 = app.clone();
     let caller2 = caller.clone();
@@ -205,7 +203,7 @@ pub async fn create_code(
                     .fetch_optional(&mut *conn)
                     .await?;
             if unit_ok.is_none() {
-                return Err(ApiError::not_found("unit"));
+                return Err(Error::not_found("unit"));
             }
             let property = load_property(conn, &caller2.property_id).await?;
             let locks = code_locks(conn, &caller2, &unit_id, &request).await?;
@@ -246,7 +244,7 @@ async fn act(
     id: String,
     body: Bytes,
     action: Action,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let app2 = app.clone();
     let caller2 = caller.clone();
     app.idempotent(&caller, &idem, &body, StatusCode::OK, move |w| {
@@ -286,7 +284,7 @@ pub async fn change_code(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
     if request.mode == CodeMode::Pick {
         // The code's kind sets the limit; an id the caller may not see is
@@ -337,7 +335,7 @@ pub async fn disable_code(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     act(app, caller, idem, id, body, Action::Disable).await
 }
 
@@ -351,7 +349,7 @@ pub async fn enable_code(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     act(app, caller, idem, id, body, Action::Enable).await
 }
 
@@ -366,6 +364,6 @@ pub async fn delete_code(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     act(app, caller, idem, id, body, Action::Delete).await
 }

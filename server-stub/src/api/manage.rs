@@ -26,7 +26,7 @@ use crate::app::{App, json_response, parse_body};
 use crate::auth::{Caller, Idem, PickOf, rate_limit};
 use crate::codes::{self as ops, Holder, NewCode};
 use crate::crypto::{Cell, DataKey, new_id};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{
     CodeRow, LockRow, PropertyRow, code_view, load_code, load_codes_where, load_locks_where,
     load_property, validate_policy,
@@ -37,7 +37,7 @@ use crate::store::now_secs;
 /// The property's policy settings.
 #[utoipa::path(get, path = "/v1/manage/policy", tag = "manage", security(("bearer" = [])),
     responses((status = 200, body = PolicySettings)))]
-pub async fn get_policy(State(app): State<App>, caller: Caller) -> ApiResult<Json<PolicySettings>> {
+pub async fn get_policy(State(app): State<App>, caller: Caller) -> Result<Json<PolicySettings>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     Ok(Json(
@@ -55,7 +55,7 @@ pub async fn put_policy(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_manager()?;
     let policy: PolicySettings = parse_body(&body)?;
     validate_policy(&policy)?;
@@ -76,7 +76,7 @@ pub async fn put_policy(
 /// The property's locks with their reconciliation state.
 #[utoipa::path(get, path = "/v1/manage/locks", tag = "manage", security(("bearer" = [])),
     responses((status = 200, body = LockList)))]
-pub async fn list_locks(State(app): State<App>, caller: Caller) -> ApiResult<Json<LockList>> {
+pub async fn list_locks(State(app): State<App>, caller: Caller) -> Result<Json<LockList>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     let locks = load_locks_where(&mut conn, &caller.property_id, "", &[]).await?;
@@ -97,10 +97,7 @@ pub async fn list_locks(State(app): State<App>, caller: Caller) -> ApiResult<Jso
     }))
 }
 
-async fn package_room_locks(
-    conn: &mut AnyConnection,
-    property_id: &str,
-) -> ApiResult<Vec<LockRow>> {
+async fn package_room_locks(conn: &mut AnyConnection, property_id: &str) -> Result<Vec<LockRow>> {
     load_locks_where(conn, property_id, "AND access_point = 'package_room'", &[]).await
 }
 
@@ -110,7 +107,7 @@ async fn holder_code(
     property_id: &str,
     holder_type: &str,
     holder_id: &str,
-) -> ApiResult<Option<CodeRow>> {
+) -> Result<Option<CodeRow>> {
     let rows = load_codes_where(
         conn,
         "property_id = $1 AND holder_type = $2 AND holder_id = $3 AND status IN ('active', 'disabled') ORDER BY created_at DESC",
@@ -127,7 +124,7 @@ async fn holder_view(
     caller: &Caller,
     holder_type: &str,
     holder_id: &str,
-) -> ApiResult<Option<CodeView>> {
+) -> Result<Option<CodeView>> {
     match holder_code(conn, &caller.property_id, holder_type, holder_id).await? {
         Some(code) => Ok(Some(
             code_view(conn, key, &code, caller.may_see_value(&code)).await?,
@@ -148,12 +145,12 @@ async fn set_holder_code(
     kind: CodeKind,
     name: Option<String>,
     request: &SetCodeRequest,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     let (holder_type, holder_id) = match &holder {
         Holder::Carrier(id) => ("carrier", id.clone()),
         Holder::Courier(id) => ("courier", id.clone()),
         Holder::Staff(id) => ("staff", id.clone()),
-        _ => return Err(ApiError::invalid("unsupported holder")),
+        _ => return Err(Error::invalid("unsupported holder")),
     };
     match holder_code(conn, &property.id, holder_type, &holder_id).await? {
         Some(existing) => {
@@ -188,10 +185,10 @@ async fn set_holder_code(
     }
 }
 
-fn check_name(name: &str) -> ApiResult<String> {
+fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+        return Err(Error::invalid("name must be 1 to 100 characters"));
     }
     Ok(name.to_owned())
 }
@@ -202,7 +199,7 @@ fn check_name(name: &str) -> ApiResult<String> {
 pub async fn list_carriers(
     State(app): State<App>,
     caller: Caller,
-) -> ApiResult<Json<Vec<CarrierView>>> {
+) -> Result<Json<Vec<CarrierView>>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     let rows: Vec<(String, String)> =
@@ -228,7 +225,7 @@ pub async fn create_carrier(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let request: CreateCarrierRequest = parse_body(&body)?;
     crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
@@ -281,14 +278,14 @@ async fn check_holder(
     id: &str,
     property_id: &str,
     what: &str,
-) -> ApiResult<String> {
+) -> Result<String> {
     let row: Option<(String,)> = sqlx::query_as(sql)
         .bind(id.to_owned())
         .bind(property_id.to_owned())
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|(name,)| name)
-        .ok_or_else(|| ApiError::not_found(what))
+        .ok_or_else(|| Error::not_found(what))
 }
 
 /// Whose code a `PUT …/code` or `…/pin` endpoint sets: how to find the
@@ -331,7 +328,7 @@ async fn put_holder_code(
     id: String,
     body: Bytes,
     of: &'static HolderKind,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let request: SetCodeRequest = parse_body(&body)?;
     crate::auth::limit_picks(&app, &caller, &idem, request.mode, PickOf::PackageRoomCode).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
@@ -371,7 +368,7 @@ pub async fn set_carrier_code(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     put_holder_code(app, caller, idem, id, body, &CARRIER).await
 }
@@ -382,7 +379,7 @@ pub async fn set_carrier_code(
 pub async fn list_couriers(
     State(app): State<App>,
     caller: Caller,
-) -> ApiResult<Json<Vec<CourierView>>> {
+) -> Result<Json<Vec<CourierView>>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
@@ -413,7 +410,7 @@ pub async fn create_courier(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let request: CreateCourierRequest = parse_body(&body)?;
     let name = check_name(&request.name)?;
@@ -453,7 +450,7 @@ pub async fn set_courier_pin(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     put_holder_code(app, caller, idem, id, body, &COURIER).await
 }
@@ -475,7 +472,7 @@ pub async fn courier_qr(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<QrQuery>,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     check_holder(
@@ -490,13 +487,13 @@ pub async fn courier_qr(
         .await?
         .filter(|c| c.status == CodeStatus::Active)
         .ok_or_else(|| {
-            ApiError::conflict(
+            Error::conflict(
                 "no_active_pin",
                 "this courier has no active PIN; generate one first",
             )
         })?;
     let payload = format!("keyway:courier:{id}:{}", code.code(&app.key)?.as_str());
-    let qr = qrcode::QrCode::new(payload.as_bytes()).map_err(|e| ApiError::internal("qr", e))?;
+    let qr = qrcode::QrCode::new(payload.as_bytes()).map_err(|e| Error::internal("qr", e))?;
     match q.format.as_deref().unwrap_or("svg") {
         "svg" => {
             let svg = qr
@@ -520,12 +517,12 @@ pub async fn courier_qr(
             qr_png(&qr)?,
         )
             .into_response()),
-        _ => Err(ApiError::invalid("format is `svg` or `png`")),
+        _ => Err(Error::invalid("format is `svg` or `png`")),
     }
 }
 
 /// Renders a QR code as a grayscale PNG: 8 pixels per module, 4-module quiet zone.
-fn qr_png(qr: &qrcode::QrCode) -> ApiResult<Vec<u8>> {
+fn qr_png(qr: &qrcode::QrCode) -> Result<Vec<u8>> {
     const SCALE: usize = 8;
     const QUIET: usize = 4;
     let modules = qr.width();
@@ -543,16 +540,16 @@ fn qr_png(qr: &qrcode::QrCode) -> ApiResult<Vec<u8>> {
     }
     let mut out = Vec::new();
     {
-        let side = u32::try_from(side).map_err(|e| ApiError::internal("qr size", e))?;
+        let side = u32::try_from(side).map_err(|e| Error::internal("qr size", e))?;
         let mut encoder = png::Encoder::new(&mut out, side, side);
         encoder.set_color(png::ColorType::Grayscale);
         encoder.set_depth(png::BitDepth::Eight);
         let mut writer = encoder
             .write_header()
-            .map_err(|e| ApiError::internal("png", e))?;
+            .map_err(|e| Error::internal("png", e))?;
         writer
             .write_image_data(&pixels)
-            .map_err(|e| ApiError::internal("png", e))?;
+            .map_err(|e| Error::internal("png", e))?;
     }
     Ok(out)
 }
@@ -568,12 +565,12 @@ pub async fn courier_key_card(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let request: KeyCardRequest = parse_body(&body)?;
     let card = request.key_card_id.trim().to_owned();
     if card.is_empty() || card.len() > 64 {
-        return Err(ApiError::invalid("key_card_id must be 1 to 64 characters"));
+        return Err(Error::invalid("key_card_id must be 1 to 64 characters"));
     }
     rate_limit(&app, &format!("pin-verify:{id}"), 900, 5).await?;
     let (app2, caller2) = (app.clone(), caller.clone());
@@ -591,15 +588,14 @@ pub async fn courier_key_card(
                 .await?
                 .filter(|c| c.status == CodeStatus::Active)
                 .ok_or_else(|| {
-                    ApiError::conflict("no_active_pin", "this courier has no active PIN")
+                    Error::conflict("no_active_pin", "this courier has no active PIN")
                 })?;
             let stored = code.code(&app2.key)?;
             // Compare keyed MACs, so the comparison's timing says nothing about the PIN.
             let matches = app2.key.lookup_mac("verify", stored.as_str())
                 == app2.key.lookup_mac("verify", request.pin.trim());
             if !matches {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                return Err(Error::unprocessable(
                     "pin_mismatch",
                     "the PIN does not match this courier's PIN",
                 ));
@@ -624,7 +620,7 @@ pub async fn courier_key_card(
 /// Staff members and their PINs.
 #[utoipa::path(get, path = "/v1/manage/staff", tag = "manage", security(("bearer" = [])),
     responses((status = 200, body = Vec<StaffView>)))]
-pub async fn list_staff(State(app): State<App>, caller: Caller) -> ApiResult<Json<Vec<StaffView>>> {
+pub async fn list_staff(State(app): State<App>, caller: Caller) -> Result<Json<Vec<StaffView>>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, name FROM users WHERE property_id = $1 AND role IN ('staff', 'manager') ORDER BY name, id")
@@ -650,10 +646,10 @@ pub async fn set_staff_pin(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     if caller.role == Role::Staff && caller.user_id != id {
-        return Err(ApiError::forbidden(
+        return Err(Error::forbidden(
             "staff set only their own PIN; a manager sets others'",
         ));
     }
@@ -684,7 +680,7 @@ async fn recipient_view(
     name: String,
     email: Option<String>,
     phone: Option<String>,
-) -> ApiResult<RecipientView> {
+) -> Result<RecipientView> {
     Ok(RecipientView {
         email: email
             .map(|e| key.open_str(Cell::new("recipients", "email", &id), &e))
@@ -703,7 +699,7 @@ async fn recipient_view(
 pub async fn list_recipients(
     State(app): State<App>,
     caller: Caller,
-) -> ApiResult<Json<Vec<RecipientView>>> {
+) -> Result<Json<Vec<RecipientView>>> {
     caller.require_staff()?;
     let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT id, name, email, phone FROM recipients WHERE property_id = $1 ORDER BY name, id",
@@ -727,22 +723,22 @@ pub async fn create_recipient(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let request: CreateRecipientRequest = parse_body(&body)?;
     let name = check_name(&request.name)?;
     let email = request
         .email
         .as_deref()
-        .map(|e| normalize_email(e).ok_or_else(|| ApiError::invalid("email is not an address")))
+        .map(|e| normalize_email(e).ok_or_else(|| Error::invalid("email is not an address")))
         .transpose()?;
     let phone = request
         .phone
         .as_deref()
-        .map(|p| normalize_phone(p).ok_or_else(|| ApiError::invalid("phone is 7 to 15 digits")))
+        .map(|p| normalize_phone(p).ok_or_else(|| Error::invalid("phone is 7 to 15 digits")))
         .transpose()?;
     if email.is_none() && phone.is_none() {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "a recipient needs an email address or a phone number",
         ));
     }
@@ -779,7 +775,7 @@ async fn issue_one_time(
     recipient_id: &str,
     via: NotifyVia,
     expires_at: Timestamp,
-) -> ApiResult<CodeRow> {
+) -> Result<CodeRow> {
     let (name, email, phone): (String, Option<String>, Option<String>) = sqlx::query_as(
         "SELECT name, email, phone FROM recipients WHERE id = $1 AND property_id = $2",
     )
@@ -787,17 +783,13 @@ async fn issue_one_time(
     .bind(property.id.clone())
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or_else(|| ApiError::not_found("recipient"))?;
+    .ok_or_else(|| Error::not_found("recipient"))?;
     let mut targets = Vec::new();
     if matches!(via, NotifyVia::Email | NotifyVia::Both) {
         targets.push((
             "email",
             email.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "no_contact",
-                    "this recipient has no email address",
-                )
+                Error::unprocessable("no_contact", "this recipient has no email address")
             })?,
         ));
     }
@@ -805,21 +797,13 @@ async fn issue_one_time(
         targets.push((
             "sms",
             phone.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "no_contact",
-                    "this recipient has no phone number",
-                )
+                Error::unprocessable("no_contact", "this recipient has no phone number")
             })?,
         ));
     }
     let now = Timestamp::now();
     if expires_at <= now {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            keyway_core::ScheduleError::CODE,
-            "the expiry must be in the future",
-        ));
+        return Err(Error::schedule("the expiry must be in the future"));
     }
     // A recipient has one PIN at a time: the new one ends the previous one,
     // which leaves the package room in the same job as the new one arrives.
@@ -881,14 +865,14 @@ pub async fn one_time_pin(
     idem: Idem,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     caller.require_staff()?;
     let request: OneTimePinRequest = parse_body(&body)?;
     let expires_at = match request.expires_at {
         Some(at) => at,
         None => Timestamp::now()
             .checked_add(jiff::SignedDuration::from_hours(24))
-            .map_err(|e| ApiError::internal("time", e))?,
+            .map_err(|e| Error::internal("time", e))?,
     };
     let (app2, caller2) = (app.clone(), caller.clone());
     app.idempotent(&caller, &idem, &body, StatusCode::CREATED, move |w| {
@@ -921,7 +905,7 @@ pub async fn lookup_pin(
     State(app): State<App>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<CodeView>> {
+) -> Result<Json<CodeView>> {
     caller.require_staff()?;
     let mut conn = app.store.pool.acquire().await?;
     check_holder(
@@ -935,7 +919,7 @@ pub async fn lookup_pin(
     let code = holder_code(&mut conn, &caller.property_id, "recipient", &id)
         .await?
         .filter(|c| c.status == CodeStatus::Active && !c.schedule.has_ended_by(Timestamp::now()))
-        .ok_or_else(|| ApiError::not_found("active PIN for this recipient"))?;
+        .ok_or_else(|| Error::not_found("active PIN for this recipient"))?;
     let code = load_code(&mut conn, &caller.property_id, &code.id).await?;
     Ok(Json(code_view(&mut conn, &app.key, &code, true).await?))
 }
@@ -963,7 +947,7 @@ pub async fn forgot_pin(
     connect: ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let client = super::client_ip(&app, &connect, &headers);
     rate_limit(&app, &format!("forgot-ip:{client}"), 3600, 10).await?;
     let request: ForgotPinRequest = parse_body(&body)?;
@@ -979,16 +963,16 @@ pub async fn forgot_pin(
     .await?;
     let (via, mac) = match (&request.email, &request.phone) {
         (Some(email), None) => {
-            let email = normalize_email(email)
-                .ok_or_else(|| ApiError::invalid("email is not an address"))?;
+            let email =
+                normalize_email(email).ok_or_else(|| Error::invalid("email is not an address"))?;
             (NotifyVia::Email, app.key.lookup_mac("email", &email))
         }
         (None, Some(phone)) => {
-            let phone = normalize_phone(phone)
-                .ok_or_else(|| ApiError::invalid("phone is 7 to 15 digits"))?;
+            let phone =
+                normalize_phone(phone).ok_or_else(|| Error::invalid("phone is 7 to 15 digits"))?;
             (NotifyVia::Sms, app.key.lookup_mac("phone", &phone))
         }
-        _ => return Err(ApiError::invalid("give either `email` or `phone`")),
+        _ => return Err(Error::invalid("give either `email` or `phone`")),
     };
     rate_limit(&app, &format!("forgot-addr:{mac}"), 3600, 3).await?;
     let answer = serde_json::to_string(&ForgotPinResponse {
@@ -1010,7 +994,7 @@ async fn reissue_forgotten(
     property_id: &str,
     via: NotifyVia,
     mac: String,
-) -> ApiResult<()> {
+) -> Result<()> {
     let sql: &'static str = match via {
         NotifyVia::Sms => "SELECT id FROM recipients WHERE property_id = $1 AND phone_mac = $2",
         _ => "SELECT id FROM recipients WHERE property_id = $1 AND email_mac = $2",
@@ -1043,7 +1027,7 @@ async fn reissue_forgotten(
     let property = load_property(&mut w.tx, property_id).await?;
     let expires = Timestamp::now()
         .checked_add(jiff::SignedDuration::from_hours(24))
-        .map_err(|e| ApiError::internal("time", e))?;
+        .map_err(|e| Error::internal("time", e))?;
     issue_one_time(
         &mut w.tx,
         &app.key,

@@ -5,6 +5,7 @@
 
 pub mod codes;
 pub mod manage;
+pub mod problem;
 pub mod sync;
 pub mod visits;
 
@@ -25,7 +26,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, rate_limit};
 use crate::crypto::{new_id, new_token, token_hash};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{load_locks_where, load_property, unit_and_shared_locks};
 use crate::store::now_secs;
 
@@ -123,10 +124,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/manage/recipients/{id}/pin", get(manage::lookup_pin))
         .route("/v1/public/forgot-pin", post(manage::forgot_pin))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+            problem::http_problem(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
+            problem::http_problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "this endpoint does not take that method",
@@ -168,7 +169,7 @@ async fn problem_documents(request: Request, next: Next) -> Response {
         ),
         _ => ("invalid_request", "the request is malformed"),
     };
-    ApiError::new(status, code, detail).into_response()
+    problem::http_problem(status, code, detail)
 }
 
 /// Refuses a path or query with an encoded NUL (`%00`) before any handler
@@ -204,14 +205,14 @@ async fn log_requests(request: Request, next: Next) -> Response {
 pub struct ApiPath<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Self(value))
             .map_err(|_| {
-                ApiError::invalid("the path is malformed (bad percent-encoding or not UTF-8)")
+                Error::invalid("the path is malformed (bad percent-encoding or not UTF-8)")
             })
     }
 }
@@ -222,15 +223,15 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiQuery<T> {
-    type Rejection = ApiError;
+    type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|rejection| {
                 let why: String = rejection.body_text().chars().take(200).collect();
-                ApiError::invalid(format!("malformed query string: {why}"))
+                Error::invalid(format!("malformed query string: {why}"))
             })
     }
 }
@@ -242,7 +243,7 @@ pub fn client_ip(app: &App, connect: &ConnectInfo<SocketAddr>, headers: &HeaderM
 
 /// Liveness: answers `ok` once the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "Healthy", body = String)))]
-pub async fn healthz(State(app): State<App>) -> ApiResult<&'static str> {
+pub async fn healthz(State(app): State<App>) -> Result<&'static str> {
     sqlx::query("SELECT 1").execute(&app.store.pool).await?;
     Ok("ok")
 }
@@ -250,7 +251,7 @@ pub async fn healthz(State(app): State<App>) -> ApiResult<&'static str> {
 async fn openapi_json() -> Response {
     match ApiDoc::openapi().to_json() {
         Ok(json) => crate::app::json_response(StatusCode::OK, json),
-        Err(e) => ApiError::internal("openapi", e).into_response(),
+        Err(e) => Error::internal("openapi", e).into_response(),
     }
 }
 
@@ -262,16 +263,16 @@ pub async fn login(
     connect: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<axum::Json<LoginResponse>> {
+) -> Result<axum::Json<LoginResponse>> {
     let client = client_ip(&app, &connect, &headers);
     rate_limit(&app, &format!("login:{client}"), 60, 30).await?;
     let request: LoginRequest = parse_body(&body)?;
     let device_name = request.device_name.trim();
     if device_name.is_empty() || device_name.chars().count() > 100 {
-        return Err(ApiError::invalid("device_name must be 1 to 100 characters"));
+        return Err(Error::invalid("device_name must be 1 to 100 characters"));
     }
     if !request.token.starts_with("kwa_") {
-        return Err(ApiError::unauthorized());
+        return Err(Error::unauthorized());
     }
     let caller = crate::auth::authenticate(&app, &request.token).await?;
     let device_id = new_id("dev");
@@ -295,10 +296,10 @@ pub async fn login(
 /// Revokes the calling device's token.
 #[utoipa::path(post, path = "/v1/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "Logged out")))]
-pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<StatusCode> {
+pub async fn logout(State(app): State<App>, caller: Caller) -> Result<StatusCode> {
     let Some(device_id) = caller.device_id else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Error::new(
+            crate::error::ErrorKind::Invalid,
             "not_a_device",
             "only device tokens log out; an operator revokes API tokens",
         ));
@@ -314,7 +315,7 @@ pub async fn logout(State(app): State<App>, caller: Caller) -> ApiResult<StatusC
 /// The caller and their property.
 #[utoipa::path(get, path = "/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = MeResponse)))]
-pub async fn me(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<MeResponse>> {
+pub async fn me(State(app): State<App>, caller: Caller) -> Result<axum::Json<MeResponse>> {
     let mut conn = app.store.pool.acquire().await?;
     let property = load_property(&mut conn, &caller.property_id).await?;
     Ok(axum::Json(MeResponse {
@@ -331,7 +332,7 @@ pub async fn me(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<
 /// The doors the caller may use and carry jobs to.
 #[utoipa::path(get, path = "/v1/doors", tag = "residents", security(("bearer" = [])),
     responses((status = 200, body = DoorList)))]
-pub async fn doors(State(app): State<App>, caller: Caller) -> ApiResult<axum::Json<DoorList>> {
+pub async fn doors(State(app): State<App>, caller: Caller) -> Result<axum::Json<DoorList>> {
     let mut conn = app.store.pool.acquire().await?;
     let locks = match (&caller.role, &caller.unit_id) {
         (keyway_core::api::Role::Resident, Some(unit)) => {

@@ -22,7 +22,7 @@ use super::{ApiPath, ApiQuery};
 use crate::app::{App, parse_body};
 use crate::auth::{Caller, Idem, rate_limit};
 use crate::crypto::hex;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     CodeRow, LockRow, code_views, load_codes_where, load_lock, load_locks_where,
     unit_and_shared_locks, upto_clause,
@@ -39,12 +39,12 @@ pub struct SyncQuery {
     pub cursor: Option<String>,
 }
 
-fn parse_cursor(cursor: Option<&str>) -> ApiResult<i64> {
+fn parse_cursor(cursor: Option<&str>) -> Result<i64> {
     match cursor {
         None | Some("") => Ok(0),
         Some(text) => text.parse::<i64>().ok().filter(|c| *c >= 0).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
+            Error::new(
+                ErrorKind::Invalid,
                 "invalid_cursor",
                 "the cursor is not one this server gave out; sync from the start",
             )
@@ -58,7 +58,7 @@ async fn codes_between(
     after: i64,
     upto: Option<i64>,
     limit: Option<usize>,
-) -> ApiResult<Vec<CodeRow>> {
+) -> Result<Vec<CodeRow>> {
     let upto_sql = upto_clause(upto);
     let limit_clause = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
     let rows = match caller.role {
@@ -102,7 +102,7 @@ async fn locks_between(
     after: i64,
     upto: Option<i64>,
     limit: Option<usize>,
-) -> ApiResult<Vec<LockRow>> {
+) -> Result<Vec<LockRow>> {
     let mut locks = match caller.role {
         Role::Resident => {
             let unit = caller.unit_id.clone().unwrap_or_default();
@@ -127,7 +127,7 @@ pub async fn sync(
     State(app): State<App>,
     caller: Caller,
     ApiQuery(query): ApiQuery<SyncQuery>,
-) -> ApiResult<Json<SyncResponse>> {
+) -> Result<Json<SyncResponse>> {
     let after = parse_cursor(query.cursor.as_deref())?;
     // One read transaction: the head and the rows come from one snapshot, so
     // a page never holds half of a write.
@@ -137,8 +137,8 @@ pub async fn sync(
         .fetch_one(&mut *tx)
         .await?;
     if after > head {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Error::new(
+            ErrorKind::Invalid,
             "invalid_cursor",
             "the cursor is ahead of this server; sync from the start",
         ));
@@ -205,7 +205,7 @@ pub async fn sync(
                 confirmed_version: lock.confirmed_version,
             })
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     tx.commit().await?;
     Ok(Json(SyncResponse {
         cursor: cutoff.to_string(),
@@ -243,10 +243,10 @@ pub async fn post_receipts(
     caller: Caller,
     idem: Idem,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> Result<Response> {
     let batch: ReceiptBatch = parse_body(&body)?;
     if batch.receipts.len() > MAX_RECEIPTS {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "at most {MAX_RECEIPTS} receipts per batch"
         )));
     }
@@ -313,7 +313,7 @@ async fn check_receipt(
     caller: &Caller,
     conn: &mut AnyConnection,
     text: &str,
-) -> ApiResult<Checked> {
+) -> Result<Checked> {
     let Some(bytes) = decode_bytes(text) else {
         return Ok(Checked::Answered(None, "malformed"));
     };
@@ -354,7 +354,7 @@ async fn settle_one(
         let mut savepoint = sqlx::Connection::begin(&mut *w.tx).await?;
         crate::reconcile::settle_receipt(&mut savepoint, key, w.seq, &mut lock, receipt).await?;
         savepoint.commit().await?;
-        ApiResult::Ok(())
+        Result::<()>::Ok(())
     }
     .await;
     match result {
@@ -397,7 +397,7 @@ pub async fn lock_audit(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Json<AuditList>> {
+) -> Result<Json<AuditList>> {
     let mut conn = app.store.pool.acquire().await?;
     let lock = load_lock(&mut conn, &caller.property_id, &id).await?;
     let allowed = caller.is_staff()
@@ -405,7 +405,7 @@ pub async fn lock_audit(
             && lock.unit_id.is_some()
             && lock.unit_id == caller.unit_id);
     if !allowed {
-        return Err(ApiError::forbidden(
+        return Err(Error::forbidden(
             "only staff, managers and the unit's residents see this door's audit trail",
         ));
     }

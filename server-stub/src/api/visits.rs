@@ -12,7 +12,7 @@ use keyway_core::api::{VisitAnswer, VisitOpened, VisitStatus};
 use super::ApiPath;
 use crate::app::{App, parse_body};
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::Result;
 
 /// Opens a visit of a lock the caller may reach: a single-use challenge the
 /// lock's status must echo, valid for five minutes.
@@ -24,7 +24,7 @@ pub async fn open_visit(
     State(app): State<App>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<(StatusCode, Json<VisitOpened>)> {
+) -> Result<(StatusCode, Json<VisitOpened>)> {
     let opened = crate::visits::open(&app, &caller, &id).await?;
     Ok((StatusCode::CREATED, Json(opened)))
 }
@@ -44,7 +44,7 @@ pub async fn present_status(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
     body: Bytes,
-) -> ApiResult<Json<VisitAnswer>> {
+) -> Result<Json<VisitAnswer>> {
     let request: VisitStatus = parse_body(&body)?;
     Ok(Json(
         crate::visits::present(&app, &caller, &id, &request.status).await?,

@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 
 use super::end_code;
 use crate::crypto::new_id;
-use crate::error::ApiResult;
+use crate::error::Result;
 use crate::model::{LockRow, Placement, load_placement};
 
 /// The name, slot and detail an event is stored with. Events never carry a
@@ -53,7 +53,7 @@ pub async fn store_events(
     events: &[AuditEvent],
     advance_ack: bool,
     touched: &mut Vec<String>,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let epoch_hex = epoch.to_string();
     let current_life = lock.epoch.as_deref() == Some(epoch_hex.as_str());
     let mut any_new = false;
@@ -100,7 +100,7 @@ async fn slot_placement(
     conn: &mut AnyConnection,
     lock_id: &str,
     slot: u16,
-) -> ApiResult<Option<Placement>> {
+) -> Result<Option<Placement>> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT id FROM placements WHERE lock_id = $1 AND slot = $2 AND conf_present = 1 ORDER BY created_at DESC",
     )

@@ -28,7 +28,7 @@ pub mod settle;
 use sqlx::AnyConnection;
 
 use crate::crypto::new_id;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::LockRow;
 use crate::store::now_secs;
 
@@ -47,7 +47,7 @@ pub async fn audit(
     code_id: Option<&str>,
     actor: Option<&str>,
     detail: Option<&str>,
-) -> ApiResult<()> {
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO audit_log (id, property_id, lock_id, source, epoch, lock_seq, at, kind, slot, code_id, actor, detail, recorded_seq) VALUES ($1, $2, $3, 'server', NULL, NULL, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -67,7 +67,7 @@ pub async fn audit(
 }
 
 /// The smallest slot of `lock` that no live placement holds.
-pub async fn allocate_slot(conn: &mut AnyConnection, lock: &LockRow) -> ApiResult<u16> {
+pub async fn allocate_slot(conn: &mut AnyConnection, lock: &LockRow) -> Result<u16> {
     let used: Vec<(i64,)> =
         sqlx::query_as("SELECT slot FROM placements WHERE lock_id = $1 AND live = 1 ORDER BY slot")
             .bind(lock.id.clone())
@@ -85,7 +85,7 @@ pub async fn allocate_slot(conn: &mut AnyConnection, lock: &LockRow) -> ApiResul
         .ok()
         .filter(|slot| *slot < lock.capacity)
         .ok_or_else(|| {
-            ApiError::conflict(
+            Error::conflict(
                 "lock_full",
                 format!(
                     "the lock \"{}\" has no free slot; delete a code first",
@@ -97,7 +97,7 @@ pub async fn allocate_slot(conn: &mut AnyConnection, lock: &LockRow) -> ApiResul
 
 /// The desired table of a lock moved in the write at `seq`: raise its
 /// desired version (the next visit seals the job) and let sync report it.
-pub async fn touch_lock(conn: &mut AnyConnection, seq: i64, lock_id: &str) -> ApiResult<()> {
+pub async fn touch_lock(conn: &mut AnyConnection, seq: i64, lock_id: &str) -> Result<()> {
     sqlx::query(
         "UPDATE locks SET desired_version = CASE WHEN desired_version > confirmed_version THEN desired_version + 1 ELSE confirmed_version + 1 END, attention = NULL, change_seq = $1 WHERE id = $2",
     )
@@ -109,7 +109,7 @@ pub async fn touch_lock(conn: &mut AnyConnection, seq: i64, lock_id: &str) -> Ap
 }
 
 /// Saves a lock's reconciliation state.
-pub(crate) async fn save_lock(conn: &mut AnyConnection, lock: &LockRow) -> ApiResult<()> {
+pub(crate) async fn save_lock(conn: &mut AnyConnection, lock: &LockRow) -> Result<()> {
     sqlx::query(
         "UPDATE locks SET desired_version = $1, confirmed_version = $2, seen_version = $3, needs_recovery = $4, attention = $5, audit_ack = $6, epoch = $7, change_seq = $8 WHERE id = $9",
     )
@@ -128,7 +128,7 @@ pub(crate) async fn save_lock(conn: &mut AnyConnection, lock: &LockRow) -> ApiRe
 }
 
 /// Marks codes as changed at `seq` so sync reports them.
-pub async fn bump_codes(conn: &mut AnyConnection, seq: i64, code_ids: &[String]) -> ApiResult<()> {
+pub async fn bump_codes(conn: &mut AnyConnection, seq: i64, code_ids: &[String]) -> Result<()> {
     let now = now_secs();
     for id in dedup(code_ids) {
         sqlx::query("UPDATE codes SET change_seq = $1, updated_at = $2 WHERE id = $3")
@@ -157,7 +157,7 @@ pub async fn end_code(
     code_id: &str,
     ending: &str,
     touched: &mut Vec<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     sqlx::query("UPDATE codes SET status = $1 WHERE id = $2 AND property_id = $3")
         .bind(ending.to_owned())
         .bind(code_id.to_owned())
@@ -205,7 +205,7 @@ pub async fn sweep_property(
     conn: &mut AnyConnection,
     seq: i64,
     property_id: &str,
-) -> ApiResult<usize> {
+) -> Result<usize> {
     let now = now_secs();
     let ended: Vec<(String,)> = sqlx::query_as(
         "SELECT id FROM codes WHERE property_id = $1 AND status IN ('active', 'disabled') AND ends_at IS NOT NULL AND ends_at <= $2",

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use super::save_lock;
 use crate::crypto::{DataKey, hex};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{LockRow, live_placements};
 use crate::store::now_secs;
 
@@ -50,7 +50,7 @@ async fn plan(
     key: &DataKey,
     lock: &LockRow,
     recovery: bool,
-) -> ApiResult<Plan> {
+) -> Result<Plan> {
     let placements = live_placements(conn, &lock.id).await?;
     let mut removes = Vec::new();
     let mut changes = Vec::new();
@@ -105,7 +105,7 @@ pub async fn seal_for_session(
     seq: i64,
     lock: &mut LockRow,
     status: &Receipt,
-) -> ApiResult<Option<SealedJob>> {
+) -> Result<Option<SealedJob>> {
     let recovery = lock.needs_recovery && lock.attention.is_none();
     let plan = if lock.attention.is_some() {
         None
@@ -164,7 +164,7 @@ async fn seal_and_record(
     base: BaseVersion,
     target: u32,
     plan: Plan,
-) -> ApiResult<SealedJob> {
+) -> Result<SealedJob> {
     let now = now_secs();
     let time = |at: i64| Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH);
     let job = Job {
@@ -180,7 +180,7 @@ async fn seal_and_record(
     let envelope = lock
         .keys(key)?
         .seal_job(&job)
-        .map_err(|e| ApiError::internal("sealing a job", e))?;
+        .map_err(|e| Error::internal("sealing a job", e))?;
     sqlx::query(
         "INSERT INTO jobs (id, lock_id, base, target, recovery, digest_mac, effects, issued_at, expires_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
     )

@@ -10,7 +10,7 @@ use super::events::store_events;
 use super::plan::digest_mac;
 use super::{audit, bump_codes, end_code, save_lock};
 use crate::crypto::{DataKey, hex};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{Error, Result};
 use crate::model::{LockRow, Placement, live_placements, load_placement};
 
 /// What became of one receipt.
@@ -38,12 +38,12 @@ type JobColumns = (String, i64, i64, i64, String, String, Option<String>);
 
 const JOB_COLUMNS: &str = "id, base, target, recovery, digest_mac, effects, outcome";
 
-fn job_record(row: JobColumns) -> ApiResult<JobRecord> {
+fn job_record(row: JobColumns) -> Result<JobRecord> {
     let (id, base, target, recovery, digest_mac, effects, outcome) = row;
     Ok(JobRecord {
         id,
         base,
-        target: u32::try_from(target).map_err(|e| ApiError::internal("job target", e))?,
+        target: u32::try_from(target).map_err(|e| Error::internal("job target", e))?,
         recovery: recovery != 0,
         digest_mac,
         effects: serde_json::from_str(&effects)?,
@@ -56,7 +56,7 @@ pub(crate) async fn load_job(
     conn: &mut AnyConnection,
     lock_id: &str,
     job_id: &str,
-) -> ApiResult<Option<JobRecord>> {
+) -> Result<Option<JobRecord>> {
     let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND lock_id = $2");
     let row: Option<JobColumns> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(job_id.to_owned())
@@ -72,7 +72,7 @@ async fn job_reaching(
     lock_id: &str,
     digest_mac: &str,
     version: u32,
-) -> ApiResult<Option<JobRecord>> {
+) -> Result<Option<JobRecord>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE lock_id = $1 AND target = $2 AND digest_mac = $3 ORDER BY issued_at DESC"
     );
@@ -85,7 +85,7 @@ async fn job_reaching(
     row.map(job_record).transpose()
 }
 
-async fn mark_job(conn: &mut AnyConnection, job_id: &str, outcome: &str) -> ApiResult<()> {
+async fn mark_job(conn: &mut AnyConnection, job_id: &str, outcome: &str) -> Result<()> {
     sqlx::query("UPDATE jobs SET outcome = $1 WHERE id = $2")
         .bind(outcome.to_owned())
         .bind(job_id.to_owned())
@@ -99,7 +99,7 @@ async fn confirmed_digest(
     conn: &mut AnyConnection,
     key: &DataKey,
     lock: &LockRow,
-) -> ApiResult<[u8; 32]> {
+) -> Result<[u8; 32]> {
     let placements = live_placements(conn, &lock.id).await?;
     let mut table = Vec::new();
     for p in placements.iter().filter(|p| p.conf_present) {
@@ -114,7 +114,7 @@ async fn apply_effects(
     lock: &mut LockRow,
     job: &JobRecord,
     touched: &mut Vec<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let listed: std::collections::HashSet<&str> =
         job.effects.iter().map(|(id, _, _)| id.as_str()).collect();
     for (id, present, enabled) in &job.effects {
@@ -150,7 +150,7 @@ fn settle_failure_flags(p: &mut Placement) {
 /// Takes back what writes inside this settlement changed in the lock's row
 /// (a one-time PIN ended by its use raises the desired version), so saving
 /// the lock does not undo it.
-async fn refresh_wants(conn: &mut AnyConnection, lock: &mut LockRow) -> ApiResult<()> {
+async fn refresh_wants(conn: &mut AnyConnection, lock: &mut LockRow) -> Result<()> {
     let fresh = crate::model::load_lock(conn, &lock.property_id, &lock.id).await?;
     lock.desired_version = fresh.desired_version;
     lock.attention = fresh.attention;
@@ -168,7 +168,7 @@ async fn enter_life(
     lock: &mut LockRow,
     epoch: Epoch,
     touched: &mut Vec<String>,
-) -> ApiResult<bool> {
+) -> Result<bool> {
     let epoch = epoch.to_string();
     if lock.epoch.as_deref() == Some(epoch.as_str()) {
         return Ok(false);
@@ -211,7 +211,7 @@ pub async fn settle_status(
     seq: i64,
     lock: &mut LockRow,
     status: &Receipt,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut touched = Vec::new();
     // The status was asked for with the position of the life the server
     // knew; in a new life its events start elsewhere.
@@ -279,7 +279,7 @@ pub async fn settle_receipt(
     seq: i64,
     lock: &mut LockRow,
     receipt: &Receipt,
-) -> ApiResult<Settled> {
+) -> Result<Settled> {
     let ReplyTo::Job(job_id) = receipt.reply_to else {
         return Ok(Settled::Stale);
     };
@@ -339,7 +339,7 @@ async fn applied(
     job: &JobRecord,
     receipt: &Receipt,
     touched: &mut Vec<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     mark_job(conn, &job.id, "applied").await?;
     if job.target <= lock.confirmed_version {
         // An acknowledgement, or a job a later status already settled.
@@ -373,7 +373,7 @@ async fn refused(
     job: &JobRecord,
     reason: RefusalReason,
     touched: &mut Vec<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     audit(
         conn,
         seq,
@@ -407,7 +407,7 @@ async fn fail_new_codes(
     job: &JobRecord,
     reason: RefusalReason,
     touched: &mut Vec<String>,
-) -> ApiResult<()> {
+) -> Result<()> {
     let mut failed_any = false;
     for (id, present, _) in &job.effects {
         let Some(mut p) = load_placement(conn, id).await? else {
