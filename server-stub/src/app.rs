@@ -1,23 +1,18 @@
 //! The running server: its settings (flags and `KEYWAY_*` environment
-//! variables), shared state, the idempotent-write helper every write handler
-//! uses, and the serve loop with its background workers and graceful shutdown.
+//! variables), shared state, and the serve loop with its background workers
+//! (notifications, the sweep) and graceful shutdown.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use clap::Args;
 
-use crate::auth::{Caller, Idem};
-use crate::crypto::{Cell, DataKey};
-use crate::error::{Error, Result};
+use crate::crypto::DataKey;
+use crate::db::{Store, database_url};
 use crate::notify::NotifySettings;
-use crate::store::{Store, WriteTx, database_url, now_secs};
 
 /// Where the database is and how to unlock its secrets (shared by `serve` and `admin`).
 #[derive(Debug, Clone, Args)]
@@ -63,12 +58,11 @@ impl DbArgs {
     }
 
     /// Opens the store with the resolved key.
-    pub async fn open(&self) -> Result<(Store, DataKey), String> {
+    pub async fn open(&self) -> Result<Store, String> {
         let key = self.data_key()?;
-        let store = Store::open(&database_url(&self.database), &key)
+        Store::open(&database_url(&self.database), key)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok((store, key))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -137,16 +131,11 @@ fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
 /// Shared state of the running server.
 #[derive(Clone)]
 pub struct App {
-    /// The database.
+    /// The database and its data key.
     pub store: Store,
-    /// The data key.
-    pub key: Arc<DataKey>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
-
-/// A boxed future borrowing a write transaction.
-pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 impl App {
     /// The client's address: the TCP peer, or, when the peer is a trusted
@@ -177,118 +166,6 @@ impl App {
         }
         client
     }
-
-    /// Runs `work` as one idempotent write to the caller's property: under the
-    /// property's write lock, a key seen before with the same request returns
-    /// the stored response; with another request it is refused; otherwise the
-    /// work runs and its response is stored with it, all in one transaction.
-    /// The stored response is encrypted (it may show a code's digits) and the
-    /// request is recognised by a keyed MAC, so a database dump reveals neither.
-    pub async fn idempotent<F>(
-        &self,
-        caller: &Caller,
-        idem: &Idem,
-        body: &[u8],
-        success: StatusCode,
-        work: F,
-    ) -> Result<Response>
-    where
-        F: for<'a> FnOnce(&'a mut WriteTx) -> TxFuture<'a, serde_json::Value>,
-    {
-        let hash = self.key.request_mac(&[idem.target.as_bytes(), body]);
-        let mut w = self
-            .store
-            .begin_write(&caller.property_id)
-            .await?
-            .ok_or_else(|| Error::not_found("property"))?;
-        let stored: Option<(String, i64, String)> = sqlx::query_as(
-            "SELECT request_hash, status, body FROM idempotency WHERE principal = $1 AND key = $2",
-        )
-        .bind(caller.principal.clone())
-        .bind(idem.key.clone())
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        if let Some((stored_hash, status, body)) = stored {
-            if stored_hash != hash {
-                return Err(Error::unprocessable(
-                    "idempotency_key_reused",
-                    "this idempotency key was used for another request; use a new key",
-                ));
-            }
-            let status = u16::try_from(status)
-                .ok()
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK);
-            let row = Cell::key_of(&[&caller.principal, &idem.key]);
-            let body = self
-                .key
-                .open_str(Cell::new("idempotency", "body", &row), &body)?;
-            return Ok(json_response(status, body));
-        }
-        let value = work(&mut w).await?;
-        let body = serde_json::to_string(&value)?;
-        sqlx::query(
-            "INSERT INTO idempotency (principal, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(caller.principal.clone())
-        .bind(idem.key.clone())
-        .bind(hash)
-        .bind(i64::from(success.as_u16()))
-        .bind(self.key.seal_str(
-            Cell::new(
-                "idempotency",
-                "body",
-                &Cell::key_of(&[&caller.principal, &idem.key]),
-            ),
-            &body,
-        )?)
-        .bind(now_secs())
-        .execute(&mut *w.tx)
-        .await?;
-        w.commit().await?;
-        Ok(json_response(success, body))
-    }
-}
-
-/// A JSON response from serialised text.
-pub fn json_response(status: StatusCode, body: String) -> Response {
-    (
-        status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
-/// Parses a JSON body into `T`, answering `invalid_request` with serde's
-/// message (which names the field, never echoes a value). Text with a NUL
-/// character is refused too: PostgreSQL cannot store it, and no name, code
-/// or address needs it.
-pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let parsed = serde_json::from_slice(body)
-        .map_err(|e| Error::invalid(format!("malformed JSON body: {e}")))?;
-    // JSON can only carry a NUL as the escape `\u0000`: look closer only then.
-    if body.windows(6).any(|w| w == b"\\u0000")
-        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| holds_nul(&v))
-    {
-        return Err(nul_refused());
-    }
-    Ok(parsed)
-}
-
-/// The error for text with a NUL character.
-pub fn nul_refused() -> Error {
-    Error::invalid("text may not contain NUL characters (\\u0000 or %00)")
-}
-
-fn holds_nul(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => false,
-    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -307,10 +184,9 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let (store, key) = args.db.open().await?;
+    let store = args.db.open().await?;
     let app = App {
         store,
-        key: Arc::new(key),
         trusted_proxies: args.trusted_proxies.clone().into(),
     };
     let local = listener.local_addr().map_err(|e| e.to_string())?;
@@ -319,13 +195,13 @@ pub async fn serve_on(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sender = crate::notify::Sender::from_settings(&args.notify)?;
     let notify_worker = tokio::spawn(crate::notify::run_worker(
-        app.clone(),
+        app.store.clone(),
         sender,
         args.notify.clone(),
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(run_sweeper(
-        app.clone(),
+        app.store.clone(),
         Duration::from_secs(args.sweep_interval_secs.max(1)),
         stop_rx.clone(),
     ));
@@ -342,7 +218,7 @@ pub async fn serve_on(
     let _ = stop_tx.send(true);
     let _ = notify_worker.await;
     let _ = sweeper.await;
-    app.store.pool.close().await;
+    app.store.close().await;
     log::info!("stopped");
     result
 }
@@ -370,9 +246,13 @@ async fn shutdown_signal() {
 
 /// Every `interval`: expire ended windows (one property per transaction) and
 /// forget spent visits and old jobs.
-async fn run_sweeper(app: App, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn run_sweeper(
+    store: Store,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        if let Err(e) = sweep_once(&app).await {
+        if let Err(e) = crate::ops::sweep::sweep_once(&store).await {
             log::warn!("sweep failed: {}", e.detail);
         }
         tokio::select! {
@@ -380,37 +260,4 @@ async fn run_sweeper(app: App, interval: Duration, mut stop: tokio::sync::watch:
             _ = stop.changed() => return,
         }
     }
-}
-
-/// How long a sealed job's record is kept for a late receipt or a status
-/// that shows its table.
-const JOB_RECORD_SECS: i64 = 30 * 86_400;
-
-/// One sweep over every property.
-pub async fn sweep_once(app: &App) -> Result<usize> {
-    let now = now_secs();
-    // Only properties with something to do.
-    let properties: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT property_id FROM codes WHERE status IN ('active', 'disabled') AND ends_at IS NOT NULL AND ends_at <= $1",
-    )
-    .bind(now)
-    .fetch_all(&app.store.pool)
-    .await?;
-    let mut expired = 0;
-    for (property_id,) in properties {
-        let Some(mut w) = app.store.begin_write(&property_id).await? else {
-            continue;
-        };
-        expired += crate::reconcile::sweep_property(&mut w.tx, w.seq, &property_id).await?;
-        w.commit().await?;
-    }
-    if expired > 0 {
-        log::info!("sweep: {expired} code(s) expired");
-    }
-    crate::visits::forget_spent(&app.store.pool, now).await?;
-    sqlx::query("DELETE FROM jobs WHERE issued_at < $1")
-        .bind(now - JOB_RECORD_SECS)
-        .execute(&app.store.pool)
-        .await?;
-    Ok(expired)
 }

@@ -1,19 +1,18 @@
 //! Who is calling: bearer tokens (device tokens from `POST /v1/login`, or the
-//! API tokens an operator issued), roles, and the scoping rules every handler
-//! applies (a property for everyone; for residents, their own unit and codes).
-//! Also the idempotency-key extractor and the shared rate limiter.
+//! API tokens an operator issued) looked up once per request, roles, and the
+//! scoping rules every operation applies (a property for everyone; for
+//! residents, their own unit and codes; [`Caller::code_access`] code by
+//! code). The HTTP extractors that produce a [`Caller`] and an [`Idem`] are
+//! in [`crate::api::extract`].
 
-use axum::extract::FromRequestParts;
-use axum::http::Method;
-use axum::http::request::Parts;
-use keyway_core::api::{IDEMPOTENCY_HEADER, Role, UserView};
+use keyway_core::api::{Role, UserView};
 use keyway_core::{AccessPoint, CodeKind};
 
-use crate::app::App;
 use crate::crypto::token_hash;
-use crate::error::{Error, ErrorKind, Result};
-use crate::model::{CodeRow, LockRow};
-use crate::store::now_secs;
+use crate::db::codes::CodeRow;
+use crate::db::locks::LockRow;
+use crate::db::{Store, users};
+use crate::error::{Error, Result};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -170,53 +169,29 @@ impl CodeAccess {
     }
 }
 
-/// Extracts and checks the bearer token.
-impl FromRequestParts<App> for Caller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(Error::unauthorized)?;
-        authenticate(app, token).await
-    }
-}
-
-/// Looks a bearer token up.
-pub async fn authenticate(app: &App, token: &str) -> Result<Caller> {
+/// Looks a bearer token up: a device token (`kwd_…`) or an API token
+/// (`kwa_…`) that is not revoked.
+pub async fn authenticate(store: &Store, token: &str) -> Result<Caller> {
     let hash = token_hash(token);
-    let (sql, kind): (&'static str, &str) = if token.starts_with("kwd_") {
-        (
-            "SELECT d.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
-            "device",
-        )
+    let mut read = store.read().await?;
+    let (found, kind) = if token.starts_with("kwd_") {
+        (users::by_device_token(&mut read, &hash).await?, "device")
     } else if token.starts_with("kwa_") {
-        (
-            "SELECT t.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-            "token",
-        )
+        (users::by_api_token(&mut read, &hash).await?, "token")
     } else {
         return Err(Error::unauthorized());
     };
-    let row: Option<(String, String, String, String, String, Option<String>)> = sqlx::query_as(sql)
-        .bind(hash)
-        .fetch_optional(&app.store.pool)
-        .await?;
-    let (credential, user_id, name, role, property_id, unit_id) =
-        row.ok_or_else(Error::unauthorized)?;
-    let role = Role::parse(&role).ok_or_else(|| Error::internal("role", role.as_str()))?;
+    let found = found.ok_or_else(Error::unauthorized)?;
+    let role =
+        Role::parse(&found.role).ok_or_else(|| Error::internal("role", found.role.as_str()))?;
     Ok(Caller {
-        user_id,
-        name,
+        user_id: found.user_id,
+        name: found.name,
         role,
-        property_id,
-        unit_id,
-        principal: format!("{kind}:{credential}"),
-        device_id: (kind == "device").then_some(credential),
+        property_id: found.property_id,
+        unit_id: found.unit_id,
+        principal: format!("{kind}:{}", found.id),
+        device_id: (kind == "device").then_some(found.id),
     })
 }
 
@@ -227,117 +202,4 @@ pub struct Idem {
     pub key: String,
     /// Method and path, hashed with the body.
     pub target: String,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Idem {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let key = parts
-            .headers
-            .get(IDEMPOTENCY_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Invalid,
-                    "idempotency_key_required",
-                    format!("every write needs an `{IDEMPOTENCY_HEADER}` header (a unique id the client keeps for retries)"),
-                )
-            })?;
-        if key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::new(
-                ErrorKind::Invalid,
-                "idempotency_key_invalid",
-                "an idempotency key is 1 to 200 printable ASCII characters",
-            ));
-        }
-        let method: &Method = &parts.method;
-        Ok(Self {
-            key: key.to_owned(),
-            target: format!("{method} {}", parts.uri.path()),
-        })
-    }
-}
-
-/// What a pick chooses digits for, which sets its limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PickOf {
-    /// A unit's resident or guest code: compared with the unit's own codes
-    /// only, so a refusal says nothing about anyone else; 30 a minute.
-    UnitCode,
-    /// A carrier code, courier PIN or staff PIN: the answer may say
-    /// `duplicate_on_lock`, `prefix_conflict` or `deleted_pin_reuse` about
-    /// another holder's code on the package room, so picks are few:
-    /// [`PIN_PICKS_PER_HOUR`] an hour and [`PIN_PICKS_PER_DAY`] a day per user.
-    PackageRoomCode,
-}
-
-/// Picks of package-room codes a user may make in an hour.
-pub const PIN_PICKS_PER_HOUR: i64 = 10;
-/// Picks of package-room codes a user may make in a day (UTC).
-pub const PIN_PICKS_PER_DAY: i64 = 20;
-
-/// Picking a code answers whether those digits are taken, so picks are
-/// limited per user (see [`PickOf`]) to keep that from becoming a way to
-/// guess codes.
-pub async fn limit_picks(
-    app: &App,
-    caller: &Caller,
-    idem: &Idem,
-    mode: keyway_core::api::CodeMode,
-    of: PickOf,
-) -> Result<()> {
-    if mode != keyway_core::api::CodeMode::Pick {
-        return Ok(());
-    }
-    // A retry of a pick the server already answered (same key) reveals nothing
-    // new, so a phone on a flaky network is not throttled by its own retries.
-    let answered: Option<(String,)> =
-        sqlx::query_as("SELECT key FROM idempotency WHERE principal = $1 AND key = $2")
-            .bind(caller.principal.clone())
-            .bind(idem.key.clone())
-            .fetch_optional(&app.store.pool)
-            .await?;
-    if answered.is_some() {
-        return Ok(());
-    }
-    match of {
-        PickOf::UnitCode => rate_limit(app, &format!("pick:{}", caller.user_id), 60, 30).await,
-        PickOf::PackageRoomCode => {
-            let user = &caller.user_id;
-            rate_limit(app, &format!("pin-pick:{user}"), 3600, PIN_PICKS_PER_HOUR).await?;
-            rate_limit(
-                app,
-                &format!("pin-pick-day:{user}"),
-                86_400,
-                PIN_PICKS_PER_DAY,
-            )
-            .await
-        }
-    }
-}
-
-/// Counts one attempt in `bucket` (a fixed window of `window_secs`, shared by
-/// every server instance through the database); refuses past `max`.
-pub async fn rate_limit(app: &App, bucket: &str, window_secs: i64, max: i64) -> Result<()> {
-    let now = now_secs();
-    let window_start = now - now.rem_euclid(window_secs);
-    let (hits,): (i64,) = sqlx::query_as(
-        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) ON CONFLICT (bucket) DO UPDATE SET hits = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, window_start = excluded.window_start RETURNING hits",
-    )
-    .bind(bucket.to_owned())
-    .bind(window_start)
-    .fetch_one(&app.store.pool)
-    .await?;
-    if hits > max {
-        let retry = (window_start + window_secs - now).max(1);
-        log::warn!(
-            "rate limit reached for a {} bucket",
-            bucket.split(':').next().unwrap_or("?")
-        );
-        return Err(Error::rate_limited(u64::try_from(retry).unwrap_or(1)));
-    }
-    Ok(())
 }

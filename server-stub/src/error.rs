@@ -184,9 +184,3 @@ impl From<serde_json::Error> for Error {
         Self::internal("json", e)
     }
 }
-
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        Self::internal("database", e)
-    }
-}

@@ -3,21 +3,26 @@
 //! lock's desired and confirmed slot tables, seals one job per lock that only
 //! that lock can open, and settles the receipts phones carry back.
 //!
-//! - [`app`]: settings, shared state, idempotent writes, serving and workers.
-//! - [`api`]: the HTTP endpoints and the OpenAPI document.
-//! - [`auth`]: bearer tokens, roles and scoping, idempotency keys, rate limits.
-//! - [`codes`]: creating, changing, enabling, disabling and deleting codes.
-//! - [`reconcile`]: desired and confirmed tables, the job for a visit,
-//!   statuses and receipts, recovery, expiry.
-//! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
-//!   jobs sealed for the lock's session.
-//! - [`model`]: rows and states.
-//! - [`store`]: the storage seam (portable SQL over `sqlx::Any`) and migrations.
+//! A request flows through three layers: [`api`] (the HTTP edge: extract,
+//! authorise, shape the answer) calls one operation of [`ops`] (the domain:
+//! rules, policy, reconciliation), which reads and writes through [`db`]
+//! (named queries, the only SQL). Errors are domain [`error::Error`]s that
+//! the edge maps to problem documents.
+//!
+//! - [`app`]: settings, shared state, serving and workers.
+//! - [`api`]: the HTTP endpoints, extractors, problem documents and the
+//!   OpenAPI document.
+//! - [`ops`]: domain operations (codes, holders, recipients,
+//!   reconciliation, visits, sync, receipts, limits, idempotent writes).
+//! - [`db`]: the data layer: the store, migrations, read and write contexts,
+//!   one module per table group.
+//! - [`auth`]: callers (bearer tokens), roles and scoping rules.
+//! - [`admin`]: the operator's typed admin functions and the `admin` command.
 //! - [`crypto`]: secrets at rest, lookup MACs, tokens.
-//! - [`notify`]: the notification outbox and its senders.
-//! - [`admin`]: the operator's `admin` commands.
-//! - [`seed`]: synthetic properties for load tests (`admin seed`).
-//! - [`error`]: problem-details errors with stable codes.
+//! - [`notify`]: the notification outbox's worker and senders.
+//! - [`qr`]: QR codes as SVG and PNG.
+//! - [`clock`]: the server's clock.
+//! - [`error`]: the domain error: a kind and a stable code.
 //!
 //! `docs/server.md` explains how to run it; `docs/api.md` lists the API.
 
@@ -25,14 +30,12 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod codes;
+pub mod clock;
 pub mod crypto;
+pub mod db;
 pub mod error;
-pub mod model;
 pub mod notify;
-pub mod reconcile;
-pub mod seed;
-pub mod store;
-pub mod visits;
+pub mod ops;
+pub mod qr;
 
 pub use keyway_core as core;

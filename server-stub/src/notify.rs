@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use sqlx::AnyConnection;
 
-use crate::app::App;
+use crate::clock::now_secs;
 use crate::crypto::{Cell, new_id};
+use crate::db::outbox::{self, NewMessage};
+use crate::db::{Store, Write};
 use crate::error::Result;
-use crate::store::now_secs;
 
 /// How notifications are sent.
 #[derive(Debug, Clone, Args)]
@@ -75,28 +75,21 @@ pub struct Message {
     pub body: String,
 }
 
-/// Queues a message in the outbox (inside the caller's transaction).
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    key: &crate::crypto::DataKey,
-    property_id: &str,
-    message: &Message,
-) -> Result<()> {
-    let now = now_secs();
+/// Queues a message in the outbox, in the write that issues what it
+/// announces.
+pub async fn enqueue(w: &mut Write, message: &Message) -> Result<()> {
+    let key = w.key().clone();
     let id = new_id("msg");
-    sqlx::query(
-        "INSERT INTO outbox (id, property_id, channel, recipient, subject, body, status, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7)",
-    )
-    .bind(id.clone())
-    .bind(property_id.to_owned())
-    .bind(message.channel.clone())
-    .bind(key.seal_str(Cell::new("outbox", "recipient", &id), &message.to)?)
-    .bind(message.subject.clone())
-    .bind(key.seal_str(Cell::new("outbox", "body", &id), &message.body)?)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    let row = NewMessage {
+        recipient: key.seal_str(Cell::new("outbox", "recipient", &id), &message.to)?,
+        body: key.seal_str(Cell::new("outbox", "body", &id), &message.body)?,
+        property_id: w.property_id().to_owned(),
+        channel: message.channel.clone(),
+        subject: message.subject.clone(),
+        created_at: now_secs(),
+        id,
+    };
+    crate::db::insert(w, &[row]).await
 }
 
 /// A way to send one channel's messages.
@@ -265,14 +258,14 @@ async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
 
 /// Delivers due messages until `stop` turns true.
 pub async fn run_worker(
-    app: App,
+    store: Store,
     sender: Sender,
     settings: NotifySettings,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let interval = Duration::from_millis(settings.notify_interval_ms.max(50));
     loop {
-        match deliver_due(&app, &sender, &settings).await {
+        match deliver_due(&store, &sender, &settings).await {
             Ok(n) if n > 0 => log::debug!("delivered {n} notification(s)"),
             Ok(_) => {}
             Err(e) => log::warn!("notification worker: {}", e.detail),
@@ -286,32 +279,21 @@ pub async fn run_worker(
 
 /// One pass: claims due messages (a lease, so several instances never send
 /// one twice at once), sends them, records the outcome.
-pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> Result<usize> {
-    let now = now_secs();
-    let claimed: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
-        "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT 20) AND status = 'queued' AND (locked_until IS NULL OR locked_until < $2) RETURNING id, channel, recipient, subject, body, attempts",
-    )
-    .bind(now + 120)
-    .bind(now)
-    .fetch_all(&app.store.pool)
-    .await?;
+pub async fn deliver_due(store: &Store, sender: &Sender, s: &NotifySettings) -> Result<usize> {
+    let mut read = store.read().await?;
+    let claimed = outbox::claim_due(&mut read, now_secs(), 120).await?;
+    let key = read.key().clone();
     let mut sent = 0;
     for (id, channel, to, subject, body, attempts) in claimed {
         let message = Message {
             channel: channel.clone(),
-            to: app
-                .key
-                .open_str(Cell::new("outbox", "recipient", &id), &to)?,
+            to: key.open_str(Cell::new("outbox", "recipient", &id), &to)?,
             subject,
-            body: app.key.open_str(Cell::new("outbox", "body", &id), &body)?,
+            body: key.open_str(Cell::new("outbox", "body", &id), &body)?,
         };
         match sender.send(&message).await {
             Ok(()) => {
-                sqlx::query("UPDATE outbox SET status = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2")
-                    .bind(now_secs())
-                    .bind(id.clone())
-                    .execute(&app.store.pool)
-                    .await?;
+                outbox::mark_sent(&mut read, &id, now_secs()).await?;
                 log::info!("notification {id} sent by {channel}");
                 sent += 1;
             }
@@ -321,13 +303,7 @@ pub async fn deliver_due(app: &App, sender: &Sender, s: &NotifySettings) -> Resu
                 let error = error.replace(&message.to, "<recipient>");
                 let give_up = attempts >= s.notify_max_attempts;
                 let delay = (s.notify_backoff_secs.max(1) << (attempts - 1).clamp(0, 20)).min(3600);
-                sqlx::query("UPDATE outbox SET status = $1, next_attempt_at = $2, locked_until = NULL, last_error = $3 WHERE id = $4")
-                    .bind(if give_up { "failed" } else { "queued" })
-                    .bind(now_secs() + delay)
-                    .bind(error.clone())
-                    .bind(id.clone())
-                    .execute(&app.store.pool)
-                    .await?;
+                outbox::mark_failed(&mut read, &id, give_up, now_secs() + delay, &error).await?;
                 log::warn!(
                     "notification {id} by {channel} failed (attempt {attempts}): {error}{}",
                     if give_up { "; giving up" } else { "" }

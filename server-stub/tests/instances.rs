@@ -14,7 +14,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Entry;
-use keyway_server::store::Store;
+use keyway_server::db::{Context as _, Read, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Fixture, Server, fresh_key, lock_status};
@@ -233,22 +233,22 @@ fn a_sync_reads_one_snapshot_while_another_instance_writes() {
     let key = f.data_key();
     let inspect = f.db.inspect();
     let store = inspect
-        .block_on(Store::open(&f.db.url, &key))
+        .block_on(Store::open(&f.db.url, key))
         .expect("open the store");
     let head = "SELECT change_seq FROM properties WHERE id = $1";
     let count = "SELECT COUNT(*) FROM codes WHERE property_id = $1";
-    let read = |tx: &mut sqlx::Transaction<'static, sqlx::Any>, sql: &str| -> i64 {
+    let read = |tx: &mut Read, sql: &str| -> i64 {
         let (value,): (i64,) = inspect
             .block_on(
                 sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
                     .bind(f.property.clone())
-                    .fetch_one(&mut **tx),
+                    .fetch_one(tx.conn()),
             )
             .unwrap();
         value
     };
 
-    let mut tx = inspect.block_on(store.begin_read()).unwrap();
+    let mut tx = inspect.block_on(store.snapshot()).unwrap();
     let before = read(&mut tx, head);
     let codes_before = read(&mut tx, count);
     // The server process commits a write while the read transaction is open.
@@ -268,11 +268,11 @@ fn a_sync_reads_one_snapshot_while_another_instance_writes() {
         codes_before,
         "a row of a later write showed inside one read"
     );
-    inspect.block_on(tx.commit()).unwrap();
+    inspect.block_on(async move { drop(tx) });
 
-    let mut tx = inspect.block_on(store.begin_read()).unwrap();
+    let mut tx = inspect.block_on(store.snapshot()).unwrap();
     assert_eq!(read(&mut tx, head), before + 1);
     assert_eq!(read(&mut tx, count), codes_before + 1);
-    inspect.block_on(tx.commit()).unwrap();
-    inspect.block_on(store.pool.close());
+    inspect.block_on(async move { drop(tx) });
+    inspect.block_on(store.close());
 }

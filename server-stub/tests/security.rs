@@ -909,7 +909,7 @@ fn legacy_seal(hex: &str, plain: &str) -> String {
 #[test]
 fn an_old_database_is_rebound_once_at_start() {
     use keyway_server::crypto::Cell;
-    use keyway_server::store::SEALED_COLUMNS;
+    use keyway_server::db::SEALED_COLUMNS;
     let mut f = Fixture::new();
     let (alice, sam) = (f.login("alice", "phone"), f.login("sam", "desk"));
     let first_key = support::fresh_key();

@@ -15,15 +15,16 @@
 
 use keyway_core::api::{VisitAnswer, VisitOpened, decode_bytes, encode_bytes};
 use ring::digest::{SHA256, digest};
-use sqlx::AnyPool;
 
-use crate::app::App;
-use crate::auth::{Caller, rate_limit};
+use crate::auth::Caller;
+use crate::clock::{now_secs, ts};
 use crate::crypto::{hex, new_id, random_bytes};
+use crate::db::locks::{self, LockRow};
+use crate::db::visits::{self, NewVisit, VisitRow};
+use crate::db::{Context, Store};
 use crate::error::{Error, Result};
-use crate::model::load_lock;
-use crate::reconcile::{seal_for_session, settle_status};
-use crate::store::{now_secs, ts};
+use crate::ops::limits::rate_limit;
+use crate::ops::reconcile::{seal_for_session, settle_status};
 
 /// How long a challenge may wait for its status.
 pub const VISIT_LIFETIME_SECS: i64 = 300;
@@ -31,15 +32,15 @@ pub const VISIT_LIFETIME_SECS: i64 = 300;
 pub const VISITS_PER_MINUTE: i64 = 60;
 
 /// Opens a visit of `lock_id` for `caller` (who must be allowed to reach it).
-pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> Result<VisitOpened> {
-    let mut conn = app.store.pool.acquire().await?;
-    let lock = load_lock(&mut conn, &caller.property_id, lock_id).await?;
+pub async fn open(store: &Store, caller: &Caller, lock_id: &str) -> Result<VisitOpened> {
+    let mut read = store.read().await?;
+    let lock = locks::load(&mut read, &caller.property_id, lock_id).await?;
     if !caller.may_reach_lock(&lock) {
         return Err(Error::not_found("lock"));
     }
-    drop(conn);
+    drop(read);
     rate_limit(
-        app,
+        store,
         &format!("visit:{}", caller.user_id),
         60,
         VISITS_PER_MINUTE,
@@ -49,19 +50,17 @@ pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> Result<VisitOpen
     let challenge = hex(&random_bytes::<16>()?);
     let now = now_secs();
     let expires_at = now + VISIT_LIFETIME_SECS;
-    sqlx::query(
-        "INSERT INTO visits (id, property_id, lock_id, principal, challenge, lock_state, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(id.clone())
-    .bind(caller.property_id.clone())
-    .bind(lock.id.clone())
-    .bind(caller.principal.clone())
-    .bind(challenge.clone())
-    .bind(known_state(&lock))
-    .bind(now)
-    .bind(expires_at)
-    .execute(&app.store.pool)
-    .await?;
+    let visit = NewVisit {
+        id: id.clone(),
+        property_id: caller.property_id.clone(),
+        lock_id: lock.id.clone(),
+        principal: caller.principal.clone(),
+        challenge: challenge.clone(),
+        lock_state: known_state(&lock),
+        created_at: now,
+        expires_at,
+    };
+    crate::db::insert(&mut store.read().await?, &[visit]).await?;
     Ok(VisitOpened {
         visit_id: id,
         lock_id: lock.id,
@@ -73,7 +72,7 @@ pub async fn open(app: &App, caller: &Caller, lock_id: &str) -> Result<VisitOpen
 
 /// What the server knows of a lock's state: its life, confirmed version and
 /// the events it has.
-fn known_state(lock: &crate::model::LockRow) -> String {
+fn known_state(lock: &LockRow) -> String {
     format!(
         "{}:{}:{}",
         lock.epoch.as_deref().unwrap_or("-"),
@@ -82,47 +81,11 @@ fn known_state(lock: &crate::model::LockRow) -> String {
     )
 }
 
-/// A visit as stored.
-struct VisitRow {
-    lock_id: String,
-    principal: String,
-    challenge: String,
-    lock_state: String,
-    expires_at: i64,
-    status_hash: Option<String>,
-    answer: Option<String>,
-}
-
-async fn load_visit(pool: &AnyPool, caller: &Caller, visit_id: &str) -> Result<VisitRow> {
-    type Columns = (
-        String,
-        String,
-        String,
-        String,
-        i64,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Columns> = sqlx::query_as(
-        "SELECT lock_id, principal, challenge, lock_state, expires_at, status_hash, answer FROM visits WHERE id = $1 AND property_id = $2",
-    )
-    .bind(visit_id.to_owned())
-    .bind(caller.property_id.clone())
-    .fetch_optional(pool)
-    .await?;
-    row.map(
-        |(lock_id, principal, challenge, lock_state, expires_at, status_hash, answer)| VisitRow {
-            lock_id,
-            principal,
-            challenge,
-            lock_state,
-            expires_at,
-            status_hash,
-            answer,
-        },
-    )
-    .filter(|visit| visit.principal == caller.principal)
-    .ok_or_else(|| Error::not_found("visit"))
+async fn load_visit(cx: &mut impl Context, caller: &Caller, visit_id: &str) -> Result<VisitRow> {
+    visits::load(cx, &caller.property_id, visit_id)
+        .await?
+        .filter(|visit| visit.principal == caller.principal)
+        .ok_or_else(|| Error::not_found("visit"))
 }
 
 /// The stored answer to a status presented again (a retry); another status
@@ -141,7 +104,7 @@ fn answered(visit: &VisitRow, hash: &str) -> Result<Option<VisitAnswer>> {
 /// Settles the lock's sealed status for `visit_id` and answers with the job
 /// sealed for the session it opened.
 pub async fn present(
-    app: &App,
+    store: &Store,
     caller: &Caller,
     visit_id: &str,
     status_b64: &str,
@@ -149,7 +112,8 @@ pub async fn present(
     let sealed =
         decode_bytes(status_b64).ok_or_else(|| Error::invalid("`status` is not base64"))?;
     let hash = hex(digest(&SHA256, &sealed).as_ref());
-    let visit = load_visit(&app.store.pool, caller, visit_id).await?;
+    let mut read = store.read().await?;
+    let visit = load_visit(&mut read, caller, visit_id).await?;
     if let Some(answer) = answered(&visit, &hash)? {
         return Ok(answer);
     }
@@ -166,12 +130,11 @@ pub async fn present(
         .ok_or_else(|| Error::internal("visit challenge", "not 32 hex digits"))?;
     // Everything that can be checked without the write lock is, first.
     let status = {
-        let mut conn = app.store.pool.acquire().await?;
-        let lock = load_lock(&mut conn, &caller.property_id, &visit.lock_id).await?;
+        let lock = locks::load(&mut read, &caller.property_id, &visit.lock_id).await?;
         if !caller.may_reach_lock(&lock) {
             return Err(Error::not_found("visit"));
         }
-        lock.keys(&app.key)?
+        lock.keys(store.key())?
             .open_status(&sealed, challenge)
             .map_err(|e| {
                 Error::unprocessable(
@@ -180,29 +143,20 @@ pub async fn present(
                 )
             })?
     };
-    let mut w = app
-        .store
+    drop(read);
+    let mut w = store
         .begin_write(&caller.property_id)
         .await?
         .ok_or_else(|| Error::not_found("property"))?;
-    let claimed = sqlx::query(
-        "UPDATE visits SET used_at = $1, status_hash = $2 WHERE id = $3 AND used_at IS NULL",
-    )
-    .bind(now_secs())
-    .bind(hash.clone())
-    .bind(visit_id.to_owned())
-    .execute(&mut *w.tx)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    if !visits::claim(&mut w, visit_id, &hash, now_secs()).await? {
         // Presented at the same moment by a retry: its answer is the answer.
         drop(w);
-        let visit = load_visit(&app.store.pool, caller, visit_id).await?;
+        let visit = load_visit(&mut store.read().await?, caller, visit_id).await?;
         return answered(&visit, &hash)?.ok_or_else(|| {
             Error::conflict("visit_used", "this visit is being answered; try again")
         });
     }
-    let mut lock = load_lock(&mut w.tx, &caller.property_id, &visit.lock_id).await?;
+    let mut lock = locks::load(&mut w, &caller.property_id, &visit.lock_id).await?;
     if known_state(&lock) != visit.lock_state {
         // Another phone's visit or receipt told the server more since this
         // challenge was issued: this status may be older than that. The
@@ -213,26 +167,18 @@ pub async fn present(
             "the server learned more of this lock since the visit was opened; open a new visit",
         ));
     }
-    settle_status(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
-    let job = seal_for_session(&mut w.tx, &app.key, w.seq, &mut lock, &status).await?;
+    settle_status(&mut w, &mut lock, &status).await?;
+    let job = seal_for_session(&mut w, &mut lock, &status).await?;
     let answer = VisitAnswer {
         target_version: job.as_ref().map_or(lock.confirmed_version, |j| j.target),
         jobs: job.iter().map(|j| encode_bytes(&j.envelope)).collect(),
     };
-    sqlx::query("UPDATE visits SET answer = $1 WHERE id = $2")
-        .bind(serde_json::to_string(&answer)?)
-        .bind(visit_id.to_owned())
-        .execute(&mut *w.tx)
-        .await?;
+    visits::set_answer(&mut w, visit_id, serde_json::to_string(&answer)?).await?;
     w.commit().await?;
     Ok(answer)
 }
 
 /// Forgets visits whose challenge expired a day ago or more.
-pub async fn forget_spent(pool: &AnyPool, now: i64) -> Result<()> {
-    sqlx::query("DELETE FROM visits WHERE expires_at < $1")
-        .bind(now - 86_400)
-        .execute(pool)
-        .await?;
-    Ok(())
+pub async fn forget_spent(store: &Store, now: i64) -> Result<()> {
+    visits::forget_expired_before(&mut store.read().await?, now - 86_400).await
 }

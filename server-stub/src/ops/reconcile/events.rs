@@ -3,12 +3,13 @@
 //! a one-time PIN's use ends the PIN everywhere.
 
 use keyway_core::protocol::{AuditEvent, AuditKind, Epoch};
-use sqlx::AnyConnection;
 
 use super::end_code;
-use crate::crypto::new_id;
+use crate::db::Write;
+use crate::db::audit::{self, LockEvent};
+use crate::db::codes::placements;
+use crate::db::locks::LockRow;
 use crate::error::Result;
-use crate::model::{LockRow, Placement, load_placement};
 
 /// The name, slot and detail an event is stored with. Events never carry a
 /// code, only slots.
@@ -46,8 +47,7 @@ fn describe(kind: AuditKind) -> (&'static str, Option<u16>, Option<String>) {
 /// status asked for with another life's position must not, or the lock would
 /// forget events the server never saw. True when any event was new.
 pub async fn store_events(
-    conn: &mut AnyConnection,
-    seq: i64,
+    w: &mut Write,
     lock: &mut LockRow,
     epoch: Epoch,
     events: &[AuditEvent],
@@ -60,56 +60,29 @@ pub async fn store_events(
     for event in events {
         let (kind, slot, detail) = describe(event.kind);
         let placement = match slot {
-            Some(slot) if current_life => slot_placement(conn, &lock.id, slot).await?,
+            Some(slot) if current_life => placements::confirmed_in_slot(w, &lock.id, slot).await?,
             _ => None,
         };
-        let inserted = sqlx::query(
-            "INSERT INTO audit_log (id, property_id, lock_id, source, epoch, lock_seq, at, kind, slot, code_id, actor, detail, recorded_seq) VALUES ($1, $2, $3, 'lock', $4, $5, $6, $7, $8, $9, NULL, $10, $11) ON CONFLICT (lock_id, epoch, lock_seq) DO NOTHING",
-        )
-        .bind(new_id("aud"))
-        .bind(lock.property_id.clone())
-        .bind(lock.id.clone())
-        .bind(epoch_hex.clone())
-        .bind(i64::from(event.seq))
-        .bind(event.at.as_second())
-        .bind(kind.to_owned())
-        .bind(slot.map(i64::from))
-        .bind(placement.as_ref().map(|p| p.code_id.clone()))
-        .bind(detail)
-        .bind(seq)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        let event_row = LockEvent {
+            epoch: epoch_hex.clone(),
+            lock_seq: event.seq,
+            at: event.at.as_second(),
+            kind,
+            slot,
+            code_id: placement.as_ref().map(|p| p.code_id.clone()),
+            detail,
+        };
+        let inserted = audit::record_event(w, &lock.id, &event_row).await?;
         if current_life && advance_ack {
             lock.audit_ack = lock.audit_ack.max(event.seq);
         }
-        if inserted == 0 {
+        if !inserted {
             continue;
         }
         any_new = true;
         if let (AuditKind::OneTimeConsumed { .. }, Some(p)) = (event.kind, placement) {
-            end_code(conn, seq, &lock.property_id, &p.code_id, "used", touched).await?;
+            end_code(w, &p.code_id, "used", touched).await?;
         }
     }
     Ok(any_new)
-}
-
-/// The placement confirmed in `slot` of the lock (the newest, if a change
-/// left two).
-async fn slot_placement(
-    conn: &mut AnyConnection,
-    lock_id: &str,
-    slot: u16,
-) -> Result<Option<Placement>> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT id FROM placements WHERE lock_id = $1 AND slot = $2 AND conf_present = 1 ORDER BY created_at DESC",
-    )
-    .bind(lock_id.to_owned())
-    .bind(i64::from(slot))
-    .fetch_optional(&mut *conn)
-    .await?;
-    match row {
-        Some((id,)) => load_placement(conn, &id).await,
-        None => Ok(None),
-    }
 }

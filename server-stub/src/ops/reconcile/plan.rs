@@ -5,13 +5,14 @@
 use jiff::Timestamp;
 use keyway_core::lock::digest_of;
 use keyway_core::protocol::{BaseVersion, Job, JobId, Op, Receipt};
-use sqlx::AnyConnection;
 
-use super::save_lock;
+use crate::clock::now_secs;
 use crate::crypto::{DataKey, hex};
+use crate::db::codes::placements;
+use crate::db::jobs::NewJob;
+use crate::db::locks::{self, LockRow};
+use crate::db::{Context, Write};
 use crate::error::{Error, Result};
-use crate::model::{LockRow, live_placements};
-use crate::store::now_secs;
 
 /// How long a sealed job stays valid on the lock's clock. The session (two
 /// minutes, one connection) is what keeps a job from applying later; the
@@ -45,13 +46,9 @@ struct Plan {
     digest: [u8; 32],
 }
 
-async fn plan(
-    conn: &mut AnyConnection,
-    key: &DataKey,
-    lock: &LockRow,
-    recovery: bool,
-) -> Result<Plan> {
-    let placements = live_placements(conn, &lock.id).await?;
+async fn plan(cx: &mut impl Context, lock: &LockRow, recovery: bool) -> Result<Plan> {
+    let placements = placements::live(cx, &lock.id).await?;
+    let key = cx.key().clone();
     let mut removes = Vec::new();
     let mut changes = Vec::new();
     let mut puts = Vec::new();
@@ -60,7 +57,7 @@ async fn plan(
     for p in &placements {
         effects.push((p.id.clone(), p.want_present, p.want_enabled));
         if p.want_present {
-            let entry = p.entry(key, p.want_enabled)?;
+            let entry = p.entry(&key, p.want_enabled)?;
             target.push((p.slot, entry.clone()));
             if recovery || !p.conf_present {
                 puts.push(Op::Put {
@@ -100,17 +97,16 @@ async fn plan(
 /// that only acknowledges the events the server just stored (so the lock
 /// forgets them), or none.
 pub async fn seal_for_session(
-    conn: &mut AnyConnection,
-    key: &DataKey,
-    seq: i64,
+    w: &mut Write,
     lock: &mut LockRow,
     status: &Receipt,
 ) -> Result<Option<SealedJob>> {
+    let seq = w.seq();
     let recovery = lock.needs_recovery && lock.attention.is_none();
     let plan = if lock.attention.is_some() {
         None
     } else {
-        Some(plan(conn, key, lock, recovery).await?)
+        Some(plan(w, lock, recovery).await?)
     };
     let changes = plan.as_ref().is_some_and(|p| recovery || !p.ops.is_empty());
     if !changes && lock.desired_version != lock.confirmed_version {
@@ -148,23 +144,23 @@ pub async fn seal_for_session(
     };
     let sealed = match job {
         Some((base, target, plan)) => {
-            Some(seal_and_record(conn, key, lock, status, base, target, plan).await?)
+            Some(seal_and_record(w, lock, status, base, target, plan).await?)
         }
         None => None,
     };
-    save_lock(conn, lock).await?;
+    locks::save_state(w, lock).await?;
     Ok(sealed)
 }
 
 async fn seal_and_record(
-    conn: &mut AnyConnection,
-    key: &DataKey,
+    w: &mut Write,
     lock: &LockRow,
     status: &Receipt,
     base: BaseVersion,
     target: u32,
     plan: Plan,
 ) -> Result<SealedJob> {
+    let key = w.key().clone();
     let now = now_secs();
     let time = |at: i64| Timestamp::from_second(at).unwrap_or(Timestamp::UNIX_EPOCH);
     let job = Job {
@@ -178,25 +174,23 @@ async fn seal_and_record(
         ops: plan.ops,
     };
     let envelope = lock
-        .keys(key)?
+        .keys(&key)?
         .seal_job(&job)
         .map_err(|e| Error::internal("sealing a job", e))?;
-    sqlx::query(
-        "INSERT INTO jobs (id, lock_id, base, target, recovery, digest_mac, effects, issued_at, expires_at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
-    )
-    .bind(hex(&job.job_id.0))
-    .bind(lock.id.clone())
-    .bind(match base {
-        BaseVersion::Exact(v) => i64::from(v),
-        BaseVersion::Any => -1,
-    })
-    .bind(i64::from(target))
-    .bind(i64::from(base == BaseVersion::Any))
-    .bind(digest_mac(key, &plan.digest))
-    .bind(serde_json::to_string(&plan.effects)?)
-    .bind(now)
-    .bind(now + JOB_LIFETIME_SECS)
-    .execute(&mut *conn)
-    .await?;
+    let record = NewJob {
+        id: hex(&job.job_id.0),
+        lock_id: lock.id.clone(),
+        base: match base {
+            BaseVersion::Exact(v) => i64::from(v),
+            BaseVersion::Any => -1,
+        },
+        target,
+        recovery: base == BaseVersion::Any,
+        digest_mac: digest_mac(&key, &plan.digest),
+        effects: plan.effects,
+        issued_at: now,
+        expires_at: now + JOB_LIFETIME_SECS,
+    };
+    crate::db::insert(w, &[record]).await?;
     Ok(SealedJob { envelope, target })
 }

@@ -1,0 +1,119 @@
+//! The API views of codes, with the state of each on its locks, in two
+//! queries whatever their number: a sync page or a list costs what it
+//! returns, not a round trip per code and lock.
+
+use std::collections::HashMap;
+
+use keyway_core::api::{CodeOnLock, CodeView};
+
+use super::super::Context;
+use super::{CodeRow, Placement, placements};
+use crate::clock::ts;
+use crate::crypto::DataKey;
+use crate::error::{Error, Result};
+
+/// The API view of a code; `reveal` decides whether the digits are shown.
+pub async fn code_view(cx: &mut impl Context, code: &CodeRow, reveal: bool) -> Result<CodeView> {
+    let mut views = code_views(cx, &[(code, reveal)]).await?;
+    views
+        .pop()
+        .ok_or_else(|| Error::internal("viewing a code", "no view"))
+}
+
+/// The API views of several codes (each with whether its digits are
+/// shown), in order.
+pub async fn code_views(
+    cx: &mut impl Context,
+    codes: &[(&CodeRow, bool)],
+) -> Result<Vec<CodeView>> {
+    let mut views = Vec::with_capacity(codes.len());
+    // Within both databases' limits on bound parameters.
+    for chunk in codes.chunks(500) {
+        views.extend(views_of_chunk(cx, chunk).await?);
+    }
+    Ok(views)
+}
+
+async fn views_of_chunk(
+    cx: &mut impl Context,
+    codes: &[(&CodeRow, bool)],
+) -> Result<Vec<CodeView>> {
+    let ids: Vec<&str> = codes.iter().map(|(code, _)| code.id.as_str()).collect();
+    let mut by_code: HashMap<String, Vec<Placement>> = HashMap::new();
+    for placement in placements::of_codes(cx, &ids).await? {
+        by_code
+            .entry(placement.code_id.clone())
+            .or_default()
+            .push(placement);
+    }
+    let lock_ids: std::collections::BTreeSet<&str> = by_code
+        .values()
+        .flatten()
+        .map(|p| p.lock_id.as_str())
+        .collect();
+    let lock_ids: Vec<&str> = lock_ids.into_iter().collect();
+    let names = super::super::locks::names(cx, &lock_ids).await?;
+    let key = cx.key().clone();
+    codes
+        .iter()
+        .map(|(code, reveal)| {
+            let none = Vec::new();
+            let on_code = by_code.get(&code.id).unwrap_or(&none);
+            view_of(&key, code, on_code, &names, *reveal)
+        })
+        .collect()
+}
+
+/// One code's view from its placements (oldest first) and the lock names.
+fn view_of(
+    key: &DataKey,
+    code: &CodeRow,
+    placements: &[Placement],
+    names: &HashMap<String, String>,
+    reveal: bool,
+) -> Result<CodeView> {
+    let mut lock_ids: Vec<&str> = Vec::new();
+    for p in placements {
+        if !lock_ids.contains(&p.lock_id.as_str()) {
+            lock_ids.push(&p.lock_id);
+        }
+    }
+    let mut locks = Vec::with_capacity(lock_ids.len());
+    for lock_id in lock_ids {
+        let on_lock: Vec<&Placement> = placements.iter().filter(|p| p.lock_id == lock_id).collect();
+        let Some(newest) = on_lock.last() else {
+            continue;
+        };
+        let previous_active = on_lock[..on_lock.len() - 1]
+            .iter()
+            .any(|p| p.conf_present && p.conf_enabled);
+        locks.push(CodeOnLock {
+            lock_id: lock_id.to_owned(),
+            lock_name: names.get(lock_id).cloned().unwrap_or_default(),
+            state: newest.state(),
+            reason: newest.reason.clone(),
+            previous_active,
+        });
+    }
+    let value = if reveal {
+        Some(code.code(key)?.as_str().to_owned())
+    } else {
+        None
+    };
+    Ok(CodeView {
+        id: code.id.clone(),
+        kind: code.kind,
+        origin: code.origin,
+        name: code.name.clone(),
+        guest_type: code.guest_type,
+        unit_id: code.unit_id.clone(),
+        holder_id: code.holder_id.clone(),
+        value,
+        schedule: code.schedule.clone(),
+        enabled: code.enabled,
+        status: code.status,
+        locks,
+        created_at: ts(code.created_at),
+        updated_at: ts(code.updated_at),
+    })
+}

@@ -1,0 +1,354 @@
+//! Code operations shared by every endpoint that creates or changes a code:
+//! choosing the digits ([`choose`]), placing a code on its locks, changing
+//! it as one swap per lock, enabling, disabling and deleting; and the unit
+//! codes residents ask for ([`unit`]). Each runs in the property's write
+//! and raises the touched locks' desired versions; the next visit to each
+//! lock seals the job (see [`crate::ops::reconcile`]).
+
+pub mod choose;
+pub mod unit;
+
+use jiff::Timestamp;
+use keyway_core::api::{CodeMode, CodeStatus, GuestType};
+use keyway_core::schedule::Window;
+use keyway_core::{Code, CodeKind, Schedule};
+
+use crate::clock::now_secs;
+use crate::crypto::{Cell, new_id};
+use crate::db::audit::{self, ServerEntry};
+use crate::db::codes::{self, CodeRow, NewCodeRow, Placement, placements};
+use crate::db::locks::{self, LockRow};
+use crate::db::properties::PropertyRow;
+use crate::db::{Write, enum_str};
+use crate::error::{Error, Result};
+use crate::ops::reconcile::{allocate_slot, end_code};
+
+pub use choose::{CODE_MAC, Choice, DELETED_PIN_MAC, choose_value, origin_of};
+
+/// Who holds a code.
+#[derive(Debug, Clone)]
+pub enum Holder {
+    /// A unit (resident and guest codes).
+    Unit(String),
+    /// A carrier.
+    Carrier(String),
+    /// A courier.
+    Courier(String),
+    /// A staff user.
+    Staff(String),
+    /// A recipient (one-time PINs).
+    Recipient(String),
+}
+
+impl Holder {
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::Unit(id) => ("unit", id),
+            Self::Carrier(id) => ("carrier", id),
+            Self::Courier(id) => ("courier", id),
+            Self::Staff(id) => ("staff", id),
+            Self::Recipient(id) => ("recipient", id),
+        }
+    }
+
+    fn unit(&self) -> Option<&str> {
+        match self {
+            Self::Unit(unit) => Some(unit),
+            _ => None,
+        }
+    }
+}
+
+/// A code to create.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    /// Kind.
+    pub kind: CodeKind,
+    /// Generate or pick.
+    pub mode: CodeMode,
+    /// Picked digits.
+    pub code: Option<String>,
+    /// Length to generate.
+    pub length: Option<u8>,
+    /// Name.
+    pub name: Option<String>,
+    /// Guest type.
+    pub guest_type: Option<GuestType>,
+    /// Schedule (already validated).
+    pub schedule: Schedule,
+    /// Holder.
+    pub holder: Holder,
+    /// Locks.
+    pub locks: Vec<LockRow>,
+}
+
+/// New digits for a code: generated, or picked.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDigits<'a> {
+    /// Generate or pick.
+    pub mode: CodeMode,
+    /// The picked digits.
+    pub picked: Option<&'a str>,
+    /// The length to generate.
+    pub length: Option<u8>,
+}
+
+/// When a schedule stops for good (windows).
+pub fn ends_at(schedule: &Schedule) -> Option<i64> {
+    match schedule {
+        Schedule::Window(w) => Some(w.until().as_second()),
+        _ => None,
+    }
+}
+
+/// Creates a code and its placements in this write; returns its row.
+pub async fn create(
+    w: &mut Write,
+    property: &PropertyRow,
+    new: NewCode,
+    actor: &str,
+) -> Result<CodeRow> {
+    if new.locks.is_empty() {
+        return Err(Error::conflict(
+            "no_locks",
+            "there is no door for this code yet; an operator adds locks with `keyway-server admin lock`",
+        ));
+    }
+    let choice = Choice {
+        kind: new.kind,
+        mode: new.mode,
+        picked: new.code.as_deref(),
+        length: new.length,
+        locks: &new.locks,
+        exclude: None,
+        unit: new.holder.unit(),
+    };
+    let code = choose_value(w, property, choice).await?;
+    let key = w.key().clone();
+    let id = new_id("code");
+    let (holder_type, holder_id) = new.holder.parts();
+    let one_time = new.kind == CodeKind::OneTime;
+    let row = NewCodeRow {
+        value: key.seal_str(Cell::new("codes", "value", &id), code.as_str())?,
+        value_mac: key.lookup_mac(CODE_MAC, code.as_str()),
+        id: id.clone(),
+        property_id: property.id.clone(),
+        kind: new.kind,
+        origin: origin_of(new.mode),
+        holder_type: holder_type.to_owned(),
+        holder_id: holder_id.to_owned(),
+        unit_id: new.holder.unit().map(str::to_owned),
+        name: new.name.clone(),
+        guest_type: new.guest_type,
+        schedule: new.schedule.clone(),
+        one_time,
+        ends_at: ends_at(&new.schedule),
+        created_at: now_secs(),
+        change_seq: w.seq(),
+    };
+    crate::db::insert(w, &[row]).await?;
+    for lock in &new.locks {
+        let entry = Placing {
+            code_id: &id,
+            code: &code,
+            kind: new.kind,
+            schedule: &new.schedule,
+            one_time,
+            enabled: true,
+            replaces: None,
+        };
+        place(w, lock, entry, actor).await?;
+    }
+    codes::load(w, &property.id, &id).await
+}
+
+/// A code's entry on one more lock.
+struct Placing<'a> {
+    code_id: &'a str,
+    code: &'a Code,
+    kind: CodeKind,
+    schedule: &'a Schedule,
+    one_time: bool,
+    enabled: bool,
+    replaces: Option<String>,
+}
+
+async fn place(w: &mut Write, lock: &LockRow, entry: Placing<'_>, actor: &str) -> Result<()> {
+    let slot = allocate_slot(w, lock).await?;
+    let placement_id = new_id("plc");
+    let placement = Placement {
+        value: w.key().seal_str(
+            Cell::new("placements", "value", &placement_id),
+            entry.code.as_str(),
+        )?,
+        id: placement_id,
+        code_id: entry.code_id.to_owned(),
+        lock_id: lock.id.clone(),
+        slot,
+        kind: entry.kind,
+        schedule: entry.schedule.clone(),
+        one_time: entry.one_time,
+        want_present: true,
+        want_enabled: entry.enabled,
+        conf_present: false,
+        conf_enabled: false,
+        ending: None,
+        reason: None,
+        replaces: entry.replaces,
+        // Microseconds: the newest placement of a code on a lock is its current one.
+        created_at: Timestamp::now().as_microsecond(),
+    };
+    crate::db::insert(w, &[placement]).await?;
+    let audit_entry = ServerEntry {
+        kind: "code_added",
+        slot: Some(slot),
+        code_id: Some(entry.code_id),
+        actor: Some(actor),
+        detail: None,
+    };
+    audit::record(w, &lock.id, audit_entry).await?;
+    locks::touch(w, &lock.id).await
+}
+
+/// Gives a code new digits: on each lock, one job puts the new value in a new
+/// slot and removes the old one; the old value opens the door until the lock
+/// confirms.
+pub async fn change(
+    w: &mut Write,
+    property: &PropertyRow,
+    code: &CodeRow,
+    digits: NewDigits<'_>,
+    actor: &str,
+) -> Result<CodeRow> {
+    ensure_changeable(code)?;
+    if code.kind == CodeKind::OneTime {
+        return Err(Error::conflict(
+            "not_changeable",
+            "one-time PINs cannot be changed; issue a new one",
+        ));
+    }
+    let wanted: Vec<Placement> = placements::of_code(w, &code.id)
+        .await?
+        .into_iter()
+        .filter(|p| p.want_present)
+        .collect();
+    let mut on = Vec::new();
+    for p in &wanted {
+        on.push(locks::load(w, &property.id, &p.lock_id).await?);
+    }
+    let choice = Choice {
+        kind: code.kind,
+        mode: digits.mode,
+        picked: digits.picked,
+        length: digits.length,
+        locks: &on,
+        exclude: Some(&code.id),
+        unit: code.unit_id.as_deref(),
+    };
+    let value = choose_value(w, property, choice).await?;
+    for (mut old, lock) in wanted.into_iter().zip(&on) {
+        old.want_present = false;
+        old.want_enabled = false;
+        old.ending = Some("replaced".to_owned());
+        placements::save(w, &old).await?;
+        let entry = Placing {
+            code_id: &code.id,
+            code: &value,
+            kind: code.kind,
+            schedule: &code.schedule,
+            one_time: code.one_time,
+            enabled: code.enabled,
+            replaces: old.conf_present.then(|| old.id.clone()),
+        };
+        place(w, lock, entry, actor).await?;
+    }
+    let key = w.key().clone();
+    let sealed = key.seal_str(Cell::new("codes", "value", &code.id), value.as_str())?;
+    let mac = key.lookup_mac(CODE_MAC, value.as_str());
+    codes::set_value(w, &code.id, sealed, mac, origin_of(digits.mode), now_secs()).await?;
+    codes::load(w, &property.id, &code.id).await
+}
+
+fn ensure_changeable(code: &CodeRow) -> Result<()> {
+    match code.status {
+        CodeStatus::Active | CodeStatus::Disabled | CodeStatus::Failed => Ok(()),
+        other => Err(Error::conflict(
+            "code_ended",
+            format!("this code is {} and can no longer change", enum_str(&other)),
+        )),
+    }
+}
+
+/// Enables or disables a code on every lock.
+pub async fn set_enabled(
+    w: &mut Write,
+    code: &CodeRow,
+    enabled: bool,
+    actor: &str,
+) -> Result<CodeRow> {
+    ensure_changeable(code)?;
+    for mut p in placements::of_code(w, &code.id).await? {
+        if !p.want_present || p.want_enabled == enabled {
+            continue;
+        }
+        p.want_enabled = enabled;
+        placements::save(w, &p).await?;
+        let entry = ServerEntry {
+            kind: if enabled {
+                "code_enabled"
+            } else {
+                "code_disabled"
+            },
+            slot: Some(p.slot),
+            code_id: Some(&code.id),
+            actor: Some(actor),
+            detail: None,
+        };
+        audit::record(w, &p.lock_id, entry).await?;
+        locks::touch(w, &p.lock_id).await?;
+    }
+    codes::set_enabled(w, &code.id, enabled, now_secs()).await?;
+    codes::load(w, &code.property_id, &code.id).await
+}
+
+/// Deletes a code: it leaves every lock; a deleted courier or staff PIN is
+/// never accepted again at the property.
+pub async fn delete(w: &mut Write, code: &CodeRow) -> Result<CodeRow> {
+    if code.status == CodeStatus::Deleted {
+        return codes::load(w, &code.property_id, &code.id).await;
+    }
+    if matches!(code.kind, CodeKind::Courier | CodeKind::Staff) {
+        let key = w.key().clone();
+        let value = code.code(&key)?;
+        let mac = key.lookup_mac(DELETED_PIN_MAC, value.as_str());
+        codes::remember_deleted_pin(w, mac, now_secs()).await?;
+    }
+    let mut touched = Vec::new();
+    end_code(w, &code.id, "deleted", &mut touched).await?;
+    codes::load(w, &code.property_id, &code.id).await
+}
+
+/// Validates and completes the schedule of a guest code.
+pub fn guest_schedule(
+    guest: GuestType,
+    schedule: Option<Schedule>,
+    now: Timestamp,
+) -> Result<Schedule> {
+    let bad = |what: &str| Error::schedule(what);
+    match (guest, schedule) {
+        (GuestType::Permanent, None | Some(Schedule::Always)) => Ok(Schedule::Always),
+        (GuestType::Permanent, _) => Err(bad("a permanent guest code has no schedule")),
+        (GuestType::Temporary, Some(s @ Schedule::Window(_))) => Ok(s),
+        (GuestType::Temporary, _) => Err(bad("a temporary guest code needs a window schedule")),
+        (GuestType::Delivery, Some(s @ Schedule::Window(_))) => Ok(s),
+        (GuestType::Delivery, None) => {
+            let until = now
+                .checked_add(jiff::SignedDuration::from_hours(24))
+                .map_err(|_| bad("time out of range"))?;
+            Ok(Schedule::Window(Window::new(now, until)?))
+        }
+        (GuestType::Delivery, _) => Err(bad("a delivery code takes a window schedule")),
+        (GuestType::Recurring, Some(s @ Schedule::Recurring(_))) => Ok(s),
+        (GuestType::Recurring, _) => Err(bad("a recurring guest code needs a recurring schedule")),
+    }
+}
