@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, admin};
+use support::Fixture;
 
 const ROLES: [&str; 4] = ["anonymous", "resident", "staff", "manager"];
 
@@ -464,27 +464,13 @@ fn check_digits(what: &str, expected: Digits, answer: &Value, code_id: Option<&s
 #[test]
 fn every_route_answers_every_role_as_the_table_says() {
     let f = Fixture::new();
-    let d = f.dir.path();
+    let admin = f.admin();
     let user = |name: &str, role: &str| {
-        admin(
-            d,
-            &f.db,
-            &[
-                "user",
-                "create",
-                "--property",
-                &f.property,
-                "--name",
-                name,
-                "--role",
-                role,
-            ],
-        )["user_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let role = keyway_core::api::Role::parse(role).unwrap();
+        admin.user(&f.property, name, role, None).user_id
     };
     let (stu, max) = (user("stu", "staff"), user("max", "manager"));
+    drop(admin);
     let (_, policy) = f.get(&f.tokens["mia"], "/v1/manage/policy");
     let world = World {
         f,

@@ -828,7 +828,7 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
         "Mars/Base",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone"));
-    support::admin(dir.path(), &db, &["property", "create", "--name", "P"]);
+    support::Admin::open(dir.path(), &db).property("P", "UTC", &[]);
     let out = run(&["lock", "create", "--name", "Door"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --unit"));
     let out = run(&["--data-key", &"ab".repeat(32), "property", "list"]);
@@ -906,24 +906,19 @@ fn malformed_paths_queries_and_bodies_are_problem_documents() {
 fn admin_seed_fills_a_property_the_server_serves() {
     let f = Fixture::new();
     let d = f.dir.path();
-    let seeded = support::admin(
-        d,
-        &f.db,
-        &[
-            "seed",
-            "--name",
-            "Bench",
-            "--units",
-            "20",
-            "--codes",
-            "105",
-            "--tokens-out",
-            "t.txt",
-        ],
-    );
-    let property = seeded["property_id"].as_str().unwrap().to_owned();
+    let admin = f.admin();
+    let spec = keyway_server::admin::SeedSpec {
+        name: "Bench".to_owned(),
+        units: 20,
+        codes: 105,
+        tokens_out: Some(d.join("t.txt")),
+    };
+    let seeded = admin
+        .run(keyway_server::admin::seed(&admin.store, &spec))
+        .unwrap();
+    let property = seeded.property_id.clone();
     assert_eq!(
-        seeded["change_seq"], 21,
+        seeded.change_seq, 21,
         "one change for the doors, one per unit"
     );
     let tokens = std::fs::read_to_string(d.join("t.txt")).unwrap();
@@ -964,23 +959,10 @@ fn admin_seed_fills_a_property_the_server_serves() {
     ));
     assert_eq!(slots, [(6,)]);
     // A manager pages through all 106 codes.
-    let manager = support::admin(
-        d,
-        &f.db,
-        &[
-            "user",
-            "create",
-            "--property",
-            &property,
-            "--name",
-            "M",
-            "--role",
-            "manager",
-        ],
-    )["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let manager = admin
+        .user(&property, "M", keyway_core::api::Role::Manager, None)
+        .token;
+    drop(admin);
     let (mut cursor, mut seen) = (String::new(), 0);
     loop {
         let (_, page) = f.get(&manager, &format!("/v1/sync?cursor={cursor}"));

@@ -830,26 +830,14 @@ fn a_restart_keeps_everything() {
 #[test]
 fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
     let f = Fixture::new();
-    let d = f.dir.path();
-    let p = ["--property", f.property.as_str()];
-    let mut args = vec![
-        "lock",
-        "create",
-        "--provisioning",
-        "maple.json",
-        "--name",
-        "Gym",
-        "--access-point",
-        "amenity",
-        "--no-enter-key",
-        "--constraint",
-        "no_zeros,cannot_start_with_12",
+    let mut spec =
+        keyway_server::admin::LockSpec::new("Gym", keyway_core::AccessPoint::Amenity, None);
+    spec.enter_key = false;
+    spec.constraints = vec![
+        "no_zeros".parse().unwrap(),
+        "cannot_start_with_12".parse().unwrap(),
     ];
-    args.extend_from_slice(&p);
-    let gym = support::admin(d, &f.db, &args)["lock_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let gym = f.admin().lock(&f.property, &spec, "maple.json").lock_id;
     let alice = f.login("alice", "Alice's phone");
 
     let (_, doors) = f.get(&alice, "/v1/doors");

@@ -1,6 +1,6 @@
 //! Test harness: a real `keyway-server` process on a real TCP port with a real
-//! database, set up with the real `admin` commands, its log output captured
-//! line by line. The database is a SQLite file in a temporary directory or,
+//! database, set up in process with the server's typed admin functions (the
+//! ones the `admin` command calls), its log output captured line by line. The database is a SQLite file in a temporary directory or,
 //! when `KEYWAY_TEST_DATABASE_URL` names a PostgreSQL server (`cargo xtask
 //! test` starts one), a fresh database on that server for each test, so tests
 //! stay parallel on both.
@@ -13,9 +13,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use keyway_core::AccessPoint;
+use keyway_core::api::{PolicySettings, Role};
 use keyway_core::lock::Lock;
 use keyway_core::protocol::LockId;
 use keyway_core::provisioning::ProvisioningFile;
+use keyway_server::admin::{self, LockSpec};
+use keyway_server::app::DbArgs;
+use keyway_server::db::Store;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -151,24 +156,102 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// Runs `keyway-server admin --json ...` in `dir` on `db`.
-pub fn admin(dir: &Path, db: &TestDb, args: &[&str]) -> Value {
-    let output = Command::new(BIN)
-        .current_dir(dir)
-        .envs(db.env.iter().map(|(k, v)| (k, v)))
-        .env("KEYWAY_LOG", "warn")
-        .arg("admin")
-        .arg("--json")
-        .args(args)
-        .output()
-        .expect("run admin");
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "admin {args:?} failed: {text} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("admin output {text}: {e}"))
+/// The operator's admin functions, in process, on a test's database: the
+/// same `keyway_server::admin` functions the `admin` command calls.
+pub struct Admin {
+    runtime: tokio::runtime::Runtime,
+    /// The test's database.
+    pub store: Store,
+    dir: PathBuf,
+}
+
+impl Admin {
+    /// Opens `db` as the server started in `dir` will (for SQLite, the
+    /// database and its key file in `dir`, created if missing).
+    pub fn open(dir: &Path, db: &TestDb) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let env = |name: &str| {
+            db.env
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let args = DbArgs {
+            database: env("KEYWAY_DATABASE")
+                .unwrap_or_else(|| dir.join("keyway.sqlite").display().to_string()),
+            data_key: env("KEYWAY_DATA_KEY"),
+            data_key_file: None,
+        };
+        let store = runtime
+            .block_on(args.open())
+            .unwrap_or_else(|e| panic!("open the test database: {e}"));
+        Self {
+            runtime,
+            store,
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Runs an admin function to completion.
+    pub fn run<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// A property with the default policy and the given affiliated numbers.
+    pub fn property(&self, name: &str, time_zone: &str, affiliated: &[&str]) -> String {
+        let spec = admin::PropertySpec {
+            name: name.to_owned(),
+            time_zone: time_zone.to_owned(),
+            policy: PolicySettings {
+                six_digit_codes: false,
+                custom_codes: true,
+                affiliated_numbers: affiliated.iter().map(|a| (*a).to_owned()).collect(),
+                one_time_pin_length: 6,
+                common_pins_builtin: true,
+            },
+        };
+        self.run(admin::create_property(&self.store, &spec))
+            .unwrap()
+            .property_id
+    }
+
+    /// A lock, and the property's provisioning file (`provisioning` in the
+    /// test's directory) written again.
+    pub fn lock(&self, property: &str, spec: &LockSpec, provisioning: &str) -> admin::LockCreated {
+        let created = self
+            .run(admin::create_lock(&self.store, property, spec))
+            .unwrap();
+        let out = self.dir.join(provisioning);
+        self.run(admin::write_provisioning(&self.store, property, &out))
+            .unwrap();
+        created
+    }
+
+    /// A user with their first API token.
+    pub fn user(
+        &self,
+        property: &str,
+        name: &str,
+        role: Role,
+        unit: Option<&str>,
+    ) -> admin::UserCreated {
+        let spec = admin::UserSpec {
+            name: name.to_owned(),
+            role,
+            unit: unit.map(str::to_owned),
+        };
+        self.run(admin::create_user(&self.store, property, &spec))
+            .unwrap()
+    }
+}
+
+impl Drop for Admin {
+    fn drop(&mut self) {
+        self.runtime.block_on(self.store.close());
+    }
 }
 
 /// A running server.
@@ -301,95 +384,48 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let db = TestDb::new(d);
-        let db_ = &db;
-        let property = admin(
-            d,
-            db_,
-            &[
-                "property",
-                "create",
-                "--name",
-                "Maple Court",
-                "--time-zone",
-                "America/New_York",
-                "--affiliated",
-                "1440,94110",
-            ],
-        )["property_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let p = ["--property", property.as_str()];
-        let lock = |args: &[&str]| {
-            let mut all = vec!["lock", "create", "--provisioning", "maple.json"];
-            all.extend_from_slice(&p);
-            all.extend_from_slice(args);
-            admin(d, db_, &all)
+        let admin = Admin::open(d, &db);
+        let property = admin.property("Maple Court", "America/New_York", &["1440", "94110"]);
+        let lock = |name: &str, access_point: AccessPoint, unit: Option<&str>| {
+            admin.lock(
+                &property,
+                &LockSpec::new(name, access_point, unit),
+                "maple.json",
+            )
         };
-        let l4b = lock(&["--name", "Unit 4B", "--unit", "4B"]);
-        let l5c = lock(&["--name", "Unit 5C", "--unit", "5C"]);
-        let entrance = lock(&[
-            "--name",
-            "Main entrance",
-            "--access-point",
-            "community_entrance",
-        ]);
-        let package = lock(&["--name", "Package room", "--access-point", "package_room"]);
+        let l4b = lock("Unit 4B", AccessPoint::UnitDoor, Some("4B"));
+        let l5c = lock("Unit 5C", AccessPoint::UnitDoor, Some("5C"));
+        let entrance = lock("Main entrance", AccessPoint::CommunityEntrance, None);
+        let package = lock("Package room", AccessPoint::PackageRoom, None);
         let mut tokens = std::collections::HashMap::new();
         let mut users = std::collections::HashMap::new();
-        let mut user = |name: &str, property: &str, role: &str, unit: Option<&str>| {
-            let mut args = vec![
-                "user",
-                "create",
-                "--property",
-                property,
-                "--name",
-                name,
-                "--role",
-                role,
-            ];
-            if let Some(unit) = unit {
-                args.extend_from_slice(&["--unit", unit]);
-            }
-            let out = admin(d, db_, &args);
-            tokens.insert(name.to_owned(), out["token"].as_str().unwrap().to_owned());
-            users.insert(name.to_owned(), out["user_id"].as_str().unwrap().to_owned());
+        let mut user = |name: &str, property: &str, role: Role, unit: Option<&str>| {
+            let created = admin.user(property, name, role, unit);
+            tokens.insert(name.to_owned(), created.token);
+            users.insert(name.to_owned(), created.user_id);
         };
-        user("alice", &property, "resident", Some("4B"));
-        user("bob", &property, "resident", Some("5C"));
-        user("sam", &property, "staff", None);
-        user("mia", &property, "manager", None);
-        let other = admin(d, db_, &["property", "create", "--name", "Oak Tower"])["property_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let other_lock = admin(
-            d,
-            db_,
-            &[
-                "lock",
-                "create",
-                "--property",
-                &other,
-                "--name",
-                "Oak 1A",
-                "--unit",
-                "1A",
-                "--provisioning",
-                "oak.json",
-            ],
+        user("alice", &property, Role::Resident, Some("4B"));
+        user("bob", &property, Role::Resident, Some("5C"));
+        user("sam", &property, Role::Staff, None);
+        user("mia", &property, Role::Manager, None);
+        let other = admin.property("Oak Tower", "UTC", &[]);
+        let other_lock = admin.lock(
+            &other,
+            &LockSpec::new("Oak 1A", AccessPoint::UnitDoor, Some("1A")),
+            "oak.json",
         );
-        user("zed", &other, "manager", None);
-        user("yan", &other, "resident", Some("1A"));
+        user("zed", &other, Role::Manager, None);
+        user("yan", &other, Role::Resident, Some("1A"));
+        drop(admin);
         let server = Server::start(d, &db, env);
         Self {
-            unit_4b: l4b["unit_id"].as_str().unwrap().to_owned(),
-            unit_5c: l5c["unit_id"].as_str().unwrap().to_owned(),
-            lock_4b: l4b["lock_id"].as_str().unwrap().to_owned(),
-            lock_5c: l5c["lock_id"].as_str().unwrap().to_owned(),
-            entrance: entrance["lock_id"].as_str().unwrap().to_owned(),
-            package_room: package["lock_id"].as_str().unwrap().to_owned(),
-            other_lock: other_lock["lock_id"].as_str().unwrap().to_owned(),
+            unit_4b: l4b.unit_id.unwrap(),
+            unit_5c: l5c.unit_id.unwrap(),
+            lock_4b: l4b.lock_id,
+            lock_5c: l5c.lock_id,
+            entrance: entrance.lock_id,
+            package_room: package.lock_id,
+            other_lock: other_lock.lock_id,
             dir,
             db,
             server: Some(server),
@@ -402,6 +438,11 @@ impl Fixture {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// The admin functions on this fixture's database.
+    pub fn admin(&self) -> Admin {
+        Admin::open(self.dir.path(), &self.db)
     }
 
     pub fn server(&self) -> &Server {
