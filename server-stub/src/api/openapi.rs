@@ -27,7 +27,7 @@ use super::{
 #[openapi(
     info(title = "Keyway server API", description = "Door codes, locks and package-room access. See docs/api.md."),
     paths(
-        session::healthz, session::login, session::logout, session::me, session::doors,
+        session::healthz, openapi_json, session::login, session::logout, session::me, session::doors,
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
         codes::disable_code, codes::enable_code, codes::delete_code,
         sync::sync, receipts::post_receipts, locks::lock_audit,
@@ -45,7 +45,9 @@ use super::{
 )]
 pub struct ApiDoc;
 
-/// `GET /openapi.json`.
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API", body = Object, content_type = "application/json")))]
 pub async fn openapi_json() -> Response {
     match ApiDoc::openapi().to_json() {
         Ok(json) => super::extract::json_response(StatusCode::OK, json),

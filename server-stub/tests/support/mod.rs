@@ -7,10 +7,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use keyway_core::AccessPoint;
@@ -24,6 +25,7 @@ use keyway_server::db::Store;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use utoipa::OpenApi as _;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
 
@@ -254,12 +256,95 @@ impl Drop for Admin {
     }
 }
 
-/// A running server.
+/// The API contract: every (method, path template) the OpenAPI document
+/// lists, with the statuses it documents.
+pub struct Contract {
+    operations: Vec<(String, Vec<String>, BTreeSet<u16>)>,
+}
+
+impl Contract {
+    /// The server's own document (`keyway_server::api::ApiDoc`).
+    pub fn get() -> &'static Self {
+        static CONTRACT: OnceLock<Contract> = OnceLock::new();
+        CONTRACT.get_or_init(|| {
+            let doc = serde_json::to_value(keyway_server::api::ApiDoc::openapi()).unwrap();
+            let mut operations = Vec::new();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, operation) in item.as_object().unwrap() {
+                    let Some(responses) = operation["responses"].as_object() else {
+                        continue;
+                    };
+                    let statuses = responses.keys().filter_map(|s| s.parse().ok()).collect();
+                    let segments = path.split('/').map(str::to_owned).collect();
+                    operations.push((method.to_uppercase(), segments, statuses));
+                }
+            }
+            Contract { operations }
+        })
+    }
+
+    /// Whether the document lists `status` as an answer of `method` on the
+    /// concrete `path` (its query left out). A path no operation has may
+    /// only answer 404, a method a path does not take only 405: the
+    /// router's own refusals.
+    pub fn documents(&self, method: &str, path: &str, status: u16) -> bool {
+        let segments: Vec<&str> = path.split('/').collect();
+        let fits = |template: &[String]| {
+            template.len() == segments.len()
+                && template.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                })
+        };
+        let on_path: Vec<_> = self
+            .operations
+            .iter()
+            .filter(|(_, template, _)| fits(template))
+            .collect();
+        if on_path.is_empty() {
+            return status == 404;
+        }
+        match on_path.iter().find(|(m, _, _)| m == method) {
+            Some((_, _, statuses)) => statuses.contains(&status),
+            None => status == 405,
+        }
+    }
+
+    /// The answers a server gave, from its request log (the `METHOD PATH
+    /// STATUS Nms` lines of `keyway_server::api`).
+    pub fn answers(log: &[String]) -> Vec<(String, String, u16)> {
+        log.iter()
+            .filter_map(|line| {
+                let (_, answer) = line.split_once(" keyway_server::api: ")?;
+                let mut parts = answer.split_whitespace();
+                let (method, path, status) = (parts.next()?, parts.next()?, parts.next()?);
+                let ms = parts.next()?;
+                ms.strip_suffix("ms")?.parse::<u64>().ok()?;
+                Some((method.to_owned(), path.to_owned(), status.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The answers in a server's log that the document does not list.
+    pub fn undocumented(&self, log: &[String]) -> Vec<String> {
+        Self::answers(log)
+            .into_iter()
+            .filter(|(method, path, status)| !self.documents(method, path, *status))
+            .map(|(method, path, status)| format!("{method} {path} {status}"))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// A running server. When it stops, every answer it gave (its request log)
+/// is checked against the OpenAPI document: an answer the document does
+/// not list fails the test.
 pub struct Server {
     pub child: Child,
     pub base: String,
     pub logs: Arc<Mutex<Vec<String>>>,
     pub dir: PathBuf,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -286,21 +371,22 @@ impl Server {
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        let mut readers = Vec::new();
+        readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("listening on ").nth(1) {
                     let _ = tx.send(addr.trim().to_owned());
                 }
                 sink.lock().unwrap().push(line);
             }
-        });
+        }));
         let stdout = child.stdout.take().unwrap();
         let sink = logs.clone();
-        std::thread::spawn(move || {
+        readers.push(std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 sink.lock().unwrap().push(line);
             }
-        });
+        }));
         let base = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("server did not start: {:?}", logs.lock().unwrap()));
@@ -309,6 +395,7 @@ impl Server {
             base,
             logs,
             dir: dir.to_owned(),
+            readers,
         }
     }
 
@@ -351,6 +438,17 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let undocumented = Contract::get().undocumented(&self.logs.lock().unwrap());
+        assert!(
+            undocumented.is_empty(),
+            "answers the OpenAPI document does not list (document them in the handler's #[utoipa::path] or in api/openapi.rs): {undocumented:?}"
+        );
     }
 }
 
