@@ -10,9 +10,55 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::crypto::DataKey;
-use crate::db::{Store, database_url};
-use crate::notify::NotifySettings;
+use crate::crypto::{CryptoError, DataKey};
+use crate::db::{Store, StoreError, database_url};
+use crate::notify::{NotifySettings, SenderError};
+
+/// Why the server (or an admin command) could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data key given is not 64 hex digits.
+    #[error("{0}")]
+    BadKey(CryptoError),
+    /// A database other than a SQLite file needs the key given.
+    #[error("set KEYWAY_DATA_KEY or --data-key-file for a non-SQLite database")]
+    NoKeyFile,
+    /// The key file holds no key.
+    #[error("{}: {source}", path.display())]
+    BadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: CryptoError,
+    },
+    /// The key file could not be read or created.
+    #[error("cannot {action} {}: {source}", path.display())]
+    KeyFile {
+        /// `read` or `create`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The notification senders are misconfigured.
+    #[error(transparent)]
+    Sender(#[from] SenderError),
+    /// The address could not be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving failed.
+    #[error("serving failed: {0}")]
+    Serve(std::io::Error),
+}
 
 /// Where the database is and how to unlock its secrets (shared by `serve` and `admin`).
 #[derive(Debug, Clone, Args)]
@@ -38,9 +84,9 @@ pub struct DbArgs {
 impl DbArgs {
     /// Resolves the data key: the flag or variable, else the key file
     /// (created with a fresh key if missing).
-    pub fn data_key(&self) -> Result<DataKey, String> {
+    pub fn data_key(&self) -> Result<DataKey, StartError> {
         if let Some(hex) = &self.data_key {
-            return DataKey::from_hex(hex).map_err(|e| e.to_string());
+            return DataKey::from_hex(hex).map_err(StartError::BadKey);
         }
         let path = match &self.data_key_file {
             Some(path) => path.clone(),
@@ -50,7 +96,7 @@ impl DbArgs {
                     .strip_prefix("sqlite://")
                     .or_else(|| url.strip_prefix("sqlite:"))
                     .map(|rest| rest.split('?').next().unwrap_or(rest).to_owned())
-                    .ok_or("set KEYWAY_DATA_KEY or --data-key-file for a non-SQLite database")?;
+                    .ok_or(StartError::NoKeyFile)?;
                 PathBuf::from(format!("{file}.key"))
             }
         };
@@ -58,28 +104,34 @@ impl DbArgs {
     }
 
     /// Opens the store with the resolved key.
-    pub async fn open(&self) -> Result<Store, String> {
+    pub async fn open(&self) -> Result<Store, StartError> {
         let key = self.data_key()?;
-        Store::open(&database_url(&self.database), key)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(Store::open(&database_url(&self.database), key).await?)
     }
 }
 
-fn read_or_create_key(path: &Path) -> Result<DataKey, String> {
+fn read_or_create_key(path: &Path) -> Result<DataKey, StartError> {
+    let bad = |source| StartError::BadKeyFile {
+        path: path.to_owned(),
+        source,
+    };
+    let io = |action, source| StartError::KeyFile {
+        action,
+        path: path.to_owned(),
+        source,
+    };
     match std::fs::read_to_string(path) {
-        Ok(text) => DataKey::from_hex(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Ok(text) => DataKey::from_hex(&text).map_err(bad),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let hex = DataKey::generate_hex().map_err(|e| e.to_string())?;
-            write_secret(path, &format!("{hex}\n"))
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            let hex = DataKey::generate_hex().map_err(StartError::BadKey)?;
+            write_secret(path, &format!("{hex}\n")).map_err(|e| io("create", e))?;
             log::warn!(
                 "created a new data key file at {}; back it up: without it codes and lock keys cannot be read",
                 path.display()
             );
-            DataKey::from_hex(&hex).map_err(|e| e.to_string())
+            DataKey::from_hex(&hex).map_err(bad)
         }
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Err(e) => Err(io("read", e)),
     }
 }
 
@@ -169,10 +221,13 @@ impl App {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub async fn serve(args: ServeArgs) -> Result<(), String> {
+pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        .map_err(|source| StartError::Listen {
+            addr: args.listen,
+            source,
+        })?;
     serve_on(args, listener, shutdown_signal()).await
 }
 
@@ -183,13 +238,13 @@ pub async fn serve_on(
     args: ServeArgs,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     let store = args.db.open().await?;
     let app = App {
         store,
         trusted_proxies: args.trusted_proxies.clone().into(),
     };
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(StartError::Serve)?;
     log::info!("keyway-server listening on http://{local}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -213,7 +268,7 @@ pub async fn serve_on(
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .map_err(|e| e.to_string());
+    .map_err(StartError::Serve);
     log::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = notify_worker.await;

@@ -116,6 +116,35 @@ pub enum ChannelSender {
     },
 }
 
+/// Why the senders could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    /// A setting a sender needs is missing.
+    #[error("{0} is required with the {1} sender")]
+    Missing(&'static str, &'static str),
+    /// A setting is malformed.
+    #[error("bad {0}: {1}")]
+    Bad(&'static str, String),
+    /// The sender named is not one this server has.
+    #[error("unknown {0} sender `{1}` ({2})")]
+    Unknown(&'static str, String, &'static str),
+}
+
+/// Why one message could not be delivered (stored with it, without the
+/// recipient's address).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The delivery log could not be written.
+    #[error("delivery log: {0}")]
+    Log(std::io::Error),
+    /// The recipient's address is not valid.
+    #[error("the recipient address is not valid")]
+    BadAddress,
+    /// The message could not be built or sent.
+    #[error("{0}")]
+    Send(String),
+}
+
 /// The senders for email and SMS.
 pub struct Sender {
     email: ChannelSender,
@@ -124,7 +153,7 @@ pub struct Sender {
 
 impl Sender {
     /// Builds the senders the settings name.
-    pub fn from_settings(s: &NotifySettings) -> Result<Self, String> {
+    pub fn from_settings(s: &NotifySettings) -> Result<Self, SenderError> {
         let email = match s.email_sender.as_str() {
             "log" => ChannelSender::Log(s.delivery_log.clone()),
             #[cfg(feature = "smtp")]
@@ -132,18 +161,26 @@ impl Sender {
                 let url = s
                     .smtp_url
                     .as_deref()
-                    .ok_or("KEYWAY_SMTP_URL is required with the smtp email sender")?;
+                    .ok_or(SenderError::Missing("KEYWAY_SMTP_URL", "smtp email"))?;
                 let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
-                    .map_err(|e| format!("bad SMTP URL: {e}"))?
+                    .map_err(|e| SenderError::Bad("SMTP URL", e.to_string()))?
                     .timeout(Some(Duration::from_secs(20)))
                     .build();
                 let from = s
                     .email_from
                     .parse()
-                    .map_err(|e| format!("bad email From address: {e}"))?;
+                    .map_err(|e: lettre::address::AddressError| {
+                        SenderError::Bad("email From address", e.to_string())
+                    })?;
                 ChannelSender::Smtp { transport, from }
             }
-            other => return Err(format!("unknown email sender `{other}` (log or smtp)")),
+            other => {
+                return Err(SenderError::Unknown(
+                    "email",
+                    other.to_owned(),
+                    "log or smtp",
+                ));
+            }
         };
         let sms = match s.sms_sender.as_str() {
             "log" => ChannelSender::Log(s.delivery_log.clone()),
@@ -152,23 +189,23 @@ impl Sender {
                 let url = s
                     .sms_gateway_url
                     .clone()
-                    .ok_or("KEYWAY_SMS_GATEWAY_URL is required with the http SMS sender")?;
+                    .ok_or(SenderError::Missing("KEYWAY_SMS_GATEWAY_URL", "http SMS"))?;
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(20))
                     .build()
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| SenderError::Bad("SMS gateway client", e.to_string()))?;
                 ChannelSender::Http {
                     client,
                     url,
                     token: s.sms_gateway_token.clone(),
                 }
             }
-            other => return Err(format!("unknown SMS sender `{other}` (log or http)")),
+            other => return Err(SenderError::Unknown("SMS", other.to_owned(), "log or http")),
         };
         Ok(Self { email, sms })
     }
 
-    async fn send(&self, message: &Message) -> Result<(), String> {
+    async fn send(&self, message: &Message) -> Result<(), DeliveryError> {
         let sender = if message.channel == "sms" {
             &self.sms
         } else {
@@ -179,21 +216,18 @@ impl Sender {
             #[cfg(feature = "smtp")]
             ChannelSender::Smtp { transport, from } => {
                 use lettre::AsyncTransport as _;
-                let to = message
-                    .to
-                    .parse()
-                    .map_err(|_| "the recipient address is not valid".to_owned())?;
+                let to = message.to.parse().map_err(|_| DeliveryError::BadAddress)?;
                 let email = lettre::Message::builder()
                     .from(from.clone())
                     .to(to)
                     .subject(message.subject.clone())
                     .body(message.body.clone())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| DeliveryError::Send(e.to_string()))?;
                 transport
                     .send(email)
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("SMTP: {e}"))
+                    .map_err(|e| DeliveryError::Send(format!("SMTP: {e}")))
             }
             #[cfg(feature = "sms")]
             ChannelSender::Http { client, url, token } => {
@@ -204,21 +238,23 @@ impl Sender {
                 if let Some(token) = token {
                     request = request.bearer_auth(token);
                 }
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| format!("SMS gateway unreachable: {}", e.without_url()))?;
+                let response = request.send().await.map_err(|e| {
+                    DeliveryError::Send(format!("SMS gateway unreachable: {}", e.without_url()))
+                })?;
                 if response.status().is_success() {
                     Ok(())
                 } else {
-                    Err(format!("SMS gateway answered {}", response.status()))
+                    Err(DeliveryError::Send(format!(
+                        "SMS gateway answered {}",
+                        response.status()
+                    )))
                 }
             }
         }
     }
 }
 
-async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
+async fn append_log(path: &PathBuf, message: &Message) -> Result<(), DeliveryError> {
     use tokio::io::AsyncWriteExt as _;
     let line = serde_json::json!({
         "at": jiff::Timestamp::now().to_string(),
@@ -234,26 +270,20 @@ async fn append_log(path: &PathBuf, message: &Message) -> Result<(), String> {
     // there before with wider permissions.
     #[cfg(unix)]
     options.mode(0o600);
-    let mut file = options
-        .open(path)
-        .await
-        .map_err(|e| format!("delivery log: {e}"))?;
+    let mut file = options.open(path).await.map_err(DeliveryError::Log)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let metadata = file
-            .metadata()
-            .await
-            .map_err(|e| format!("delivery log: {e}"))?;
+        let metadata = file.metadata().await.map_err(DeliveryError::Log)?;
         if metadata.permissions().mode() & 0o777 != 0o600 {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))
                 .await
-                .map_err(|e| format!("delivery log: {e}"))?;
+                .map_err(DeliveryError::Log)?;
         }
     }
     file.write_all(format!("{line}\n").as_bytes())
         .await
-        .map_err(|e| format!("delivery log: {e}"))
+        .map_err(DeliveryError::Log)
 }
 
 /// Delivers due messages until `stop` turns true.
@@ -300,7 +330,7 @@ pub async fn deliver_due(store: &Store, sender: &Sender, s: &NotifySettings) -> 
             Err(error) => {
                 // A server's refusal may quote the address: keep it out of
                 // the log line and the stored error.
-                let error = error.replace(&message.to, "<recipient>");
+                let error = error.to_string().replace(&message.to, "<recipient>");
                 let give_up = attempts >= s.notify_max_attempts;
                 let delay = (s.notify_backoff_secs.max(1) << (attempts - 1).clamp(0, 20)).min(3600);
                 outbox::mark_failed(&mut read, &id, give_up, now_secs() + delay, &error).await?;

@@ -71,7 +71,7 @@ pub(crate) struct World {
     pub(crate) delivery_log: PathBuf,
     harness: Option<Harness>,
     stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<Result<(), String>>>,
+    server: Option<JoinHandle<Result<(), keyway_server::app::StartError>>>,
 }
 
 /// Runs an operator's admin command on the demo's database.

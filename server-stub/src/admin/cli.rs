@@ -223,7 +223,7 @@ pub async fn execute_json(args: AdminArgs) -> Result<Value, String> {
 
 /// Runs an admin command: its JSON and its text.
 pub async fn execute(args: AdminArgs) -> AdminResult<(Value, String)> {
-    let store = args.db.open().await.map_err(AdminError::Invalid)?;
+    let store = args.db.open().await?;
     let result = dispatch(&store, args.command).await;
     store.close().await;
     result

@@ -25,7 +25,7 @@ use crate::crypto::{Cell, new_id, new_token, token_hash};
 use crate::db::locks::NewLock;
 use crate::db::properties::{NewProperty, NewUnit};
 use crate::db::users::{NewApiToken, NewUser};
-use crate::db::{Store, StoreError, Write, locks, properties, users};
+use crate::db::{Store, Write, locks, properties, users};
 use crate::ops::policy::validate_policy;
 
 pub use cli::{AdminArgs, AdminCommand, execute_json, run};
@@ -45,7 +45,7 @@ pub enum AdminError {
     Exists(String),
     /// The database could not be opened.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Start(#[from] crate::app::StartError),
     /// A file could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {
