@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{CarrierView, CodeView, CreateCarrierRequest, Problem, SetCodeRequest};
 
-use super::extract::{ApiPath, idempotent, parse_body, to_json};
+use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::db::holders::HolderKind;
@@ -55,10 +55,16 @@ pub async fn create_carrier(
     )
     .await?;
     let name = holders::check_name(&request.name)?;
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::CREATED, move |w| {
-        Box::pin(async move { to_json(holders::create_carrier(w, &who, name, &request).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::CREATED,
+        move |w, who| {
+            Box::pin(async move { holders::create_carrier(w, who, name, &request).await })
+        },
+    )
     .await
 }
 
@@ -82,10 +88,14 @@ pub(super) async fn put_holder_code(
         PickOf::PackageRoomCode,
     )
     .await?;
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move { to_json(holders::put_code(w, &who, kind, &id, &request).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| Box::pin(async move { holders::put_code(w, who, kind, &id, &request).await }),
+    )
     .await
 }
 

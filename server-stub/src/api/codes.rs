@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{CodeList, CodeMode, CodeView, CreateCodeRequest, Problem, SetCodeRequest};
 
-use super::extract::{ApiPath, idempotent, parse_body, to_json};
+use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::error::Result;
@@ -57,10 +57,14 @@ pub async fn create_code(
     let request: CreateCodeRequest = parse_body(&body)?;
     limit_picks(&app.store, &caller, &idem, request.mode, PickOf::UnitCode).await?;
     let checked = unit::check_unit_code(&caller, request)?;
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::CREATED, move |w| {
-        Box::pin(async move { to_json(unit::create_unit_code(w, &who, checked).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::CREATED,
+        move |w, who| Box::pin(unit::create_unit_code(w, who, checked)),
+    )
     .await
 }
 
@@ -89,10 +93,14 @@ pub async fn change_code(
         let of = unit::pick_of(&app.store, &caller, &id).await?;
         limit_picks(&app.store, &caller, &idem, request.mode, of).await?;
     }
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move { to_json(unit::change(w, &who, &id, &request).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| Box::pin(async move { unit::change(w, who, &id, &request).await }),
+    )
     .await
 }
 
@@ -104,10 +112,14 @@ async fn act(
     body: Bytes,
     action: Action,
 ) -> Result<Response> {
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move { to_json(unit::act(w, &who, &id, action).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| Box::pin(async move { unit::act(w, who, &id, action).await }),
+    )
     .await
 }
 

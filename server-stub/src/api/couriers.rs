@@ -12,7 +12,7 @@ use keyway_core::api::{
 use serde::Deserialize;
 
 use super::carriers::put_holder_code;
-use super::extract::{ApiPath, ApiQuery, idempotent, parse_body, to_json};
+use super::extract::{ApiPath, ApiQuery, idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::db::holders::HolderKind;
@@ -48,10 +48,14 @@ pub async fn create_courier(
     caller.require_staff()?;
     let request: CreateCourierRequest = parse_body(&body)?;
     let name = holders::check_name(&request.name)?;
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::CREATED, move |w| {
-        Box::pin(async move { to_json(holders::create_courier(w, &who, name).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::CREATED,
+        move |w, who| Box::pin(holders::create_courier(w, who, name)),
+    )
     .await
 }
 
@@ -145,11 +149,17 @@ pub async fn courier_key_card(
         return Err(Error::invalid("key_card_id must be 1 to 64 characters"));
     }
     rate_limit(&app.store, &format!("pin-verify:{id}"), 900, 5).await?;
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move {
-            to_json(holders::assign_key_card(w, &who, &id, &request.pin, &card).await?)
-        })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| {
+            Box::pin(
+                async move { holders::assign_key_card(w, who, &id, &request.pin, &card).await },
+            )
+        },
+    )
     .await
 }

@@ -157,15 +157,11 @@ pub fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// A value as the JSON an idempotent write stores.
-pub fn to_json<T: serde::Serialize>(value: T) -> Result<serde_json::Value> {
-    Ok(serde_json::to_value(value)?)
-}
-
-/// Runs `work` as an idempotent write of the caller's property (see
+/// Runs `work` (given the write and the caller) as an idempotent write of
+/// the caller's property (see
 /// [`crate::ops::idempotent::run`]) and answers with its JSON: `status`
 /// the first time, the stored answer on a retry.
-pub async fn idempotent<F>(
+pub async fn idempotent<T, F>(
     app: &App,
     caller: &Caller,
     idem: &Idem,
@@ -174,7 +170,8 @@ pub async fn idempotent<F>(
     work: F,
 ) -> Result<Response>
 where
-    F: for<'a> FnOnce(&'a mut Write) -> WriteFuture<'a, serde_json::Value>,
+    T: serde::Serialize,
+    F: for<'a> FnOnce(&'a mut Write, &'a Caller) -> WriteFuture<'a, T>,
 {
     let answer =
         crate::ops::idempotent::run(&app.store, caller, idem, body, status.as_u16(), work).await?;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{PolicySettings, Problem};
 
-use super::extract::{idempotent, parse_body, to_json};
+use super::extract::{idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::error::Result;
@@ -40,8 +40,8 @@ pub async fn put_policy(
     caller.require_manager()?;
     let settings: PolicySettings = parse_body(&body)?;
     policy::validate_policy(&settings)?;
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move { to_json(policy::put(w, settings).await?) })
+    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w, _| {
+        Box::pin(policy::put(w, settings))
     })
     .await
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use keyway_core::api::{Problem, ReceiptBatch, ReceiptBatchResponse};
 
-use super::extract::{idempotent, json_response, parse_body, to_json};
+use super::extract::{idempotent, json_response, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::error::Result;
@@ -35,8 +35,8 @@ pub async fn post_receipts(
         let answer = serde_json::to_string(&receipts::answered(checked))?;
         return Ok(json_response(StatusCode::OK, answer));
     }
-    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w| {
-        Box::pin(async move { to_json(receipts::settle(w, checked).await?) })
+    idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w, _| {
+        Box::pin(receipts::settle(w, checked))
     })
     .await
 }

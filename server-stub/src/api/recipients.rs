@@ -9,7 +9,7 @@ use keyway_core::api::{
     CodeView, CreateRecipientRequest, NotifyVia, OneTimePinRequest, Problem, RecipientView,
 };
 
-use super::extract::{ApiPath, idempotent, parse_body, to_json};
+use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::error::Result;
@@ -43,9 +43,14 @@ pub async fn create_recipient(
     caller.require_staff()?;
     let request: CreateRecipientRequest = parse_body(&body)?;
     let spec = recipients::check_recipient(&request)?;
-    idempotent(&app, &caller, &idem, &body, StatusCode::CREATED, move |w| {
-        Box::pin(async move { to_json(recipients::create(w, spec).await?) })
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::CREATED,
+        move |w, _| Box::pin(recipients::create(w, spec)),
+    )
     .await
 }
 
@@ -73,12 +78,16 @@ pub async fn one_time_pin(
         None => recipients::default_expiry()?,
     };
     let via = request.notify.unwrap_or(NotifyVia::Email);
-    let who = caller.clone();
-    idempotent(&app, &caller, &idem, &body, StatusCode::CREATED, move |w| {
-        Box::pin(
-            async move { to_json(recipients::one_time_pin(w, &who, &id, via, expires_at).await?) },
-        )
-    })
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::CREATED,
+        move |w, who| {
+            Box::pin(async move { recipients::one_time_pin(w, who, &id, via, expires_at).await })
+        },
+    )
     .await
 }
 

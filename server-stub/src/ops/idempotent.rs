@@ -25,14 +25,15 @@ pub struct Answer {
     pub body: String,
 }
 
-/// Runs `work` as one idempotent write to the caller's property: under the
+/// Runs `work` (given the write and the caller) as one idempotent write to
+/// the caller's property: under the
 /// property's write lock, a key seen before with the same request returns
 /// the stored answer; with another request it is refused; otherwise the
 /// work runs and its answer (`status`) is stored with it, all in one
 /// transaction. The stored answer is sealed (it may show a code's digits)
 /// and the request is recognised by a keyed MAC, so a database dump reveals
 /// neither.
-pub async fn run<F>(
+pub async fn run<T, F>(
     store: &Store,
     caller: &Caller,
     idem: &Idem,
@@ -41,7 +42,8 @@ pub async fn run<F>(
     work: F,
 ) -> Result<Answer>
 where
-    F: for<'a> FnOnce(&'a mut Write) -> WriteFuture<'a, serde_json::Value>,
+    T: serde::Serialize,
+    F: for<'a> FnOnce(&'a mut Write, &'a Caller) -> WriteFuture<'a, T>,
 {
     let key = store.key().clone();
     let hash = key.request_mac(&[idem.target.as_bytes(), body]);
@@ -63,7 +65,7 @@ where
             body: key.open_str(cell, &stored.body)?,
         });
     }
-    let value = work(&mut w).await?;
+    let value = work(&mut w, caller).await?;
     let answer = serde_json::to_string(&value)?;
     let stored = Stored {
         request_hash: hash,
