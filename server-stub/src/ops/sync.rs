@@ -34,7 +34,7 @@ async fn codes_between(
     caller: &Caller,
     after: i64,
     upto: i64,
-    limit: i64,
+    limit: Option<usize>,
 ) -> Result<Vec<CodeRow>> {
     match caller.role {
         Role::Resident => {
@@ -79,11 +79,10 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResp
             "the cursor is ahead of this server; sync from the start",
         ));
     }
-    let page = PAGE as i64;
     // Find where this page ends: a whole change (all rows of one counter
     // value) is never split across pages.
     let mut cutoff = head;
-    let first_codes = codes_between(&mut read, caller, after, i64::MAX, page).await?;
+    let first_codes = codes_between(&mut read, caller, after, i64::MAX, Some(PAGE)).await?;
     if first_codes.len() == PAGE
         && let Some(last) = first_codes.last()
     {
@@ -98,7 +97,7 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResp
     let code_rows = if cutoff == head && first_codes.len() < PAGE {
         first_codes
     } else {
-        codes_between(&mut read, caller, after, cutoff, i64::MAX).await?
+        codes_between(&mut read, caller, after, cutoff, None).await?
     };
     let lock_rows = if cutoff == head && first_locks.len() < PAGE {
         first_locks

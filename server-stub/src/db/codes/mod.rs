@@ -144,14 +144,18 @@ pub async fn changed_of_unit(
     unit_id: &str,
     after: i64,
     upto: i64,
-    limit: i64,
+    limit: Option<usize>,
 ) -> Result<Vec<CodeRow>> {
-    fetch(
-        cx,
-        "unit_id = $1 AND kind IN ('resident', 'guest') AND change_seq > $2 AND change_seq <= $3 ORDER BY change_seq, id LIMIT $4",
-        vec![unit_id.into(), after.into(), upto.into(), limit.into()],
-    )
-    .await
+    let clause = format!(
+        "unit_id = $1 AND kind IN ('resident', 'guest') AND change_seq > $2 AND change_seq <= $3 ORDER BY change_seq, id{}",
+        limit_of(limit)
+    );
+    fetch(cx, &clause, vec![unit_id.into(), after.into(), upto.into()]).await
+}
+
+/// ` LIMIT n`, written into the statement as the planner likes it best.
+fn limit_of(limit: Option<usize>) -> String {
+    limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default()
 }
 
 /// A property's codes changed after `after` and up to `upto`, in change
@@ -161,12 +165,16 @@ pub async fn changed_of_property(
     property_id: &str,
     after: i64,
     upto: i64,
-    limit: i64,
+    limit: Option<usize>,
 ) -> Result<Vec<CodeRow>> {
+    let clause = format!(
+        "property_id = $1 AND change_seq > $2 AND change_seq <= $3 ORDER BY change_seq, id{}",
+        limit_of(limit)
+    );
     fetch(
         cx,
-        "property_id = $1 AND change_seq > $2 AND change_seq <= $3 ORDER BY change_seq, id LIMIT $4",
-        vec![property_id.into(), after.into(), upto.into(), limit.into()],
+        &clause,
+        vec![property_id.into(), after.into(), upto.into()],
     )
     .await
 }
