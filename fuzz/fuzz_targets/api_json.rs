@@ -13,8 +13,9 @@ use keyway_core::api::{
     ForgotPinRequest, KeyCardRequest, LoginRequest, OneTimePinRequest, PolicySettings,
     ReceiptBatch, SetCodeRequest, SyncResponse, decode_bytes,
 };
-use keyway_server::api::manage::QrQuery;
-use keyway_server::api::sync::{AuditQuery, SyncQuery};
+use keyway_server::api::couriers::QrQuery;
+use keyway_server::api::locks::AuditQuery;
+use keyway_server::api::sync::SyncQuery;
 use libfuzzer_sys::fuzz_target;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -19,8 +19,8 @@ use axum::http::{Method, Request};
 use keyway_core::api::PolicySettings;
 use keyway_core::protocol::{LockId, RootKey};
 use keyway_server::app::App;
-use keyway_server::crypto::{DataKey, token_hash};
-use keyway_server::store::Store;
+use keyway_server::crypto::{Cell, DataKey, token_hash};
+use keyway_server::db::{Context as _, Store};
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt as _;
 
@@ -87,7 +87,8 @@ struct Rig {
     _dir: tempfile::TempDir,
 }
 
-async fn seed(store: &Store, key: &DataKey) -> Result<(), sqlx::Error> {
+async fn seed(store: &Store, key: &DataKey) -> Result<(), keyway_server::error::Error> {
+    let mut read = store.read().await?;
     let policy = serde_json::to_string(&PolicySettings {
         six_digit_codes: true,
         custom_codes: true,
@@ -128,7 +129,11 @@ async fn seed(store: &Store, key: &DataKey) -> Result<(), sqlx::Error> {
         (
             "INSERT INTO recipients (id, property_id, name, email, email_mac, created_at) VALUES ('rcp_fuzz', 'prop_fuzz', 'Ravi', $1, $2, 0)",
             vec![
-                key.seal_str("ravi@example.org").unwrap(),
+                key.seal_str(
+                    Cell::new("recipients", "email", "rcp_fuzz"),
+                    "ravi@example.org",
+                )
+                .unwrap(),
                 key.lookup_mac("email", "ravi@example.org"),
             ],
         ),
@@ -138,7 +143,7 @@ async fn seed(store: &Store, key: &DataKey) -> Result<(), sqlx::Error> {
         for bind in binds {
             query = query.bind(bind);
         }
-        query.execute(&store.pool).await?;
+        query.execute(read.conn()).await?;
     }
     for (token, user) in TOKENS.iter().zip(["user_res", "user_staff", "user_mgr"]) {
         sqlx::query(
@@ -147,7 +152,7 @@ async fn seed(store: &Store, key: &DataKey) -> Result<(), sqlx::Error> {
         .bind(format!("tok_{user}"))
         .bind(user)
         .bind(token_hash(token))
-        .execute(&store.pool)
+        .execute(read.conn())
         .await?;
     }
     for (n, access_point, unit) in [
@@ -162,8 +167,11 @@ async fn seed(store: &Store, key: &DataKey) -> Result<(), sqlx::Error> {
             .bind(format!("Door {n}"))
             .bind(access_point)
             .bind(unit)
-            .bind(key.seal_str(&root.to_hex()).unwrap())
-            .execute(&store.pool)
+            .bind(
+                key.seal_str(Cell::new("locks", "root_key", &id.to_string()), &root.to_hex())
+                    .unwrap(),
+            )
+            .execute(read.conn())
             .await?;
     }
     Ok(())
@@ -181,12 +189,12 @@ fn rig() -> &'static Rig {
             "sqlite://{}?mode=rwc",
             dir.path().join("fuzz.sqlite").display()
         );
-        let key = DataKey::from_bytes(&[7; 32]);
-        let store = runtime.block_on(Store::open(&url, &key)).unwrap();
-        runtime.block_on(seed(&store, &key)).unwrap();
+        let store = runtime
+            .block_on(Store::open(&url, DataKey::from_bytes(&[7; 32])))
+            .unwrap();
+        runtime.block_on(seed(&store, store.key())).unwrap();
         let app = App {
             store,
-            key: Arc::new(key),
             trusted_proxies: Arc::from([]),
         };
         let router = keyway_server::api::router(app)
