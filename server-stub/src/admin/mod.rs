@@ -248,7 +248,7 @@ pub async fn create_lock(
         return Err(AdminError::Invalid("--capacity must be at least 1".into()));
     }
     let lock_id = spec.lock_id.unwrap_or_else(LockId::random).to_string();
-    let root = RootKey::generate().map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let root = RootKey::generate().map_err(|e| crate::error::Error::internal("root key", e))?;
     let mut w = begin(store, property_id).await?;
     let unit = match (&spec.unit, spec.access_point) {
         (Some(unit), AccessPoint::UnitDoor) => Some(unit_id(&mut w, unit).await?),

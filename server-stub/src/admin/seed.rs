@@ -90,7 +90,7 @@ struct Seeding<'a> {
 }
 
 fn sealed_root(key: &DataKey, lock_id: &str) -> AdminResult<String> {
-    let root = RootKey::generate().map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let root = RootKey::generate().map_err(|e| crate::error::Error::internal("root key", e))?;
     Ok(key.seal_str(Cell::new("locks", "root_key", lock_id), &root.to_hex())?)
 }
 
@@ -279,7 +279,7 @@ pub async fn seed(store: &Store, spec: &SeedSpec) -> AdminResult<Seeded> {
     )?;
     crate::db::insert(&mut w, &[entrance]).await?;
     w.commit().await?;
-    let mut rng = keyway_core::secure_rng().map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let mut rng = keyway_core::secure_rng().map_err(crate::error::Error::from)?;
     let mut tokens = String::new();
     let per_unit = codes / units.max(1) as u64;
     let extra = codes % units.max(1) as u64;

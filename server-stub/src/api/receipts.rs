@@ -31,10 +31,15 @@ pub async fn post_receipts(
 ) -> Result<Response> {
     let batch: ReceiptBatch = parse_body(&body)?;
     let checked = receipts::check(&app.store, &caller, &batch.receipts).await?;
-    if !receipts::any_to_settle(&checked) {
-        let answer = serde_json::to_string(&receipts::answered(checked))?;
-        return Ok(json_response(StatusCode::OK, answer));
-    }
+    let checked = match receipts::answered(checked) {
+        Ok(results) => {
+            return Ok(json_response(
+                StatusCode::OK,
+                serde_json::to_string(&results)?,
+            ));
+        }
+        Err(checked) => checked,
+    };
     idempotent(&app, &caller, &idem, &body, StatusCode::OK, move |w, _| {
         Box::pin(receipts::settle(w, checked))
     })

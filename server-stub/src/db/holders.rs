@@ -57,8 +57,6 @@ pub async fn name_of(
 /// A new carrier or courier.
 #[derive(Debug, Clone)]
 pub struct NewHolder {
-    /// Carrier or courier.
-    pub kind: HolderKind,
     /// Id.
     pub id: String,
     /// Property.
@@ -69,22 +67,39 @@ pub struct NewHolder {
     pub created_at: i64,
 }
 
-/// Inserts a carrier or a courier.
-pub async fn insert(w: &mut Write, holder: &NewHolder) -> Result<()> {
-    let sql = match holder.kind {
-        HolderKind::Courier => {
-            "INSERT INTO couriers (id, property_id, name, created_at) VALUES ($1, $2, $3, $4)"
-        }
-        _ => "INSERT INTO carriers (id, property_id, name, created_at) VALUES ($1, $2, $3, $4)",
-    };
-    sqlx::query(sql)
-        .bind(holder.id.clone())
-        .bind(holder.property_id.clone())
-        .bind(holder.name.clone())
-        .bind(holder.created_at)
-        .execute(w.conn())
-        .await?;
-    Ok(())
+impl NewHolder {
+    fn values(&self) -> Vec<Value> {
+        vec![
+            (&self.id).into(),
+            (&self.property_id).into(),
+            (&self.name).into(),
+            self.created_at.into(),
+        ]
+    }
+}
+
+/// A new carrier.
+#[derive(Debug, Clone)]
+pub struct NewCarrier(pub NewHolder);
+
+/// A new courier.
+#[derive(Debug, Clone)]
+pub struct NewCourier(pub NewHolder);
+
+impl Insert for NewCarrier {
+    const TABLE: &'static str = "carriers";
+    const COLUMNS: &'static [&'static str] = &["id", "property_id", "name", "created_at"];
+    fn values(&self) -> Result<Vec<Value>> {
+        Ok(self.0.values())
+    }
+}
+
+impl Insert for NewCourier {
+    const TABLE: &'static str = "couriers";
+    const COLUMNS: &'static [&'static str] = &["id", "property_id", "name", "created_at"];
+    fn values(&self) -> Result<Vec<Value>> {
+        Ok(self.0.values())
+    }
 }
 
 /// A property's carriers (id, name), by name.

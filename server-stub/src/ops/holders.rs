@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::clock::now_secs;
 use crate::crypto::new_id;
 use crate::db::codes::{self, CodeRow, code_view};
-use crate::db::holders::{self, HolderKind, NewHolder};
+use crate::db::holders::{self, HolderKind, NewCarrier, NewCourier, NewHolder};
 use crate::db::{Context, Store, Write, locks, properties, users};
 use crate::error::{Error, Result};
 
@@ -147,13 +147,12 @@ pub async fn create_carrier(
 ) -> Result<CarrierView> {
     let id = new_id("car");
     let holder = NewHolder {
-        kind: HolderKind::Carrier,
         id: id.clone(),
         property_id: caller.property_id.clone(),
         name: name.clone(),
         created_at: now_secs(),
     };
-    holders::insert(w, &holder).await?;
+    crate::db::insert(w, &[NewCarrier(holder)]).await?;
     let set = SetCodeRequest {
         mode: request.mode,
         code: request.code.clone(),
@@ -196,13 +195,12 @@ pub async fn couriers(store: &Store, caller: &Caller) -> Result<Vec<CourierView>
 pub async fn create_courier(w: &mut Write, caller: &Caller, name: String) -> Result<CourierView> {
     let id = new_id("cou");
     let holder = NewHolder {
-        kind: HolderKind::Courier,
         id: id.clone(),
         property_id: caller.property_id.clone(),
         name: name.clone(),
         created_at: now_secs(),
     };
-    holders::insert(w, &holder).await?;
+    crate::db::insert(w, &[NewCourier(holder)]).await?;
     Ok(CourierView {
         id,
         name,

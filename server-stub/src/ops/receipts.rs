@@ -80,29 +80,25 @@ async fn check_one(read: &mut crate::db::Read, caller: &Caller, text: &str) -> R
     }
 }
 
-/// Whether any receipt needs the write.
-pub fn any_to_settle(checked: &[Checked]) -> bool {
-    checked.iter().any(|c| matches!(c, Checked::ToSettle(..)))
-}
-
-/// The results of a batch none of whose receipts needed the write.
-pub fn answered(checked: Vec<Checked>) -> ReceiptBatchResponse {
+/// The results of a batch none of whose receipts needs the write, or the
+/// batch back when one does.
+pub fn answered(checked: Vec<Checked>) -> std::result::Result<ReceiptBatchResponse, Vec<Checked>> {
+    if checked.iter().any(|c| matches!(c, Checked::ToSettle(..))) {
+        return Err(checked);
+    }
     let results = checked
         .into_iter()
         .enumerate()
-        .map(|(index, c)| {
-            let (lock_id, status) = match c {
-                Checked::Answered(lock_id, status) => (lock_id, status),
-                Checked::ToSettle(boxed) => (Some(boxed.0.id.clone()), "internal"),
-            };
-            ReceiptResult {
+        .filter_map(|(index, c)| match c {
+            Checked::Answered(lock_id, status) => Some(ReceiptResult {
                 index,
                 lock_id,
                 status: status.to_owned(),
-            }
+            }),
+            Checked::ToSettle(..) => None,
         })
         .collect();
-    ReceiptBatchResponse { results }
+    Ok(ReceiptBatchResponse { results })
 }
 
 /// Settles the checked receipts in this write; one result per receipt.
