@@ -295,7 +295,6 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
 
     for round in 0..rounds {
         let server = f.server();
-        let pid = server.pid();
         let delay = Duration::from_millis(rand::random_range(10..500));
         let round_answers: Vec<Answers> = std::thread::scope(|scope| {
             let mut handles = Vec::new();
@@ -346,10 +345,7 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
                 got
             }));
             std::thread::sleep(delay);
-            std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status()
-                .unwrap();
+            server.kill_now();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         f.server.take().unwrap().kill();

@@ -18,6 +18,7 @@ use keyway_core::protocol::LockId;
 use keyway_core::provisioning::ProvisioningFile;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
+use rustix::process::Signal;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
@@ -231,11 +232,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> Vec<String> {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
+        signal(&self.child, Signal::TERM).expect("send SIGTERM to the server");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "server exited with {status}");
         std::thread::sleep(Duration::from_millis(100));
@@ -255,6 +252,13 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends SIGKILL to the server without reaping it, through a shared
+    /// reference (threads may still be using the server); [`Server::kill`]
+    /// or dropping it reaps it.
+    pub fn kill_now(&self) {
+        signal(&self.child, Signal::KILL).expect("send SIGKILL to the server");
+    }
+
     /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
     pub fn kill(mut self) -> Vec<String> {
         let _ = self.child.kill();
@@ -269,6 +273,13 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` to a child that has not been reaped yet (through rustix:
+/// no `kill` program needed).
+fn signal(child: &Child, signal: Signal) -> std::io::Result<()> {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
+        .map_err(std::io::Error::from)
 }
 
 /// A property set up with the admin commands.
