@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -280,6 +281,42 @@ impl Drop for Server {
 fn signal(child: &Child, signal: Signal) -> std::io::Result<()> {
     rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
         .map_err(std::io::Error::from)
+}
+
+/// A flag the threads of a multi-threaded test share, so that a failure in
+/// any of them (or in the thread that controls them) stops the others: each
+/// thread holds a [`StopGuard`] and checks [`Stop::is_set`] in its loop.
+#[derive(Debug, Default)]
+pub struct Stop(AtomicBool);
+
+impl Stop {
+    /// Whether some thread has ended (or failed) and the others should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Tells every thread to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// A guard that sets the flag if its thread panics (a failed assertion
+    /// or `expect`) while holding it.
+    pub fn guard(&self) -> StopGuard<'_> {
+        StopGuard(self)
+    }
+}
+
+/// Sets its [`Stop`] when dropped by a panic unwinding.
+#[derive(Debug)]
+pub struct StopGuard<'a>(&'a Stop);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set();
+        }
+    }
 }
 
 /// A property set up with the admin commands.
