@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask test`: installs what is missing (`.ci/install-deps`), then
 //!   formatting, clippy (the workspace with every target, then keyway-core's
-//!   lesser feature sets), every Rust test (the btleplug transport and the
-//!   simulator included: they need `dbus-daemon` and `bluetoothctl`), and the
-//!   Python and Kotlin binding tests; prints each runner's summary and a
-//!   total. Exits non-zero on any failure.
+//!   lesser feature sets), every Rust test under cargo-nextest with the time
+//!   limits of `.config/nextest.toml` (the btleplug transport and the
+//!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
+//!   tests, the harness self-test, and the Python and Kotlin binding tests;
+//!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
 //!   cluster that xtask starts and removes (see [`pg`]).
 //! - `cargo xtask faults`: every fault suite (the server killed mid-request on
@@ -24,7 +25,13 @@
 //! - `cargo xtask demo`: installs the system packages the demo needs
 //!   (`.ci/install-deps --demo`: pkg-config, libdbus-1-dev, dbus), then
 //!   `cargo run --release --bin keyway -- demo`.
+//! - `cargo xtask fresh [--rebuild] [--only WORD]`: the README's two commands
+//!   in a minimal Debian 12 root made with debootstrap, as on a new user's
+//!   machine; reports each command's time (see [`fresh`], docs/ci.md).
+//! - `cargo xtask harness`: the harness self-test alone (a test failing in a
+//!   worker thread ends in seconds; a hung test is terminated).
 
+mod fresh;
 mod pg;
 
 use std::io::{BufRead, BufReader};
@@ -50,9 +57,10 @@ fn main() -> ExitCode {
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         Some("demo") => demo(&args[1..]),
+        Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|harness|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo>"
+                "usage: cargo xtask <test|faults|harness|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
