@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use keyway_core::protocol::LockId;
 use keyway_core::provisioning::ProvisioningFile;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
+use rustix::process::Signal;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
@@ -231,11 +233,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> Vec<String> {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
+        signal(&self.child, Signal::TERM).expect("send SIGTERM to the server");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "server exited with {status}");
         std::thread::sleep(Duration::from_millis(100));
@@ -255,6 +253,13 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends SIGKILL to the server without reaping it, through a shared
+    /// reference (threads may still be using the server); [`Server::kill`]
+    /// or dropping it reaps it.
+    pub fn kill_now(&self) {
+        signal(&self.child, Signal::KILL).expect("send SIGKILL to the server");
+    }
+
     /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
     pub fn kill(mut self) -> Vec<String> {
         let _ = self.child.kill();
@@ -268,6 +273,49 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Sends `signal` to a child that has not been reaped yet (through rustix:
+/// no `kill` program needed).
+fn signal(child: &Child, signal: Signal) -> std::io::Result<()> {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
+        .map_err(std::io::Error::from)
+}
+
+/// A flag the threads of a multi-threaded test share, so that a failure in
+/// any of them (or in the thread that controls them) stops the others: each
+/// thread holds a [`StopGuard`] and checks [`Stop::is_set`] in its loop.
+#[derive(Debug, Default)]
+pub struct Stop(AtomicBool);
+
+impl Stop {
+    /// Whether some thread has ended (or failed) and the others should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Tells every thread to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// A guard that sets the flag if its thread panics (a failed assertion
+    /// or `expect`) while holding it.
+    pub fn guard(&self) -> StopGuard<'_> {
+        StopGuard(self)
+    }
+}
+
+/// Sets its [`Stop`] when dropped by a panic unwinding.
+#[derive(Debug)]
+pub struct StopGuard<'a>(&'a Stop);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set();
+        }
     }
 }
 
