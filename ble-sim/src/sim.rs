@@ -189,13 +189,42 @@ impl SimLock {
     }
 }
 
-/// The adapter's state.
+/// The adapter as the world keeps it.
 #[derive(Debug)]
-pub(crate) struct AdapterState {
+pub(crate) struct Adapter {
     pub(crate) powered: bool,
     pub(crate) blocked: bool,
     /// D-Bus clients (unique names) discovering.
     pub(crate) discovering: BTreeSet<String>,
+}
+
+/// The adapter as BlueZ and the control API show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AdapterState {
+    /// Powered on.
+    pub powered: bool,
+    /// Blocked (rfkill): clients cannot power it on.
+    pub blocked: bool,
+    /// At least one client is discovering.
+    pub discovering: bool,
+}
+
+/// What a new link gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkParams {
+    /// The ATT MTU.
+    pub mtu: u16,
+    /// How long connecting takes (the delay fault), milliseconds.
+    pub delay_ms: u64,
+}
+
+/// A lock's clock as the control API shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ClockReading {
+    /// What the clock reads.
+    pub now: Timestamp,
+    /// Whether it is frozen.
+    pub frozen: bool,
 }
 
 /// Everything the simulator simulates.
@@ -204,7 +233,7 @@ pub(crate) struct World {
     pub(crate) locks: Vec<SimLock>,
     pub(crate) phone: Position,
     pub(crate) radio: RadioConfig,
-    pub(crate) adapter: AdapterState,
+    pub(crate) adapter: Adapter,
 }
 
 impl World {
@@ -369,7 +398,7 @@ impl Sim {
                 locks,
                 phone: config.phone,
                 radio: config.radio,
-                adapter: AdapterState {
+                adapter: Adapter {
                     powered: true,
                     blocked: false,
                     discovering: BTreeSet::new(),
@@ -575,10 +604,13 @@ impl Sim {
     }
 
     /// A lock's clock reading.
-    pub fn clock(&self, key: &str) -> Result<(Timestamp, bool), SimError> {
+    pub fn clock(&self, key: &str) -> Result<ClockReading, SimError> {
         let world = self.world();
         let lock = &world.locks[world.index(key)?];
-        Ok((lock.now(), lock.clock.is_frozen()))
+        Ok(ClockReading {
+            now: lock.now(),
+            frozen: lock.clock.is_frozen(),
+        })
     }
 
     /// Moves a lock's clock by `seconds` (time passing; no audit event).
@@ -727,14 +759,14 @@ impl Sim {
             .collect()
     }
 
-    /// Whether the adapter is powered, blocked, and discovering.
-    pub fn adapter(&self) -> (bool, bool, bool) {
+    /// The adapter: powered, blocked, discovering.
+    pub fn adapter(&self) -> AdapterState {
         let world = self.world();
-        (
-            world.adapter.powered,
-            world.adapter.blocked,
-            !world.adapter.discovering.is_empty(),
-        )
+        AdapterState {
+            powered: world.adapter.powered,
+            blocked: world.adapter.blocked,
+            discovering: !world.adapter.discovering.is_empty(),
+        }
     }
 
     /// A client asks to power the adapter on or off.
@@ -775,8 +807,8 @@ impl Sim {
         }
     }
 
-    /// The phone connects to a lock; returns the MTU and the delay to apply.
-    pub(crate) fn connect(&self, id: LockId) -> Result<(u16, u64), LinkRefusal> {
+    /// The phone connects to a lock; returns what the link gets.
+    pub(crate) fn connect(&self, id: LockId) -> Result<LinkParams, LinkRefusal> {
         let result = {
             let mut world = self.world();
             let i = world.by_id(id).ok_or(LinkRefusal::Unknown)?;
@@ -799,7 +831,10 @@ impl Sim {
             lock.link = Some(LinkState::default());
             lock.stats.connections += 1;
             log::info!("lock {id}: connected");
-            Ok((mtu, lock.faults.delay_ms))
+            Ok(LinkParams {
+                mtu,
+                delay_ms: lock.faults.delay_ms,
+            })
         };
         self.touch();
         result

@@ -52,7 +52,7 @@ async fn bluetoothctl_lists_connects_and_reads() {
     let h = Harness::start(bus.address(), &config).await.unwrap();
     let address = bus.address().to_owned();
     let mac = mac_for(lock.lock_id);
-    let dev = device_path(lock.lock_id);
+    let dev = device_path(&mac);
 
     let run = move |script: String| {
         let address = address.clone();
@@ -69,7 +69,10 @@ async fn bluetoothctl_lists_connects_and_reads() {
     );
     // bluetoothctl left the bus: BlueZ ends its discovery.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(!h.sim.adapter().2, "discovery outlived its client");
+    assert!(
+        !h.sim.adapter().discovering,
+        "discovery outlived its client"
+    );
 
     let devices = run("timeout 5 bluetoothctl devices".into()).await.unwrap();
     assert!(

@@ -490,7 +490,7 @@ rusty_fork::rusty_fork_test! {
             // Off but not blocked: btleplug powers it on to scan.
             rig.h.sim.set_adapter(false, false);
             assert_eq!(engine.scan().await.unwrap().len(), 1);
-            assert!(rig.h.sim.adapter().0);
+            assert!(rig.h.sim.adapter().powered);
             // Blocked (rfkill): no scan, a clear error, nothing hangs.
             rig.h.sim.set_adapter(false, true);
             let err = engine.scan().await.unwrap_err();
@@ -600,7 +600,7 @@ rusty_fork::rusty_fork_test! {
             // Abandon a scan midway: discovery stays on for this client.
             let cut = tokio::time::timeout(Duration::from_millis(50), rig.transport.scan(Duration::from_secs(5))).await;
             assert!(cut.is_err());
-            assert!(rig.h.sim.adapter().2, "still discovering");
+            assert!(rig.h.sim.adapter().discovering, "still discovering");
             assert_eq!(rig.transport.scan(Duration::from_millis(100)).await.unwrap().len(), 1);
         });
     }
