@@ -18,12 +18,14 @@ use keyway_core::protocol::{AuditEvent, AuditKind, LockId};
 use keyway_core::provisioning::ProvisionedLock;
 use keyway_core::schedule::Schedule;
 use keyway_core::{AccessPoint, CodeKind};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::clock::SimClock;
 use crate::config::Resolved;
-use crate::radio::{CutPoint, Faults, LinkStats, Position, RadioConfig};
+use crate::radio::{BdAddr, CutPoint, Faults, LinkStats, Position, RadioConfig};
 use crate::store::{Persisted, Store, StoreError};
 
 /// Why a control request was refused. Nothing changed. Each has a stable code.
@@ -100,6 +102,52 @@ pub struct FrameResult {
     pub after: After,
 }
 
+/// What a lock's radio sends besides its payload: the address it
+/// advertises under, rotated with the advertisement's nonce (a resolvable
+/// private address), and where its RSSI walk stands.
+#[derive(Debug)]
+struct Advertiser {
+    /// The identity resolving key behind its addresses.
+    irk: [u8; 16],
+    /// The rotation nonce the address was drawn for.
+    nonce: Vec<u8>,
+    /// The address it advertises under.
+    address: BdAddr,
+    /// The RSSI walk's offset from the distance model, dB.
+    rssi_offset: i16,
+    /// When the last link ended.
+    link_ended: Option<std::time::Instant>,
+    /// The address before the last rotation, if it rotated as a link ended:
+    /// the lock answers its phone there for a while (directed advertising).
+    previous: Option<BdAddr>,
+}
+
+impl Advertiser {
+    fn new(root_key: &keyway_core::protocol::RootKey) -> Self {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root_key.expose_bytes());
+        let mut irk = [0u8; 16];
+        irk.copy_from_slice(&ring::hmac::sign(&key, b"keyway-sim irk").as_ref()[..16]);
+        Self {
+            irk,
+            nonce: Vec::new(),
+            address: BdAddr([0; 6]),
+            rssi_offset: 0,
+            link_ended: None,
+            previous: None,
+        }
+    }
+}
+
+/// How long after a link ends a lock still answers its phone at the address
+/// it had: directed advertising to the last central, as peripherals do so a
+/// phone can reconnect (a visit retrying after a dropped link) though the
+/// address scanners see has rotated.
+const RECONNECT_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn now_instant() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
 #[derive(Debug, Default)]
 struct LinkState {
     frames_received: u32,
@@ -122,6 +170,7 @@ pub(crate) struct SimLock {
     link: Option<LinkState>,
     stats: LinkStats,
     last_notified: Vec<u8>,
+    advertiser: Advertiser,
 }
 
 impl SimLock {
@@ -181,11 +230,60 @@ impl SimLock {
         self.persist()
     }
 
+    /// The payload the firmware advertises now. Its address follows the
+    /// payload's rotation nonce, except while a link is up: a connection
+    /// keeps its address until it ends.
+    fn advertise(&mut self) -> Vec<u8> {
+        let now = self.now();
+        let payload = self.firmware.advertising_payload(now);
+        let nonce = payload.get(1..7).unwrap_or_default();
+        if self.link.is_none() && nonce != self.advertiser.nonce.as_slice() {
+            let old = self.advertiser.address;
+            self.advertiser.nonce = nonce.to_vec();
+            self.advertiser.address = BdAddr::resolvable(&self.advertiser.irk, nonce);
+            self.advertiser.previous = Some(old).filter(|_| self.just_disconnected(now_instant()));
+            log::debug!(
+                "lock {}: advertising as {}",
+                self.id(),
+                self.advertiser.address
+            );
+        }
+        payload
+    }
+
+    /// Whether the last link ended less than the reconnect window ago.
+    fn just_disconnected(&self, now: std::time::Instant) -> bool {
+        self.advertiser
+            .link_ended
+            .is_some_and(|t| now.duration_since(t) < RECONNECT_WINDOW)
+    }
+
+    /// Whether the lock answers a connection at `address`: the address it
+    /// advertises, or, shortly after a link ended, the one it had then.
+    fn answers_at(&self, address: &str) -> bool {
+        self.advertiser.address.to_string() == address
+            || (self.just_disconnected(now_instant())
+                && self
+                    .advertiser
+                    .previous
+                    .is_some_and(|p| p.to_string() == address))
+    }
+
     fn cut_power(&mut self) {
         self.powered = false;
-        self.link = None;
         // The firmware's memory is gone; what counts is on disk.
+        self.end_link();
+    }
+
+    /// The link ends (or there was none); the firmware forgets its session.
+    /// Returns whether a link was up.
+    fn end_link(&mut self) -> bool {
         self.firmware.disconnected();
+        let was = self.link.take().is_some();
+        if was {
+            self.advertiser.link_ended = Some(std::time::Instant::now());
+        }
+        was
     }
 }
 
@@ -234,6 +332,8 @@ pub(crate) struct World {
     pub(crate) phone: Position,
     pub(crate) radio: RadioConfig,
     pub(crate) adapter: Adapter,
+    /// Draws the RSSI walks.
+    rng: StdRng,
 }
 
 impl World {
@@ -259,6 +359,51 @@ impl World {
         self.adapter.powered && lock.powered && self.rssi(lock) >= self.radio.sensitivity
     }
 
+    /// The radio drops links to locks it no longer hears (supervision
+    /// timeout).
+    fn drop_unheard_links(&mut self) {
+        for i in 0..self.locks.len() {
+            if self.locks[i].link.is_some() && !self.heard(&self.locks[i]) {
+                let lock = &mut self.locks[i];
+                lock.end_link();
+                log::info!("lock {}: link lost (out of range)", lock.id());
+            }
+        }
+    }
+
+    /// One advertisement from lock `i`, if the phone hears it: the RSSI walk
+    /// takes a step (a pinned RSSI stays exact).
+    fn report(&mut self, i: usize) -> Option<Report> {
+        let lock = &self.locks[i];
+        if !self.adapter.powered || !lock.powered || lock.link.is_some() {
+            return None;
+        }
+        let spread = i16::from(self.radio.rssi_spread_db);
+        let rssi = match lock.rssi_override {
+            Some(pinned) => pinned,
+            None => {
+                let step: i16 = self.rng.random_range(-2..=2);
+                let model = self.rssi(lock);
+                let lock = &mut self.locks[i];
+                let offset = (lock.advertiser.rssi_offset + step).clamp(-spread, spread);
+                lock.advertiser.rssi_offset = offset;
+                (model + offset).clamp(-127, 20)
+            }
+        };
+        if rssi < self.radio.sensitivity {
+            return None;
+        }
+        let lock = &mut self.locks[i];
+        let advertisement = lock.advertise();
+        Some(Report {
+            lock_id: lock.id(),
+            address: lock.advertiser.address.to_string(),
+            name: lock.provisioned.name.clone(),
+            rssi,
+            advertisement,
+        })
+    }
+
     fn count_events(&mut self, i: usize, frames: u64) {
         let interval = self.radio.connection_interval_ms;
         let stats = &mut self.locks[i].stats;
@@ -267,19 +412,19 @@ impl World {
     }
 }
 
-/// What a scan shows of one lock, for the BlueZ side.
+/// One advertisement the phone heard, for the BlueZ side.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Heard {
+pub struct Report {
     /// The lock.
     pub lock_id: LockId,
+    /// The address it advertised under (`XX:XX:XX:XX:XX:XX`).
+    pub address: String,
     /// Its name.
     pub name: String,
-    /// How strongly the phone hears it.
+    /// How strongly the phone heard this advertisement.
     pub rssi: i16,
     /// Manufacturer data payload under the company id.
     pub advertisement: Vec<u8>,
-    /// Whether a link is up.
-    pub connected: bool,
 }
 
 /// One slot as the control API shows it.
@@ -320,6 +465,9 @@ pub struct LockView {
     pub heard: bool,
     /// Whether a link is up.
     pub connected: bool,
+    /// The Bluetooth address it advertises under now (it changes with the
+    /// advertisement's rotation nonce, except during a connection).
+    pub address: String,
     /// The state version.
     pub version: u32,
     /// The slot table digest, hex.
@@ -391,7 +539,9 @@ impl Sim {
         };
         let mut locks = Vec::with_capacity(config.locks.len());
         for resolved in &config.locks {
-            locks.push(Self::start_lock(resolved, &dir)?);
+            let mut lock = Self::start_lock(resolved, &dir)?;
+            lock.advertise();
+            locks.push(lock);
         }
         Ok(Self {
             world: Mutex::new(World {
@@ -403,6 +553,7 @@ impl Sim {
                     blocked: false,
                     discovering: BTreeSet::new(),
                 },
+                rng: StdRng::seed_from_u64(config.radio.seed.unwrap_or_else(rand::random)),
             }),
             changed: Notify::new(),
             _temp_state: temp,
@@ -439,6 +590,7 @@ impl Sim {
             link: None,
             stats: LinkStats::default(),
             last_notified: Vec::new(),
+            advertiser: Advertiser::new(&provisioned.root_key),
             provisioned,
         };
         if fresh {
@@ -456,7 +608,10 @@ impl Sim {
         self.changed.notified().await;
     }
 
+    /// Something changed: links to locks no longer heard drop, and the
+    /// BlueZ side wakes.
     fn touch(&self) {
+        self.world().drop_unheard_links();
         self.changed.notify_one();
     }
 
@@ -468,7 +623,12 @@ impl Sim {
         let result = {
             let mut world = self.world();
             let i = world.index(key)?;
-            f(&mut world, i)
+            let result = f(&mut world, i);
+            // A new state draws a new nonce, and with it a new address.
+            if world.locks[i].powered {
+                world.locks[i].advertise();
+            }
+            result
         };
         self.touch();
         result
@@ -696,9 +856,7 @@ impl Sim {
             if !world.adapter.powered {
                 world.adapter.discovering.clear();
                 for lock in &mut world.locks {
-                    if lock.link.take().is_some() {
-                        lock.firmware.disconnected();
-                    }
+                    lock.end_link();
                 }
             }
         }
@@ -713,7 +871,13 @@ impl Sim {
     /// Changes the radio's parameters (new links use the new MTU).
     pub fn set_radio(&self, radio: RadioConfig) -> Result<(), SimError> {
         radio.validate().map_err(SimError::InvalidValue)?;
-        self.world().radio = radio;
+        {
+            let mut world = self.world();
+            if let Some(seed) = radio.seed.filter(|s| Some(*s) != world.radio.seed) {
+                world.rng = StdRng::seed_from_u64(seed);
+            }
+            world.radio = radio;
+        }
         self.touch();
         Ok(())
     }
@@ -734,28 +898,13 @@ impl Sim {
 
     // --- for the simulated BlueZ ---
 
-    /// The locks the phone hears now, each with the advertisement its
-    /// firmware broadcasts at its clock (the rotation nonce moves on when
-    /// the firmware says so).
-    pub fn heard(&self) -> Vec<Heard> {
+    /// One advertisement from every lock the phone hears now (none while
+    /// the adapter is off; none from a lock with a link): what a discovering
+    /// radio gets each advertising interval.
+    pub fn advertisement_reports(&self) -> Vec<Report> {
         let mut world = self.world();
-        let heard: Vec<usize> = (0..world.locks.len())
-            .filter(|&i| world.heard(&world.locks[i]))
-            .collect();
-        heard
-            .into_iter()
-            .map(|i| {
-                let rssi = world.rssi(&world.locks[i]);
-                let lock = &mut world.locks[i];
-                let now = lock.now();
-                Heard {
-                    lock_id: lock.id(),
-                    name: lock.provisioned.name.clone(),
-                    rssi,
-                    advertisement: lock.firmware.advertising_payload(now),
-                    connected: lock.link.is_some(),
-                }
-            })
+        (0..world.locks.len())
+            .filter_map(|i| world.report(i))
             .collect()
     }
 
@@ -807,15 +956,17 @@ impl Sim {
         }
     }
 
-    /// The phone connects to a lock; returns what the link gets.
-    pub(crate) fn connect(&self, id: LockId) -> Result<LinkParams, LinkRefusal> {
+    /// The phone connects to a lock at `address`; returns what the link
+    /// gets. A lock answers only at the address it advertises now.
+    pub(crate) fn connect(&self, id: LockId, address: &str) -> Result<LinkParams, LinkRefusal> {
         let result = {
             let mut world = self.world();
             let i = world.by_id(id).ok_or(LinkRefusal::Unknown)?;
             if !world.adapter.powered {
                 return Err(LinkRefusal::AdapterOff);
             }
-            if !world.heard(&world.locks[i]) {
+            let lock = &world.locks[i];
+            if !world.heard(lock) || !lock.answers_at(address) {
                 return Err(LinkRefusal::NotHeard);
             }
             let mtu = world.radio.mtu;
@@ -848,8 +999,12 @@ impl Sim {
                 return false;
             };
             let lock = &mut world.locks[i];
-            lock.firmware.disconnected();
-            lock.link.take().is_some()
+            let was = lock.end_link();
+            // The next advertisement may carry a new nonce, so a new address.
+            if lock.powered {
+                lock.advertise();
+            }
+            was
         };
         if was {
             log::info!("lock {id}: disconnected");
@@ -961,8 +1116,7 @@ impl Sim {
         let delay_ms = lock.faults.delay_ms;
         if drop {
             log::info!("lock {id}: dropping the link after frame {n} (fault)");
-            lock.link = None;
-            lock.firmware.disconnected();
+            lock.end_link();
             return Ok(FrameResult {
                 notify: Vec::new(),
                 delay_ms,
@@ -1016,6 +1170,7 @@ fn view(world: &World, lock: &SimLock) -> LockView {
         rssi: world.rssi(lock),
         heard: world.heard(lock),
         connected: lock.link.is_some(),
+        address: lock.advertiser.address.to_string(),
         version: state.version,
         digest: lock
             .firmware

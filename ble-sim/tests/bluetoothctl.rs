@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use keyway_ble_sim::bluez::{device_path, mac_for};
+use keyway_ble_sim::bluez::device_path;
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::radio::RadioConfig;
@@ -51,7 +51,7 @@ async fn bluetoothctl_lists_connects_and_reads() {
     );
     let h = Harness::start(bus.address(), &config).await.unwrap();
     let address = bus.address().to_owned();
-    let mac = mac_for(lock.lock_id);
+    let mac = h.sim.lock("Unit 9").unwrap().address;
     let dev = device_path(&mac);
 
     let run = move |script: String| {

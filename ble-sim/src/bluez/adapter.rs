@@ -62,11 +62,29 @@ impl AdapterIface {
         Ok(())
     }
 
-    fn set_discovery_filter(&self, filter: HashMap<String, OwnedValue>) -> Result<(), BluezError> {
+    /// Checks the filter; remembers whether this client wants every
+    /// report's advertising data (`DuplicateData`). Locks advertise the
+    /// Keyway service to every filter.
+    fn set_discovery_filter(
+        &self,
+        filter: HashMap<String, OwnedValue>,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(), BluezError> {
         if let Some(unknown) = filter.keys().find(|k| !FILTERS.contains(&k.as_str())) {
             return Err(BluezError::InvalidArguments(format!(
                 "Invalid arguments in method call: {unknown}"
             )));
+        }
+        let duplicates = filter
+            .get("DuplicateData")
+            .and_then(|v| bool::try_from(v).ok())
+            .unwrap_or(false);
+        let client = sender(&header);
+        let mut state = self.bluez.state();
+        if duplicates {
+            state.duplicate_data.insert(client);
+        } else {
+            state.duplicate_data.remove(&client);
         }
         Ok(())
     }

@@ -20,20 +20,6 @@ pub fn device_path(address: &str) -> String {
     format!("{ADAPTER_PATH}/dev_{}", address.replace(':', "_"))
 }
 
-/// The MAC address a lock's device shows: a random static address derived
-/// from its id (two top bits set, as the Bluetooth spec requires).
-pub fn mac_for(lock_id: LockId) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, &lock_id.0);
-    let mut bytes = [0u8; 6];
-    bytes.copy_from_slice(&digest.as_ref()[..6]);
-    bytes[0] |= 0xc0;
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 /// What BlueZ knows of one device (one lock address).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct DeviceState {
@@ -53,6 +39,8 @@ pub(crate) struct DeviceState {
     pub(crate) services_resolved: bool,
     /// A client started notifications on the notify characteristic.
     pub(crate) notifying: bool,
+    /// When it was last heard (or, while connected, last checked).
+    pub(crate) last_seen: std::time::Instant,
 }
 
 impl DeviceState {
@@ -194,7 +182,7 @@ impl Bluez {
             .device(address)
             .ok_or_else(|| BluezError::DoesNotExist("Does Not Exist".into()))?;
         let lock_id = device.lock_id;
-        let params = self.sim.connect(lock_id)?;
+        let params = self.sim.connect(lock_id, address)?;
         if params.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(params.delay_ms)).await;
         }

@@ -12,6 +12,7 @@
 //! - `adapter`: `org.bluez.Adapter1` on `/org/bluez/hci0`.
 //! - `device`: `org.bluez.Device1` at `/org/bluez/hci0/dev_XX_…`, one per
 //!   lock address heard.
+//! - `discovery`: sessions, advertisement reports, temporary devices.
 //! - `gatt_service`: `org.bluez.GattService1` at `…/service0001` while
 //!   connected.
 //! - `characteristic`: `org.bluez.GattCharacteristic1` at
@@ -27,23 +28,24 @@ mod adapter;
 mod agent;
 mod characteristic;
 mod device;
+mod discovery;
 mod gatt_service;
 mod object_manager;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use keyway_core::protocol::LockId;
 use zbus::Connection;
 
-pub use device::{device_path, mac_for};
+pub use device::device_path;
 
 use crate::sim::{LinkRefusal, Sim};
 use adapter::AdapterIface;
 use agent::AgentManager;
 use characteristic::Link;
-use device::{DeviceIface, DeviceState};
 use object_manager::{ObjectManager, Objects};
 
 /// The adapter's object path.
@@ -102,15 +104,34 @@ impl From<zbus::fdo::Error> for BluezError {
     }
 }
 
+/// Where discovery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Session {
+    /// No session since devices' RSSI was invalidated (or ever).
+    #[default]
+    Idle,
+    /// At least one client discovers.
+    Discovering,
+    /// The last session ended; RSSI is invalidated at `invalidate_at`.
+    Ended {
+        /// When.
+        invalidate_at: Instant,
+    },
+}
+
 /// What the D-Bus side keeps.
 #[derive(Debug, Default)]
 struct State {
     /// Device objects by address.
-    devices: BTreeMap<String, DeviceState>,
+    devices: BTreeMap<String, device::DeviceState>,
     /// Links by lock.
     links: HashMap<LockId, Link>,
     /// Counts links, to tell a new one from an old one.
     generation: u64,
+    /// Where discovery stands.
+    session: Session,
+    /// Clients whose discovery filter asks for every report's data.
+    duplicate_data: BTreeSet<String>,
 }
 
 /// The simulated BlueZ: shared by every D-Bus object it serves.
@@ -127,67 +148,35 @@ impl Bluez {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Brings the D-Bus objects in line with the simulated world: devices
-    /// appear while discovering and heard, vanish when not heard, and their
-    /// RSSI and manufacturer data follow the world.
+    /// Brings the D-Bus objects in line with the simulated world: the
+    /// adapter's properties, discovery sessions starting and ending, links
+    /// the world dropped, temporary devices expiring.
     pub async fn reconcile(self: &Arc<Self>, conn: &Connection) {
+        self.step(conn, false).await;
+    }
+
+    /// Reconciles, and with `advertise` (an advertising interval passed)
+    /// hears the locks if discovering.
+    async fn step(self: &Arc<Self>, conn: &Connection, advertise: bool) {
         let _guard = self.reconciling.lock().await;
         self.objects.sync::<AdapterIface>(conn, ADAPTER_PATH).await;
-        let discovering = self.sim.adapter().discovering;
-        let heard = self.sim.heard();
-        let gone: Vec<String> = self
+        self.follow_sessions(conn).await;
+        if advertise && self.state().session == Session::Discovering {
+            self.hear(conn).await;
+        }
+        // A link the world dropped (fault, power cut, out of range) closes
+        // on D-Bus too.
+        let dropped: Vec<LockId> = self
             .state()
-            .devices
-            .values()
-            .filter(|d| !heard.iter().any(|h| h.lock_id == d.lock_id))
-            .map(|d| d.address.clone())
+            .links
+            .keys()
+            .filter(|id| !self.sim.is_connected(**id))
+            .copied()
             .collect();
-        for address in gone {
-            self.remove_device(conn, &address).await;
+        for id in dropped {
+            self.drop_link(conn, id).await;
         }
-        for h in heard {
-            let address = device::mac_for(h.lock_id);
-            let known = self.update_device(&address, |d| {
-                if discovering {
-                    d.rssi = Some(h.rssi);
-                }
-                d.advertisement.clone_from(&h.advertisement);
-                d.name.clone_from(&h.name);
-                d.connected
-            });
-            match known {
-                None if discovering => {
-                    let device = DeviceState {
-                        lock_id: h.lock_id,
-                        address: address.clone(),
-                        name: h.name.clone(),
-                        rssi: Some(h.rssi),
-                        advertisement: h.advertisement.clone(),
-                        connected: false,
-                        services_resolved: false,
-                        notifying: false,
-                    };
-                    let path = device.path();
-                    self.state().devices.insert(address.clone(), device);
-                    let iface = DeviceIface {
-                        bluez: self.clone(),
-                        address,
-                    };
-                    self.objects.add(conn, &path, iface).await;
-                    log::debug!("lock {}: heard at {} dBm", h.lock_id, h.rssi);
-                }
-                None => {}
-                Some(connected) => {
-                    self.objects
-                        .sync::<DeviceIface>(conn, &device_path(&address))
-                        .await;
-                    // A link the world dropped (fault, power cut) closes on D-Bus too.
-                    if connected && !h.connected {
-                        self.drop_link(conn, h.lock_id).await;
-                    }
-                }
-            }
-        }
+        self.expire_temporary(conn).await;
     }
 }
 
@@ -242,19 +231,27 @@ impl BluezServer {
             let bluez = bluez.clone();
             let connection = connection.clone();
             tokio::spawn(async move {
+                let mut next_advert = tokio::time::Instant::now();
                 loop {
-                    tokio::select! {
-                        () = sim.changed() => {}
+                    let advertise = tokio::select! {
+                        () = sim.changed() => false,
+                        () = tokio::time::sleep_until(next_advert) => {
+                            let interval = sim.radio().advertising_interval_ms;
+                            next_advert = tokio::time::Instant::now()
+                                + Duration::from_secs_f64(interval / 1000.0);
+                            true
+                        }
                         Some(change) = departures.next() => {
                             if let Ok(args) = change.args()
                                 && args.new_owner().is_none()
                             {
                                 sim.client_left(args.name().as_str());
+                                bluez.state().duplicate_data.remove(args.name().as_str());
                             }
                             continue;
                         }
-                    }
-                    bluez.reconcile(&connection).await;
+                    };
+                    bluez.step(&connection, advertise).await;
                 }
             })
         };
@@ -280,5 +277,10 @@ impl BluezServer {
     /// Brings the D-Bus objects in line with the world now.
     pub async fn reconcile(&self) {
         self.bluez.reconcile(&self.connection).await;
+    }
+
+    /// The addresses of the device objects BlueZ has now.
+    pub fn devices(&self) -> Vec<String> {
+        self.bluez.state().devices.keys().cloned().collect()
     }
 }

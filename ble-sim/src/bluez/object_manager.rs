@@ -84,6 +84,17 @@ impl Objects {
         path: &str,
         force: &[&str],
     ) {
+        self.publish::<I>(conn, path, Some(force)).await;
+    }
+
+    /// Takes note of interface `I` at `path` as it is now without telling
+    /// clients (the next change is published against it).
+    pub(crate) async fn note<I: Interface>(&self, conn: &Connection, path: &str) {
+        self.publish::<I>(conn, path, None).await;
+    }
+
+    /// Compares, notes, and (unless `force` is `None`) publishes.
+    async fn publish<I: Interface>(&self, conn: &Connection, path: &str, force: Option<&[&str]>) {
         let mut published = self.published.lock().await;
         let Some(now) = props_of::<I>(conn, path).await else {
             return;
@@ -94,6 +105,9 @@ impl Objects {
             .entry(key)
             .or_default()
             .insert(iface.clone(), now.clone());
+        let Some(force) = force else {
+            return;
+        };
         match before {
             None => emit_added(conn, path, iface, now).await,
             Some(before) => {
