@@ -74,6 +74,17 @@ async fn bluetoothctl_lists_connects_and_reads() {
         "discovery outlived its client"
     );
 
+    // A second bluetoothctl scanning finds the lock again: the device is
+    // known, so it shows as an advertisement report ([CHG] ... RSSI).
+    let again = run("timeout 10 bluetoothctl --timeout 2 scan on".into())
+        .await
+        .unwrap();
+    assert!(
+        again.contains(&format!("Device {mac} RSSI: -"))
+            || again.contains(&format!("Device {mac} Unit 9")),
+        "{again}"
+    );
+
     let devices = run("timeout 5 bluetoothctl devices".into()).await.unwrap();
     assert!(
         devices.contains(&format!("Device {mac} Unit 9")),
