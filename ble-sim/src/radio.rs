@@ -72,9 +72,9 @@ pub struct RadioConfig {
     /// heard for this long is removed (0: never). BlueZ's default is 30.
     pub temporary_timeout_s: f64,
     /// How long, milliseconds, devices keep their `RSSI` property after the
-    /// last discovery session ends. BlueZ drops it at once (0); the default
-    /// keeps it one second for clients that read it right after stopping
-    /// their scan (Keyway's phone core does).
+    /// last discovery session ends. BlueZ drops it at once, as the default
+    /// (0) does; a longer hold only helps clients that read RSSI after
+    /// stopping their scan, which a real BlueZ would not.
     pub rssi_hold_ms: u64,
 }
 
@@ -91,7 +91,7 @@ impl Default for RadioConfig {
             rssi_spread_db: 3,
             seed: None,
             temporary_timeout_s: 30.0,
-            rssi_hold_ms: 1_000,
+            rssi_hold_ms: 0,
         }
     }
 }
