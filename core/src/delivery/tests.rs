@@ -68,7 +68,7 @@ impl LockTransport for MemoryTransport {
     async fn scan(&self, _: Duration) -> Result<Vec<HeardDevice>, TransportError> {
         let payload = self.0.lock.lock().unwrap().advertising_payload(now());
         Ok(vec![HeardDevice {
-            device: DEVICE.into(),
+            device: self.0.address.lock().unwrap().clone(),
             manufacturer_data: payload,
             rssi: Some(self.0.rssi),
         }])
@@ -79,7 +79,7 @@ impl LockTransport for MemoryTransport {
         device: &str,
         _: Duration,
     ) -> Result<Arc<dyn LockLink>, TransportError> {
-        if device != DEVICE {
+        if device != *self.0.address.lock().unwrap() {
             return Err(TransportError::NotFound(device.into()));
         }
         self.0.connects.fetch_add(1, Ordering::SeqCst);
