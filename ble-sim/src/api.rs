@@ -153,8 +153,7 @@ async fn set_rssi(
 }
 
 async fn get_clock(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
-    let (now, frozen) = sim.clock(&lock)?;
-    answer(json!({"now": now, "frozen": frozen}))
+    answer(sim.clock(&lock)?)
 }
 
 /// Exactly one of: `advance_seconds`, `set` (RFC 3339), `frozen`.
@@ -288,8 +287,7 @@ struct AdapterRequest {
 }
 
 async fn get_adapter(State(sim): State<Arc<Sim>>) -> Answer {
-    let (powered, blocked, discovering) = sim.adapter();
-    answer(json!({"powered": powered, "blocked": blocked, "discovering": discovering}))
+    answer(sim.adapter())
 }
 
 async fn put_adapter(

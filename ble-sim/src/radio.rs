@@ -10,6 +10,14 @@
 //! heard at -78 dBm; beyond `sensitivity` (-100 dBm, about 90 m) it is not
 //! heard at all and vanishes from scans.
 //!
+//! Advertising model: while the phone discovers, it hears one advertisement
+//! from every lock in range each `advertising_interval_ms` (a lock with a
+//! link does not advertise). Each report's RSSI is the distance model plus a
+//! bounded random walk of at most `rssi_spread_db` either way (seedable with
+//! `seed`); a pinned RSSI is reported exactly. A lock advertises under a
+//! resolvable private address ([`BdAddr::resolvable`]) drawn anew with each
+//! rotation nonce of its advertisement.
+//!
 //! Air time model: one link-layer packet per direction per connection event,
 //! so a request of `n` frames takes `n` connection events and its response of
 //! `m` frames another `m` (the lock answers only once the whole request is in).
@@ -52,6 +60,22 @@ pub struct RadioConfig {
     /// Pace notifications by the connection interval in real time (slower,
     /// closer to a real lock); off by default.
     pub realtime: bool,
+    /// How often each lock advertises, milliseconds (20-10240): a
+    /// discovering phone gets a report from every lock in range this often.
+    pub advertising_interval_ms: f64,
+    /// Each report's RSSI wanders (a bounded random walk) at most this many
+    /// dB either side of the distance model (0-20; 0: exactly the model).
+    pub rssi_spread_db: u8,
+    /// Seeds the RSSI walk, for repeatable runs (absent: a random seed).
+    pub seed: Option<u64>,
+    /// BlueZ's `TemporaryTimeout`, seconds: a device neither connected nor
+    /// heard for this long is removed (0: never). BlueZ's default is 30.
+    pub temporary_timeout_s: f64,
+    /// How long, milliseconds, devices keep their `RSSI` property after the
+    /// last discovery session ends. BlueZ drops it at once, as the default
+    /// (0) does; a longer hold only helps clients that read RSSI after
+    /// stopping their scan, which a real BlueZ would not.
+    pub rssi_hold_ms: u64,
 }
 
 impl Default for RadioConfig {
@@ -63,6 +87,11 @@ impl Default for RadioConfig {
             mtu: 185,
             connection_interval_ms: 30.0,
             realtime: false,
+            advertising_interval_ms: 200.0,
+            rssi_spread_db: 3,
+            seed: None,
+            temporary_timeout_s: 30.0,
+            rssi_hold_ms: 0,
         }
     }
 }
@@ -86,7 +115,49 @@ impl RadioConfig {
         if !self.tx_power_1m.is_finite() || !(0.5..=10.0).contains(&self.path_loss_exponent) {
             return Err("tx_power_1m must be finite and path_loss_exponent 0.5-10".into());
         }
+        if !(20.0..=10_240.0).contains(&self.advertising_interval_ms) {
+            return Err("advertising_interval_ms is not 20-10240".into());
+        }
+        if self.rssi_spread_db > 20 {
+            return Err("rssi_spread_db is at most 20".into());
+        }
+        if !(0.0..=86_400.0).contains(&self.temporary_timeout_s) {
+            return Err("temporary_timeout_s is not 0-86400".into());
+        }
+        if self.rssi_hold_ms > 60_000 {
+            return Err("rssi_hold_ms is at most 60000".into());
+        }
         Ok(())
+    }
+}
+
+/// A Bluetooth device address, most significant byte first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BdAddr(pub [u8; 6]);
+
+impl BdAddr {
+    /// The resolvable private address a device holding identity resolving
+    /// key `irk` shows for `nonce`: 24 bits of `prand` (the top two `01`,
+    /// the rest from the nonce) and 24 bits of `hash(irk, prand)`. Only a
+    /// holder of `irk` can tell two such addresses belong to one device.
+    pub fn resolvable(irk: &[u8; 16], nonce: &[u8]) -> Self {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, irk);
+        let seed = ring::hmac::sign(&key, &[b"prand".as_slice(), nonce].concat());
+        let mut prand = [0u8; 3];
+        prand.copy_from_slice(&seed.as_ref()[..3]);
+        prand[0] = (prand[0] & 0x3f) | 0x40;
+        let hash = ring::hmac::sign(&key, &prand);
+        let mut bytes = [0u8; 6];
+        bytes[..3].copy_from_slice(&prand);
+        bytes[3..].copy_from_slice(&hash.as_ref()[..3]);
+        Self(bytes)
+    }
+}
+
+impl std::fmt::Display for BdAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02X}:{b:02X}:{c:02X}:{d:02X}:{e:02X}:{g:02X}")
     }
 }
 

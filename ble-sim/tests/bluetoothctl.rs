@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use keyway_ble_sim::bluez::{device_path, mac_for};
+use keyway_ble_sim::bluez::device_path;
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::radio::RadioConfig;
@@ -51,8 +51,8 @@ async fn bluetoothctl_lists_connects_and_reads() {
     );
     let h = Harness::start(bus.address(), &config).await.unwrap();
     let address = bus.address().to_owned();
-    let mac = mac_for(lock.lock_id);
-    let dev = device_path(lock.lock_id);
+    let mac = h.sim.lock("Unit 9").unwrap().address;
+    let dev = device_path(&mac);
 
     let run = move |script: String| {
         let address = address.clone();
@@ -69,7 +69,21 @@ async fn bluetoothctl_lists_connects_and_reads() {
     );
     // bluetoothctl left the bus: BlueZ ends its discovery.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(!h.sim.adapter().2, "discovery outlived its client");
+    assert!(
+        !h.sim.adapter().discovering,
+        "discovery outlived its client"
+    );
+
+    // A second bluetoothctl scanning finds the lock again: the device is
+    // known, so it shows as an advertisement report ([CHG] ... RSSI).
+    let again = run("timeout 10 bluetoothctl --timeout 2 scan on".into())
+        .await
+        .unwrap();
+    assert!(
+        again.contains(&format!("Device {mac} RSSI: -"))
+            || again.contains(&format!("Device {mac} Unit 9")),
+        "{again}"
+    );
 
     let devices = run("timeout 5 bluetoothctl devices".into()).await.unwrap();
     assert!(

@@ -71,11 +71,12 @@ fn serve_prints_the_bus_serves_bluez_and_the_api_and_stops_cleanly() {
         .unwrap()
         .to_owned();
     assert!(std::path::Path::new(&socket).exists());
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    // SIGTERM through rustix: no `kill` program needed.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&child),
+        rustix::process::Signal::TERM,
+    )
+    .expect("send SIGTERM to the simulator");
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert!(child.wait().unwrap().success());
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");

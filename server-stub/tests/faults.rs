@@ -25,7 +25,7 @@ use keyway_core::api::{decode_bytes, encode_bytes};
 use keyway_core::lock::Lock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fixture, Inspector, Server, fresh_key, lock_status};
+use support::{Fixture, Inspector, Server, Stop, fresh_key, lock_status};
 
 /// Kills when `KEYWAY_FAULT_ROUNDS` is not set.
 const DEFAULT_ROUNDS: usize = 6;
@@ -353,15 +353,24 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
 
     for round in 0..rounds {
         let server = f.server();
-        let pid = server.pid();
         let delay = Duration::from_millis(rand::random_range(10..500));
+        // A failure anywhere (a worker's assertion, the kill itself) stops
+        // every thread, so the test fails in seconds instead of writing to a
+        // server that nobody kills.
+        let stop = Stop::default();
         let round_answers: Vec<Answers> = std::thread::scope(|scope| {
+            let stop = &stop;
+            let _stop_workers = stop.guard();
             let mut handles = Vec::new();
             for writer in writers.iter_mut() {
                 let f = &f;
                 handles.push(scope.spawn(move || {
+                    let _stop_others = stop.guard();
                     let mut got = Answers::new();
                     loop {
+                        if stop.is_set() {
+                            return got;
+                        }
                         let request = writer.next();
                         match send(f, server, &writer.token, &request) {
                             Ok((status, text)) => {
@@ -382,8 +391,9 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
             let carrier = &mut carrier;
             let f = &f;
             handles.push(scope.spawn(move || {
+                let _stop_others = stop.guard();
                 let mut got = Answers::new();
-                while carrier.sync(f, server) {
+                while !stop.is_set() && carrier.sync(f, server) {
                     let Ok(delivered) = carrier.deliver(f, server) else {
                         break;
                     };
@@ -406,11 +416,12 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
                 }
                 got
             }));
-            std::thread::sleep(delay);
-            std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status()
-                .unwrap();
+            // Sleep in short steps: a worker that fails ends the round now.
+            let deadline = std::time::Instant::now() + delay;
+            while !stop.is_set() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            server.kill_now();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         f.server.take().unwrap().kill();

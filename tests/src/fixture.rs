@@ -394,10 +394,13 @@ impl Fixture {
     fn shutdown(&mut self) {
         self.net.set_up(false);
         for child in self.sim.iter_mut().chain(std::iter::once(&mut self.server)) {
-            // SIGTERM for a clean stop (the simulator removes its bus).
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            // SIGTERM for a clean stop (the simulator removes its bus),
+            // through rustix: no `kill` program needed. It fails only for a
+            // child already reaped, and then the loop below ends at once.
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_child(child),
+                rustix::process::Signal::TERM,
+            );
             for _ in 0..50 {
                 if matches!(child.try_wait(), Ok(Some(_))) {
                     break;

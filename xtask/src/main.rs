@@ -2,10 +2,11 @@
 //!
 //! - `cargo xtask test`: installs what is missing (`.ci/install-deps`), then
 //!   formatting, clippy (the workspace with every target, then keyway-core's
-//!   lesser feature sets), every Rust test (the btleplug transport and the
-//!   simulator included: they need `dbus-daemon` and `bluetoothctl`), and the
-//!   Python and Kotlin binding tests; prints each runner's summary and a
-//!   total. Exits non-zero on any failure.
+//!   lesser feature sets), every Rust test under cargo-nextest with the time
+//!   limits of `.config/nextest.toml` (the btleplug transport and the
+//!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
+//!   tests, the harness self-test, and the Python and Kotlin binding tests;
+//!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
 //!   cluster that xtask starts and removes (see [`pg`]).
 //! - `cargo xtask faults`: every fault suite (the server killed mid-request on
@@ -24,12 +25,19 @@
 //! - `cargo xtask demo`: installs the system packages the demo needs
 //!   (`.ci/install-deps --demo`: pkg-config, libdbus-1-dev, dbus), then
 //!   `cargo run --release --bin keyway -- demo`.
+//! - `cargo xtask fresh [--rebuild] [--only WORD]`: the README's two commands
+//!   in a minimal Debian 12 root made with debootstrap, as on a new user's
+//!   machine; reports each command's time (see [`fresh`], docs/ci.md).
+//! - `cargo xtask harness`: the harness self-test alone (a test failing in a
+//!   worker thread ends in seconds; a hung test is terminated).
 
+mod fresh;
 mod pg;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
 
 /// The variable that points the server's tests at a PostgreSQL server; each
 /// test creates its own database there.
@@ -40,14 +48,19 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("faults") => faults(),
+        Some("harness") => harness_self_test().and_then(|totals| match totals.failed {
+            0 => Ok(()),
+            n => Err(format!("{n} harness check(s) failed")),
+        }),
         Some("pg") => pg_command(&args[1..]),
         Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         Some("demo") => demo(&args[1..]),
+        Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo>"
+                "usage: cargo xtask <test|faults|harness|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
@@ -96,21 +109,42 @@ fn test() -> Result<(), String> {
             "warnings",
         ]))?;
     }
-    step("cargo test");
+    step("cargo nextest run --workspace");
+    // The binaries the end-to-end tests start are the ones this build makes
+    // (without it each test process would run its own `cargo build`).
     let rust = run_counting(
-        Command::new("cargo").args(["test", "--workspace", "--no-fail-fast"]),
+        nextest("default")
+            .arg("--workspace")
+            .env("KEYWAY_BIN_DIR", target_dir().join("debug")),
+        Stream::Stderr,
+        nextest_line,
+    )?;
+    // nextest does not run doc tests.
+    step("cargo test --doc --workspace");
+    let doc = run_counting(
+        Command::new("cargo").args(["test", "--doc", "--workspace", "--no-fail-fast"]),
+        Stream::Stdout,
         libtest_line,
     )?;
+    let harness = harness_self_test()?;
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
     println!("\n==> summary");
     println!(
-        "rust: {} passed, {} failed, {} ignored across {} test binaries",
-        rust.passed, rust.failed, rust.ignored, rust.binaries
+        "rust: {} passed, {} failed, {} skipped across {} test binaries",
+        rust.passed, rust.failed, rust.skipped, rust.binaries
     );
     println!(
-        "server on postgresql: {} passed, {} failed, {} ignored across {} test binaries",
-        postgres.passed, postgres.failed, postgres.ignored, postgres.binaries
+        "rust doc tests: {} passed, {} failed, {} ignored across {} libraries",
+        doc.passed, doc.failed, doc.skipped, doc.binaries
+    );
+    println!(
+        "harness self-test: {} passed, {} failed",
+        harness.passed, harness.failed
+    );
+    println!(
+        "server on postgresql: {} passed, {} failed, {} skipped across {} test binaries",
+        postgres.passed, postgres.failed, postgres.skipped, postgres.binaries
     );
     println!(
         "python bindings: {} passed, {} failed",
@@ -120,11 +154,125 @@ fn test() -> Result<(), String> {
         "kotlin bindings: {} passed, {} failed",
         bindings.kotlin.passed, bindings.kotlin.failed
     );
-    let failed = rust.failed + postgres.failed + bindings.python.failed + bindings.kotlin.failed;
+    let failed = rust.failed
+        + doc.failed
+        + harness.failed
+        + postgres.failed
+        + bindings.python.failed
+        + bindings.kotlin.failed;
     if failed > 0 {
         return Err(format!("{failed} test(s) failed"));
     }
     Ok(())
+}
+
+/// The variable that arms the harness's own tests (server-stub/tests/harness.rs).
+const HARNESS_ARM_VAR: &str = "KEYWAY_HARNESS_SELF_TEST";
+
+/// How long the harness self-test may take in all before it counts as a
+/// hang (the runner's time limit did not work).
+const HARNESS_LIMIT: Duration = Duration::from_secs(120);
+
+/// The harness self-test: runs the harness's own tests armed, through the
+/// same runner and configuration as every other test, and checks that a
+/// test failing inside a worker thread ends in seconds as a failure (the
+/// shared stop flag works), and that a hung test is terminated by the
+/// runner's time limit (`.config/nextest.toml`). One passed or failed check
+/// each.
+fn harness_self_test() -> Result<Totals, String> {
+    step("harness self-test: a test failing in a worker thread, a hung test");
+    let started = Instant::now();
+    let mut command = nextest("default");
+    command
+        .args([
+            "--workspace",
+            "-E",
+            "package(keyway-server) & binary(harness)",
+        ])
+        .env(HARNESS_ARM_VAR, "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    // Read on a thread: a hung test would keep the pipe open.
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(stderr) = child.stderr.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > HARNESS_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(format!("waiting for {command:?}: {e}")),
+        }
+    };
+    let lines: Vec<String> = rx.try_iter().collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    let outcome = |prefix: &str, test: &str| {
+        lines.iter().find_map(|line| {
+            let rest = line.trim().strip_prefix(prefix)?;
+            line.ends_with(test).then_some(())?;
+            let (seconds, _) = rest.trim_start().split_once("s]")?;
+            seconds.trim().parse::<f64>().ok()
+        })
+    };
+    let checks = [
+        (
+            "a test failing in a worker thread ends in seconds, as a failure",
+            outcome("FAIL [", "a_failing_worker_ends_its_test").filter(|s| *s < 10.0),
+        ),
+        (
+            "a hung test is terminated by the runner's time limit",
+            outcome("TIMEOUT [", "a_hung_test_is_terminated").filter(|s| *s < 15.0),
+        ),
+    ];
+    let mut totals = Totals::default();
+    for (what, seconds) in checks {
+        match seconds {
+            Some(seconds) if status.is_some() => {
+                totals.passed += 1;
+                println!("ok: {what} ({seconds:.1} s)");
+            }
+            _ => {
+                totals.failed += 1;
+                println!("FAILED: {what}");
+            }
+        }
+    }
+    match status {
+        None => println!(
+            "FAILED: the run did not end in {} s and was killed",
+            HARNESS_LIMIT.as_secs()
+        ),
+        Some(status) if status.success() => {
+            totals.failed += 1;
+            println!("FAILED: the run passed, but both tests fail on purpose");
+        }
+        Some(_) => {}
+    }
+    println!(
+        "harness self-test: {} passed, {} failed in {elapsed:.1} s",
+        totals.passed, totals.failed
+    );
+    if totals.failed > 0 {
+        println!("the self-test run's output:");
+        for line in &lines {
+            println!("    {line}");
+        }
+    }
+    Ok(totals)
 }
 
 /// The README's first command: only what the demo needs, then the demo.
@@ -142,20 +290,21 @@ fn server_tests_on_postgres(env: &[(&str, &str)]) -> Result<Totals, String> {
     step("server tests on PostgreSQL (private cluster)");
     let cluster = pg::Cluster::start(&format!("test-{}", std::process::id()), false)?;
     println!("cluster: {}", cluster.url());
-    let mut command = Command::new("cargo");
+    let mut command = nextest("default");
     command
-        .args(["test", "-p", "keyway-server", "--tests", "--no-fail-fast"])
+        .args(["-p", "keyway-server", "--tests"])
         .env(TEST_DATABASE_VAR, cluster.url());
     for (key, value) in env {
         command.env(key, value);
     }
-    let totals = run_counting(&mut command, libtest_line);
+    let totals = run_counting(&mut command, Stream::Stderr, nextest_line);
     drop(cluster);
     totals
 }
 
-/// A fault suite: what it proves, the `cargo test` arguments that run it,
-/// and whether it runs on PostgreSQL as well as on SQLite.
+/// A fault suite: what it proves, the `cargo nextest run` arguments that
+/// run it (cargo's package and target options, then test-name filters), and
+/// whether it runs on PostgreSQL as well as on SQLite.
 struct FaultSuite {
     name: &'static str,
     args: &'static [&'static str],
@@ -218,9 +367,8 @@ fn faults() -> Result<(), String> {
                 suite.name.to_owned()
             };
             step(&label);
-            let mut command = Command::new("cargo");
+            let mut command = nextest("faults");
             command
-                .arg("test")
                 .args(suite.args)
                 .env("KEYWAY_FAULT_ROUNDS", FAULT_ROUNDS);
             if backend == "postgresql" {
@@ -234,7 +382,7 @@ fn faults() -> Result<(), String> {
                     command.env(TEST_DATABASE_VAR, cluster.url());
                 }
             }
-            let totals = run_counting(&mut command, libtest_line)?;
+            let totals = run_counting(&mut command, Stream::Stderr, nextest_line)?;
             results.push((label, totals));
         }
     }
@@ -365,6 +513,7 @@ fn bindings() -> Result<BindingTotals, String> {
             ])
             .arg(root.join("mobile-bindings/tests/python"))
             .env("PYTHONPATH", python_path),
+        Stream::Stdout,
         pytest_line,
     )?;
 
@@ -402,6 +551,7 @@ fn bindings() -> Result<BindingTotals, String> {
             .arg("-cp")
             .arg(&run_classpath)
             .arg("keyway.tests.MainKt"),
+        Stream::Stdout,
         kotlin_line,
     )?;
     if python.failed + kotlin.failed > 0 {
@@ -480,22 +630,55 @@ fn run(command: &mut Command) -> Result<(), String> {
 struct Totals {
     passed: u64,
     failed: u64,
-    ignored: u64,
+    /// Ignored or filtered out.
+    skipped: u64,
     binaries: u64,
 }
 
-/// Runs `command`, echoing its stdout, and adds up the summary lines `parse`
-/// recognises. A failing command with no failed test counted is an error.
-fn run_counting(command: &mut Command, parse: fn(&str, &mut Totals)) -> Result<Totals, String> {
+/// Which output of a runner carries its summary lines: libtest, pytest and
+/// the Kotlin tests print them on stdout, cargo-nextest on stderr.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// `cargo nextest run` with one of `.config/nextest.toml`'s profiles (each
+/// test in its own process, with a time limit), never stopping at the first
+/// failure.
+fn nextest(profile: &str) -> Command {
+    let mut command = Command::new("cargo");
+    command.args(["nextest", "run", "--profile", profile, "--no-fail-fast"]);
+    command
+}
+
+/// Runs `command`, echoing `stream` (on the same stream), and adds up the
+/// summary lines `parse` recognises. A failing command with no failed test
+/// counted is an error.
+fn run_counting(
+    command: &mut Command,
+    stream: Stream,
+    parse: fn(&str, &mut Totals),
+) -> Result<Totals, String> {
+    match stream {
+        Stream::Stdout => command.stdout(Stdio::piped()),
+        Stream::Stderr => command.stderr(Stdio::piped()),
+    };
     let mut child = command
-        .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let output: Option<Box<dyn std::io::Read>> = match stream {
+        Stream::Stdout => child.stdout.take().map(|s| Box::new(s) as _),
+        Stream::Stderr => child.stderr.take().map(|s| Box::new(s) as _),
+    };
     let mut totals = Totals::default();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
+    if let Some(output) = output {
+        for line in BufReader::new(output).lines() {
             let line = line.map_err(|e| format!("reading test output: {e}"))?;
-            println!("{line}");
+            match stream {
+                Stream::Stdout => println!("{line}"),
+                Stream::Stderr => eprintln!("{line}"),
+            }
             parse(&line, &mut totals);
         }
     }
@@ -508,13 +691,54 @@ fn run_counting(command: &mut Command, parse: fn(&str, &mut Totals)) -> Result<T
     Ok(totals)
 }
 
+/// cargo-nextest's lines: `Starting 12 tests across 3 binaries (1 test
+/// skipped)` and `Summary [   2.004s] 3 tests run: 1 passed, 1 failed, 1
+/// timed out, 1 skipped`. Everything that is neither passed nor skipped
+/// (failed, timed out, exec failed) counts as failed.
+fn nextest_line(line: &str, totals: &mut Totals) {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("Starting ") {
+        if let Some((_, binaries)) = rest.split_once(" across ") {
+            totals.binaries += leading_number(binaries);
+        }
+        return;
+    }
+    let Some(rest) = line.strip_prefix("Summary [") else {
+        return;
+    };
+    let Some((_, counts)) = rest.split_once(" run: ") else {
+        return;
+    };
+    for part in counts.split(", ") {
+        // `4 passed (1 slow)`: only the number and the first word count.
+        let part = part.split(" (").next().unwrap_or_default();
+        let n = leading_number(part);
+        let label = part.trim_start_matches(|c: char| c.is_ascii_digit()).trim();
+        match label {
+            "passed" => totals.passed += n,
+            "skipped" => totals.skipped += n,
+            _ => totals.failed += n,
+        }
+    }
+}
+
+/// The number a text starts with (0 if none).
+fn leading_number(text: &str) -> u64 {
+    let digits: String = text
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap_or(0)
+}
+
 /// `test result: ok. 5 passed; 0 failed; 1 ignored; ...`
 fn libtest_line(line: &str, totals: &mut Totals) {
     if let Some(summary) = line.strip_prefix("test result: ") {
         totals.binaries += 1;
         totals.passed += count(summary, "passed");
         totals.failed += count(summary, "failed");
-        totals.ignored += count(summary, "ignored");
+        totals.skipped += count(summary, "ignored");
     }
 }
 
@@ -555,4 +779,51 @@ fn count(summary: &str, label: &str) -> u64 {
         })
         .find_map(|n| n.trim().parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nextest_lines_are_counted() {
+        let mut totals = Totals::default();
+        for line in [
+            "    Starting 3 tests across 2 binaries (1 test skipped)",
+            "        FAIL [   0.170s] (1/3) nx::t bad",
+            "    test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured",
+            "     Summary [   2.004s] 3 tests run: 1 passed, 1 failed, 1 timed out, 1 skipped",
+            "    Starting 7 tests across 1 binary",
+            "     Summary [   9.000s] 7 tests run: 7 passed (2 slow), 0 skipped",
+        ] {
+            nextest_line(line, &mut totals);
+        }
+        assert_eq!(
+            (
+                totals.passed,
+                totals.failed,
+                totals.skipped,
+                totals.binaries
+            ),
+            (8, 2, 1, 3)
+        );
+    }
+
+    #[test]
+    fn libtest_lines_are_counted() {
+        let mut totals = Totals::default();
+        libtest_line(
+            "test result: ok. 5 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
+            &mut totals,
+        );
+        assert_eq!(
+            (
+                totals.passed,
+                totals.failed,
+                totals.skipped,
+                totals.binaries
+            ),
+            (5, 0, 1, 1)
+        );
+    }
 }

@@ -73,6 +73,37 @@ impl BleTransport {
             .ok_or_else(|| TransportError::AdapterUnavailable("no Bluetooth adapter".into()))
     }
 
+    /// The Keyway devices the adapter hears now, with their peripherals by
+    /// handle. Devices it remembers without an RSSI (not heard in this
+    /// discovery) are left out.
+    async fn heard(
+        &self,
+        adapter: &Adapter,
+    ) -> Result<(Vec<HeardDevice>, HashMap<String, Peripheral>), TransportError> {
+        let mut heard = Vec::new();
+        let mut seen = HashMap::new();
+        for peripheral in adapter.peripherals().await.map_err(unavailable)? {
+            // A device can vanish between the listing and this read.
+            let Ok(Some(properties)) = peripheral.properties().await else {
+                continue;
+            };
+            if !properties.services.contains(&service_uuid()) || properties.rssi.is_none() {
+                continue;
+            }
+            let Some(payload) = properties.manufacturer_data.get(&COMPANY_ID) else {
+                continue;
+            };
+            let device = peripheral.id().to_string();
+            heard.push(HeardDevice {
+                device: device.clone(),
+                manufacturer_data: payload.clone(),
+                rssi: properties.rssi,
+            });
+            seen.insert(device, peripheral);
+        }
+        Ok((heard, seen))
+    }
+
     fn remembered(&self, device: &str) -> Option<Peripheral> {
         self.seen
             .lock()
@@ -111,31 +142,13 @@ impl LockTransport for BleTransport {
             Err(e) => return Err(unavailable(e)),
         }
         tokio::time::sleep(duration).await;
-        let peripherals = adapter.peripherals().await;
+        // Read what was heard while the discovery still runs: BlueZ forgets
+        // every device's RSSI as soon as the last discovery stops.
+        let heard = self.heard(&adapter).await;
         if let Err(e) = adapter.stop_scan().await {
             log::debug!("stopping the scan failed: {e}");
         }
-        let mut heard = Vec::new();
-        let mut seen = HashMap::new();
-        for peripheral in peripherals.map_err(unavailable)? {
-            // A device can vanish between the listing and this read.
-            let Ok(Some(properties)) = peripheral.properties().await else {
-                continue;
-            };
-            if !properties.services.contains(&service_uuid()) || properties.rssi.is_none() {
-                continue;
-            }
-            let Some(payload) = properties.manufacturer_data.get(&COMPANY_ID) else {
-                continue;
-            };
-            let device = peripheral.id().to_string();
-            heard.push(HeardDevice {
-                device: device.clone(),
-                manufacturer_data: payload.clone(),
-                rssi: properties.rssi,
-            });
-            seen.insert(device, peripheral);
-        }
+        let (heard, seen) = heard?;
         *self
             .seen
             .lock()

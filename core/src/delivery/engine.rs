@@ -334,13 +334,19 @@ impl DeliveryEngine {
         let mut visit = Visit::default();
         let attempts = self.config.attempts.max(1);
         let mut last = DeliveryFailure::ConnectionLost;
+        let mut seen = seen.clone();
         for attempt in 1..=attempts {
             if attempt > 1 {
                 let delay = self.config.backoff.delay(attempt - 1);
                 log::debug!("visiting lock {} again in {delay:?}", seen.lock_id);
                 tokio::time::sleep(delay).await;
+                // A lock whose state changed, or that restarted, advertises
+                // under a new address: find it again by its key.
+                if let Some(found) = self.find_again(&seen).await {
+                    seen = found;
+                }
             }
-            let result = self.attempt(seen, server, &mut visit).await;
+            let result = self.attempt(&seen, server, &mut visit).await;
             match result {
                 Ok(outcome) => {
                     log::info!("lock {}: {}", seen.lock_id, outcome.code());
@@ -361,6 +367,16 @@ impl DeliveryEngine {
             }
         }
         report(DeliveryOutcome::Failed(last), attempts)
+    }
+
+    /// The lock `seen` as a short scan hears it now (its address may have
+    /// changed); `None` when the scan does not hear it.
+    async fn find_again(&self, seen: &LockSighting) -> Option<LockSighting> {
+        let listen = self.config.scan_time.min(Duration::from_millis(500));
+        let heard = self.transport.scan(listen).await.ok()?;
+        super::resolve(&heard, std::slice::from_ref(&seen.key))
+            .into_iter()
+            .next()
     }
 
     /// One connection: opens it (and a server ticket at the same time when

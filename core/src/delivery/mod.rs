@@ -72,6 +72,9 @@ pub struct LockSighting {
     pub locked_out: bool,
     /// Received signal strength in dBm; `None` when the stack did not report one.
     pub rssi: Option<i16>,
+    /// The key that recognised it (the engine finds the lock again with it
+    /// when a retry follows a change of address).
+    pub key: AdvertKey,
 }
 
 impl LockSighting {
@@ -91,6 +94,9 @@ pub fn resolve(heard: &[HeardDevice], keys: &[AdvertKey]) -> Vec<LockSighting> {
         let Ok(Some(advert)) = resolve_any(&device.manufacturer_data, keys) else {
             continue;
         };
+        let Some(key) = keys.iter().find(|k| k.lock_id() == advert.lock_id) else {
+            continue;
+        };
         let sighting = LockSighting {
             lock_id: advert.lock_id,
             device: device.device.clone(),
@@ -98,6 +104,7 @@ pub fn resolve(heard: &[HeardDevice], keys: &[AdvertKey]) -> Vec<LockSighting> {
             events_pending: advert.events_pending,
             locked_out: advert.locked_out,
             rssi: device.rssi,
+            key: key.clone(),
         };
         match sightings.iter_mut().find(|s| s.lock_id == sighting.lock_id) {
             Some(known) if known.rssi < sighting.rssi => *known = sighting,

@@ -39,9 +39,22 @@ struct Shared {
     /// Drop the link instead of sending the lock's next answers: after this
     /// many more answers (0: never).
     drop_answer: AtomicU32,
+    /// The lock's address now (a lock rotates it when its state changes).
+    address: Mutex<String>,
+    /// Rotate the address whenever a link drops.
+    rotate_on_drop: AtomicBool,
 }
 
 struct MemoryTransport(Arc<Shared>);
+
+impl Shared {
+    fn rotate(&self) {
+        if self.rotate_on_drop.load(Ordering::SeqCst) {
+            let mut address = self.address.lock().unwrap();
+            *address = format!("{address}'");
+        }
+    }
+}
 
 struct MemoryLink {
     shared: Arc<Shared>,
@@ -55,7 +68,7 @@ impl LockTransport for MemoryTransport {
     async fn scan(&self, _: Duration) -> Result<Vec<HeardDevice>, TransportError> {
         let payload = self.0.lock.lock().unwrap().advertising_payload(now());
         Ok(vec![HeardDevice {
-            device: DEVICE.into(),
+            device: self.0.address.lock().unwrap().clone(),
             manufacturer_data: payload,
             rssi: Some(self.0.rssi),
         }])
@@ -66,7 +79,7 @@ impl LockTransport for MemoryTransport {
         device: &str,
         _: Duration,
     ) -> Result<Arc<dyn LockLink>, TransportError> {
-        if device != DEVICE {
+        if device != *self.0.address.lock().unwrap() {
             return Err(TransportError::NotFound(device.into()));
         }
         self.0.connects.fetch_add(1, Ordering::SeqCst);
@@ -98,6 +111,7 @@ impl LockLink for MemoryLink {
                 if left == 1 {
                     *self.alive.lock().unwrap() = false;
                     lock.disconnected();
+                    self.shared.rotate();
                     return Err(TransportError::Disconnected);
                 }
             }
@@ -204,6 +218,8 @@ fn setup(rssi: i16) -> (Arc<Shared>, DeliveryEngine, MemoryServer) {
         connects: AtomicU32::new(0),
         drop_after: AtomicU32::new(0),
         drop_answer: AtomicU32::new(0),
+        address: Mutex::new(DEVICE.into()),
+        rotate_on_drop: AtomicBool::new(false),
     });
     let config = DeliveryConfig {
         scan_time: Duration::ZERO,
@@ -342,6 +358,22 @@ async fn receipts_lost_after_the_lock_applied_come_back_on_the_next_connection()
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_retry_finds_the_lock_again_at_its_new_address() {
+    let (shared, engine, server) = setup(-60);
+    *server.plan.lock().unwrap() = Plan::Put(3);
+    // The lock applies the job, the link drops before its answer, and the
+    // lock moves to a new address (its state changed).
+    shared.drop_answer.store(2, Ordering::SeqCst);
+    shared.rotate_on_drop.store(true, Ordering::SeqCst);
+    let seen = sighting(&engine).await;
+    let report = engine.visit(&seen, &server).await;
+    assert_eq!(report.attempts, 2, "{report:?}");
+    assert_eq!(receipts(&report)[0].outcome, Outcome::Applied);
+    assert_ne!(*shared.address.lock().unwrap(), seen.device);
+    assert_eq!(applied_jobs(&shared), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn misrouted_and_altered_jobs_change_nothing() {
     let (shared, engine, server) = setup(-60);
     let other = LockKeys::derive(&root(), LockId([1; 8]));
@@ -418,6 +450,7 @@ fn the_engine_and_its_futures_are_send() {
         events_pending: true,
         locked_out: false,
         rssi: None,
+        key: keys().advert_key().clone(),
     };
     send(&engine.visit(&seen, &server));
     send(&engine.scan());

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use keyway_server::app::DbArgs;
 use keyway_server::db::Store;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
+use rustix::process::Signal;
 use serde_json::{Value, json};
 use utoipa::OpenApi as _;
 
@@ -401,11 +403,7 @@ impl Server {
 
     /// Stops the server with SIGTERM and waits for a clean exit.
     pub fn stop(mut self) -> Vec<String> {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
+        signal(&self.child, Signal::TERM).expect("send SIGTERM to the server");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "server exited with {status}");
         std::thread::sleep(Duration::from_millis(100));
@@ -423,6 +421,13 @@ impl Server {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends SIGKILL to the server without reaping it, through a shared
+    /// reference (threads may still be using the server); [`Server::kill`]
+    /// or dropping it reaps it.
+    pub fn kill_now(&self) {
+        signal(&self.child, Signal::KILL).expect("send SIGKILL to the server");
     }
 
     /// Kills the server with SIGKILL (no shutdown, no flush) and reaps it.
@@ -449,6 +454,49 @@ impl Drop for Server {
             undocumented.is_empty(),
             "answers the OpenAPI document does not list (document them in the handler's #[utoipa::path] or in api/openapi.rs): {undocumented:?}"
         );
+    }
+}
+
+/// Sends `signal` to a child that has not been reaped yet (through rustix:
+/// no `kill` program needed).
+fn signal(child: &Child, signal: Signal) -> std::io::Result<()> {
+    rustix::process::kill_process(rustix::process::Pid::from_child(child), signal)
+        .map_err(std::io::Error::from)
+}
+
+/// A flag the threads of a multi-threaded test share, so that a failure in
+/// any of them (or in the thread that controls them) stops the others: each
+/// thread holds a [`StopGuard`] and checks [`Stop::is_set`] in its loop.
+#[derive(Debug, Default)]
+pub struct Stop(AtomicBool);
+
+impl Stop {
+    /// Whether some thread has ended (or failed) and the others should stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Tells every thread to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// A guard that sets the flag if its thread panics (a failed assertion
+    /// or `expect`) while holding it.
+    pub fn guard(&self) -> StopGuard<'_> {
+        StopGuard(self)
+    }
+}
+
+/// Sets its [`Stop`] when dropped by a panic unwinding.
+#[derive(Debug)]
+pub struct StopGuard<'a>(&'a Stop);
+
+impl Drop for StopGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.set();
+        }
     }
 }
 
