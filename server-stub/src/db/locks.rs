@@ -111,7 +111,7 @@ impl LockRow {
         RootKey::from_hex(&hex).map_err(|e| Error::internal("root key", e))
     }
 
-    /// A shared door any resident of the property relays jobs to.
+    /// Whether this is a door of unit `unit_id`.
     pub fn is_unit_door_of(&self, unit_id: &str) -> bool {
         self.access_point == AccessPoint::UnitDoor && self.unit_id.as_deref() == Some(unit_id)
     }
