@@ -90,7 +90,10 @@ impl Default for RetryPolicy {
 /// Where the client keeps its data and whom it talks to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
-    /// The server, like `https://keyway.example.org` (no path).
+    /// The server, like `https://keyway.example.org` (a path prefix is
+    /// allowed; no query, fragment or credentials). [`Client::open`] refuses
+    /// plain `http://` unless the host is this device (`localhost`,
+    /// `127.0.0.0/8`, `[::1]`): `invalid_argument`.
     pub server_url: String,
     /// A directory of the app's own; the store is `keyway.sqlite3` in it.
     pub data_dir: PathBuf,
@@ -511,7 +514,9 @@ enum Sent {
 
 impl Client {
     /// Opens (or creates) the store in `config.data_dir`. Nothing goes over
-    /// the network.
+    /// the network. Fails with `invalid_argument` for a device name that is
+    /// empty or longer than 100 characters, and for a server URL that is not
+    /// `https://` (plain `http://` only to this device itself).
     pub fn open(config: ClientConfig) -> Result<Self, ClientError> {
         if config.device_name.trim().is_empty() || config.device_name.chars().count() > 100 {
             return Err(ClientError::invalid(

@@ -159,3 +159,86 @@ fn bad_input_is_refused_before_anything_is_stored() {
         "bluetooth_unavailable"
     );
 }
+
+#[test]
+fn a_plain_http_server_is_refused_unless_it_is_on_this_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |url: &str| Client::open(ClientConfig::new(url, dir.path(), "phone"));
+    for url in [
+        "http://keyway.example.org",
+        "HTTP://keyway.example.org/",
+        "http://192.168.1.20:8080",
+        "http://10.0.0.1",
+        "http://[2001:db8::1]:8080",
+        // Look like loopback to a prefix check; the host is elsewhere.
+        "http://127.0.0.1.nip.io",
+        "http://localhost.keyway.example.org",
+        "http://127.0.0.1@keyway.example.org",
+        "http://localhost:80@keyway.example.org",
+        "http://[::ffff:c0a8:114]",
+        // Not a server URL at all.
+        "ftp://keyway.example.org",
+        "keyway.example.org",
+        "https://keyway.example.org/?token=x",
+        "https://keyway.example.org/#x",
+    ] {
+        let err = open(url).expect_err(url);
+        assert_eq!(err.code(), "invalid_argument", "{url}: {err}");
+    }
+    let err = open("http://keyway.example.org").unwrap_err();
+    assert!(err.to_string().contains("https://"), "{err}");
+    for url in [
+        "https://keyway.example.org",
+        "https://keyway.example.org/",
+        "https://192.168.1.20:8443",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:3000",
+        "http://127.10.20.30",
+        "http://[::1]:8080/",
+    ] {
+        open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
+
+/// A server (or someone in its place) that answers the login with a redirect
+/// to another host: the phone must not send the API token after it.
+#[test]
+fn a_redirect_never_carries_the_login_elsewhere() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere_addr}/v1/login\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ClientConfig::new(format!("http://{server_addr}"), dir.path(), "phone");
+    config.retry.attempts = 1;
+    config.request_timeout = Duration::from_secs(5);
+    let client = Client::open(config).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(client.login("kwa_secret-api-token"));
+    assert!(result.is_err(), "a redirect is not a login");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        elsewhere.accept().is_err(),
+        "the redirect was followed: the API token went to another host"
+    );
+    assert_eq!(client.session().unwrap(), None);
+}
