@@ -2,10 +2,17 @@
 //! outbox offline and online, refusals, restarts, events. Bluetooth is in
 //! `delivery.rs` and the kill test in `kill.rs` (separate processes).
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyway_core::api::{CodeState, CodeStatus, GuestType};
-use keyway_core::client::{Client, ClientConfig, ClientError, ClientEvent, NewCode, PendingOp};
+use keyway_core::client::{
+    Client, ClientConfig, ClientError, ClientEvent, DEVICE_TOKEN, FileSecretStore, NewCode,
+    PendingOp, SECRETS_FILE, SecretStore, SecretStoreError,
+};
 use keyway_core::policy::Rule;
 use keyway_core::schedule::{Schedule, Window};
 use keyway_tests::fixture::{Fixture, FixtureOptions};
@@ -14,11 +21,93 @@ fn world() -> Fixture {
     Fixture::start(FixtureOptions::server_only()).expect("fixture")
 }
 
-fn client(f: &Fixture, dir: &std::path::Path) -> Client {
+fn config(f: &Fixture, dir: &Path) -> ClientConfig {
     let mut config = ClientConfig::new(&f.info.server_url, dir, "test phone");
     config.retry.attempts = 2;
     config.request_timeout = Duration::from_secs(10);
-    Client::open(config).expect("open")
+    config
+}
+
+fn client(f: &Fixture, dir: &Path) -> Client {
+    Client::open(config(f, dir)).expect("open")
+}
+
+/// An app's key store (the Android Keystore, the iOS Keychain) as a test
+/// double: secrets in memory, and a switch that makes every call fail.
+#[derive(Default)]
+struct Keychain {
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+    broken: AtomicBool,
+}
+
+impl Keychain {
+    fn check(&self) -> Result<(), SecretStoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(SecretStoreError::new("the keychain is locked"));
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> Option<String> {
+        let secrets = self.secrets.lock().unwrap();
+        let token = secrets.get(DEVICE_TOKEN)?;
+        Some(String::from_utf8(token.clone()).unwrap())
+    }
+}
+
+impl SecretStore for Keychain {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+        self.check()?;
+        Ok(self.secrets.lock().unwrap().get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+        self.check()?;
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+        self.check()?;
+        self.secrets.lock().unwrap().remove(name);
+        Ok(())
+    }
+}
+
+/// What someone who copies the data directory finds: each needle that occurs
+/// in the raw bytes of any file under `dir`, with the file.
+fn found_in_files(dir: &Path, needles: &[String]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(format!("{needle} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// Whether the server still takes `token`.
+fn server_takes(f: &Fixture, token: &str) -> bool {
+    reqwest::blocking::Client::new()
+        .get(format!("{}/v1/me", f.info.server_direct_url))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .status()
+        .is_success()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -305,4 +394,112 @@ fn a_request_the_server_refuses_later_shows_as_failed_until_dismissed() {
     assert_eq!(err.code(), "no_locks", "{err}");
     assert!(bob.codes().unwrap().is_empty());
     assert!(bob.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn the_device_token_lives_in_the_apps_secret_store_never_in_the_database() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let keychain = Arc::new(Keychain::default());
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    rt.block_on(phone.pick_code("4821", NewCode::resident()))
+        .unwrap();
+    let token = keychain.token().expect("the token is in the keychain");
+    assert!(token.starts_with("kwd_"));
+    // Someone who copies the data directory finds no device token in it.
+    let found = found_in_files(dir.path(), &[token.clone(), "kwd_".into()]);
+    assert!(found.is_empty(), "{found:?}");
+    // The phone works from the keychain, across a restart too.
+    drop(phone);
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    rt.block_on(phone.sync()).unwrap();
+
+    // A keychain holding a token this store did not save (shared by mistake,
+    // left by an earlier installation): never sent, the phone is logged out.
+    let bob_keychain = Arc::new(Keychain::default());
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob =
+        Client::open_with_secret_store(config(&f, bob_dir.path()), bob_keychain.clone()).unwrap();
+    rt.block_on(bob.login(&f.info.tokens["bob"])).unwrap();
+    let bobs_token = bob_keychain.token().unwrap();
+    keychain.set(DEVICE_TOKEN, bobs_token.as_bytes()).unwrap();
+    assert!(matches!(
+        rt.block_on(phone.sync()),
+        Err(ClientError::NotLoggedIn)
+    ));
+    keychain.set(DEVICE_TOKEN, token.as_bytes()).unwrap();
+    rt.block_on(phone.sync()).unwrap();
+
+    // Logout ends the token at the server and takes it out of the keychain.
+    rt.block_on(phone.logout()).unwrap();
+    assert_eq!(keychain.token(), None);
+    assert!(!server_takes(&f, &token));
+    assert!(server_takes(&f, &bobs_token));
+}
+
+#[test]
+fn without_an_app_secret_store_the_token_is_in_a_file_only_its_owner_reads() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let phone = client(&f, dir.path());
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let file = FileSecretStore::in_dir(dir.path());
+    let token = String::from_utf8(file.get(DEVICE_TOKEN).unwrap().unwrap()).unwrap();
+    assert!(server_takes(&f, &token));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(dir.path().join(SECRETS_FILE)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let mut database = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != SECRETS_FILE {
+            database.push(path);
+        }
+    }
+    for path in &database {
+        let found = found_in_files(path, std::slice::from_ref(&token));
+        assert!(found.is_empty(), "{found:?}");
+    }
+    rt.block_on(phone.logout()).unwrap();
+    assert!(!dir.path().join(SECRETS_FILE).exists());
+    assert!(!server_takes(&f, &token));
+}
+
+#[test]
+fn a_failing_secret_store_is_a_typed_error_and_never_a_half_login() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let keychain = Arc::new(Keychain::default());
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    keychain.broken.store(true, Ordering::SeqCst);
+    let err = rt
+        .block_on(phone.login(&f.info.tokens["alice"]))
+        .unwrap_err();
+    assert_eq!(err.code(), "secret_store", "{err}");
+    assert_eq!(phone.session().unwrap(), None);
+    keychain.broken.store(false, Ordering::SeqCst);
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let token = keychain.token().unwrap();
+    keychain.broken.store(true, Ordering::SeqCst);
+    assert_eq!(
+        rt.block_on(phone.sync()).unwrap_err().code(),
+        "secret_store"
+    );
+    // Logout still wipes the store, and says the keychain failed.
+    let err = rt.block_on(phone.logout()).unwrap_err();
+    assert_eq!(err.code(), "secret_store");
+    assert_eq!(phone.session().unwrap(), None);
+    keychain.broken.store(false, Ordering::SeqCst);
+    assert_eq!(keychain.token().as_deref(), Some(token.as_str()));
+    assert!(matches!(
+        rt.block_on(phone.sync()),
+        Err(ClientError::NotLoggedIn)
+    ));
 }

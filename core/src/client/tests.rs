@@ -1,6 +1,9 @@
 //! Store-level tests on a real SQLite file (no server: the end-to-end tests
 //! against a real server are in the keyway-tests crate).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use super::store::{self, Store};
 use super::*;
 
@@ -241,4 +244,73 @@ fn a_redirect_never_carries_the_login_elsewhere() {
         "the redirect was followed: the API token went to another host"
     );
     assert_eq!(client.session().unwrap(), None);
+}
+
+/// An app's key store as a test double.
+#[derive(Default)]
+struct MemorySecrets {
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl SecretStore for MemorySecrets {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        Ok(lock(&self.secrets).get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        lock(&self.secrets).insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        lock(&self.secrets).remove(name);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_token_an_older_version_kept_in_the_database_moves_to_the_secret_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "kwd_legacy-token-kept-in-meta-by-version-one-0123456789";
+    {
+        let s = store_in(dir.path());
+        s.write(|tx| {
+            store::set_meta(&tx.tx, "device_token", token)?;
+            store::set_meta(&tx.tx, "device_id", "dev_1")
+        })
+        .unwrap();
+    }
+    let config = ClientConfig::new("http://127.0.0.1:9", dir.path(), "phone");
+    // The secret store is locked: the open fails, typed, and nothing is lost.
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = Client::open_with_secret_store(config.clone(), secrets.clone()).unwrap_err();
+    assert_eq!(err.code(), "secret_store", "{err}");
+    secrets
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let client = Client::open_with_secret_store(config, secrets.clone()).unwrap();
+    assert_eq!(
+        lock(&secrets.secrets).get(DEVICE_TOKEN).map(Vec::as_slice),
+        Some(token.as_bytes())
+    );
+    assert_eq!(client.token().unwrap(), token);
+    let kept = client
+        .inner
+        .store
+        .read(|c| store::get_meta(c, "device_token"))
+        .unwrap();
+    assert_eq!(kept, None, "the database no longer holds the token");
 }
