@@ -3,8 +3,55 @@
 package keyway.tests
 
 import java.nio.file.Files
+import java.nio.file.Path
+import java.util.concurrent.ConcurrentHashMap
+import kotlinx.coroutines.runBlocking
 import uniffi.keyway_mobile.KeywayClient
 import uniffi.keyway_mobile.KeywayException
+import uniffi.keyway_mobile.SecretStore
+import uniffi.keyway_mobile.SecretStoreFailure
+
+/** The app's key store (Android Keystore, iOS Keychain) as a test double. */
+class Keychain : SecretStore {
+    val secrets = ConcurrentHashMap<String, ByteArray>()
+    val ever: MutableList<ByteArray> = java.util.Collections.synchronizedList(mutableListOf())
+    @Volatile var failure: Throwable? = null
+
+    private fun ensureWorking() {
+        failure?.let { throw it }
+    }
+
+    override fun get(name: String): ByteArray? {
+        ensureWorking()
+        return secrets[name]
+    }
+
+    override fun set(name: String, value: ByteArray) {
+        ensureWorking()
+        secrets[name] = value
+        ever.add(value)
+    }
+
+    override fun delete(name: String) {
+        ensureWorking()
+        secrets.remove(name)
+    }
+}
+
+fun ByteArray.contains(needle: ByteArray): Boolean =
+    (0..size - needle.size).any { i -> needle.indices.all { this[i + it] == needle[it] } }
+
+/** What someone who copies the data directory finds: each needle in the raw bytes of any file. */
+fun foundInFiles(dir: Path, needles: List<ByteArray>): List<String> {
+    val found = mutableListOf<String>()
+    Files.walk(dir).use { paths ->
+        paths.filter { Files.isRegularFile(it) }.forEach { path ->
+            val bytes = Files.readAllBytes(path)
+            needles.filter { bytes.contains(it) }.forEach { found.add("${String(it)} in ${path.fileName}") }
+        }
+    }
+    return found
+}
 
 val securityTests: List<Pair<String, () -> Unit>> = listOf(
     "a plain http server is refused unless it is this device" to {
@@ -20,6 +67,39 @@ val securityTests: List<Pair<String, () -> Unit>> = listOf(
         }
         for (url in listOf("https://keyway.example.org", "http://localhost:8080", "http://[::1]:8080")) {
             KeywayClient(url, dir, "Kotlin test phone")
+        }
+    },
+    "the device token goes to the app's secret store, not the database" to {
+        runBlocking {
+            val dir = Files.createTempDirectory("keyway-kotlin")
+            val keychain = Keychain()
+            val phone = KeywayClient(World.server, dir.toString(), "Kotlin test phone", keychain)
+            phone.login(World.alice)
+            val token = keychain.secrets["device_token"] ?: throw CheckFailed("no token in the keychain")
+            check(String(token).startsWith("kwd_")) { "not a device token" }
+            val found = foundInFiles(dir, listOf(token, "kwd_".toByteArray()))
+            check(found.isEmpty()) { "$found" }
+            phone.sync()
+            phone.logout()
+            check(keychain.secrets.isEmpty()) { "logout leaves ${keychain.secrets.keys}" }
+        }
+    },
+    "a failing secret store is a typed error, not a crash" to {
+        runBlocking {
+            val dir = Files.createTempDirectory("keyway-kotlin")
+            val keychain = Keychain()
+            val phone = KeywayClient(World.server, dir.toString(), "Kotlin test phone", keychain)
+            keychain.failure = SecretStoreFailure.Unavailable("the device is locked")
+            val e = expectThrows<KeywayException.SecretStore> { runBlocking { phone.login(World.alice) } }
+            check(e.detail.contains("the device is locked")) { e.detail }
+            check(phone.session() == null) { "a half login" }
+            keychain.failure = null
+            phone.login(World.alice)
+            // An exception the implementation does not declare: still typed.
+            keychain.failure = IllegalStateException("a bug in the app's key store")
+            expectThrows<KeywayException.SecretStore> { runBlocking { phone.sync() } }
+            expectThrows<KeywayException.SecretStore> { runBlocking { phone.logout() } }
+            check(phone.session() == null) { "the store is wiped all the same" }
         }
     },
 )
