@@ -503,3 +503,132 @@ fn a_failing_secret_store_is_a_typed_error_and_never_a_half_login() {
         Err(ClientError::NotLoggedIn)
     ));
 }
+
+/// Every log record of this process (the phone's side; the server is another
+/// process), at every level, dependencies included.
+struct Collect;
+
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Collect {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        RECORDS.lock().unwrap().push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn collect_logs() {
+    static COLLECT: Collect = Collect;
+    let _ = log::set_logger(&COLLECT);
+    log::set_max_level(log::LevelFilter::Trace);
+}
+
+/// Lets the community's residents use 6-digit codes (the manager's policy).
+fn enable_six_digit_codes(f: &Fixture) {
+    let http = reqwest::blocking::Client::new();
+    let url = format!("{}/v1/manage/policy", f.info.server_direct_url);
+    let mut policy: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(&f.info.tokens["mia"])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    policy["six_digit_codes"] = true.into();
+    let status = http
+        .put(&url)
+        .bearer_auth(&f.info.tokens["mia"])
+        .header("idempotency-key", "six-digit-codes")
+        .json(&policy)
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
+fn device_token(dir: &Path) -> String {
+    let token = FileSecretStore::in_dir(dir).get(DEVICE_TOKEN).unwrap();
+    String::from_utf8(token.expect("logged in")).unwrap()
+}
+
+/// Someone who gets the phone's files after its user logged out (or after
+/// another user logged in on it) searches them for the device token and for
+/// every code the phone held: the mirror, codes created here, requests in the
+/// outbox, digits changed away. 6-digit codes, so no chance match.
+#[test]
+fn after_logout_or_another_users_login_no_token_or_code_is_left_in_the_files() {
+    collect_logs();
+    let f = world();
+    enable_six_digit_codes(&f);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let phone = client(&f, dir.path());
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let six = |mut new: NewCode| {
+        new.length = Some(6);
+        new
+    };
+    let picked = rt
+        .block_on(phone.pick_code("582619", NewCode::resident()))
+        .unwrap();
+    rt.block_on(phone.change_code(&picked.id, Some("730416"), None))
+        .unwrap();
+    rt.block_on(phone.generate_code(six(NewCode::resident())))
+        .unwrap();
+    rt.block_on(phone.generate_code(six(NewCode::guest(GuestType::Permanent, None))))
+        .unwrap();
+    f.net.set_up(false);
+    rt.block_on(phone.pick_code("941752", NewCode::resident()))
+        .unwrap();
+    let mut unit_only = six(NewCode::resident());
+    unit_only.lock_ids = Some(vec![f.info.locks["unit_4b"].clone()]);
+    rt.block_on(phone.generate_code(unit_only)).unwrap();
+    f.net.set_up(true);
+    assert_eq!(phone.outbox().unwrap().len(), 2, "two requests queued");
+    let mut held: Vec<String> = vec!["582619".into(), "730416".into(), "941752".into()];
+    held.extend(phone.codes().unwrap().into_iter().filter_map(|c| c.value));
+    held.sort();
+    held.dedup();
+    assert_eq!(held.len(), 6, "{held:?}");
+    assert!(held.iter().all(|v| v.len() == 6), "{held:?}");
+    assert!(
+        !found_in_files(dir.path(), &held).is_empty(),
+        "the search finds the codes while they are held"
+    );
+    let alice_token = device_token(dir.path());
+
+    // Bob logs in on the same phone: Alice's data is wiped.
+    rt.block_on(phone.login(&f.info.tokens["bob"])).unwrap();
+    let mut needles = held.clone();
+    needles.push(alice_token);
+    let found = found_in_files(dir.path(), &needles);
+    assert!(found.is_empty(), "after another user's login: {found:?}");
+
+    // Bob logs out: nothing of his either.
+    let bob_token = device_token(dir.path());
+    rt.block_on(phone.logout()).unwrap();
+    needles.push(bob_token);
+    let found = found_in_files(dir.path(), &needles);
+    assert!(found.is_empty(), "after logout: {found:?}");
+    assert!(!dir.path().join(SECRETS_FILE).exists());
+
+    // Nor did any log line carry them, or the API tokens, at any level.
+    needles.push(f.info.tokens["alice"].clone());
+    needles.push(f.info.tokens["bob"].clone());
+    let records = RECORDS.lock().unwrap();
+    assert!(
+        records.iter().any(|r| r.contains("logged in as a resident")),
+        "the phone's logs were collected"
+    );
+    for record in records.iter() {
+        for needle in &needles {
+            assert!(!record.contains(needle.as_str()), "{needle} logged: {record}");
+        }
+    }
+}

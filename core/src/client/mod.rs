@@ -708,6 +708,8 @@ impl Client {
             self.logout_at_server(&answer.device_token).await;
             return Err(e);
         }
+        // Another user's data was wiped: scrub the file of it.
+        self.inner.store.scrub_if_pending()?;
         log::info!(
             "logged in as a {} (device {})",
             me.user.role.as_str(),
@@ -733,6 +735,7 @@ impl Client {
         let forgotten = self.inner.secrets.delete(DEVICE_TOKEN);
         self.inner.store.write(store::wipe)?;
         self.publish();
+        self.inner.store.scrub_if_pending()?;
         Ok(forgotten?)
     }
 
@@ -846,8 +849,10 @@ fn move_legacy_token(store: &Store, secrets: &dyn SecretStore) -> Result<(), Cli
             TOKEN_DIGEST,
             &secrets::token_digest(token.as_bytes()),
         )?;
-        store::delete_meta(&tx.tx, "device_token")
+        store::delete_meta(&tx.tx, "device_token")?;
+        store::mark_for_scrub(tx)
     })?;
+    store.scrub_if_pending()?;
     log::info!("moved the device token from the database to the secret store");
     Ok(())
 }

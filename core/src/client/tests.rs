@@ -313,4 +313,45 @@ fn a_token_an_older_version_kept_in_the_database_moves_to_the_secret_store() {
         .read(|c| store::get_meta(c, "device_token"))
         .unwrap();
     assert_eq!(kept, None, "the database no longer holds the token");
+    // Nor do its files, free pages and write-ahead log included.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is still in {}",
+            path.display()
+        );
+    }
+}
+
+/// Whether `needle` is anywhere in the raw bytes of a file in `dir`.
+fn in_files(dir: &std::path::Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn a_wipe_cut_short_by_a_kill_is_scrubbed_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_in(dir.path());
+    s.write(|tx| {
+        store::put_code(tx, "code_1", r#"{"value": "582619"}"#)?;
+        store::enqueue(tx, "code_1", "change", r#"{"code": "730416"}"#, "k")?;
+        Ok(())
+    })
+    .unwrap();
+    s.write(store::wipe).unwrap();
+    // Killed before the scrub: the connection never closes (closing would
+    // checkpoint), the write-ahead log keeps the old pages.
+    std::mem::forget(s);
+    assert!(
+        in_files(dir.path(), "582619") && in_files(dir.path(), "730416"),
+        "the old pages are there to find"
+    );
+    let _s = store_in(dir.path());
+    assert!(!in_files(dir.path(), "582619"));
+    assert!(!in_files(dir.path(), "730416"));
 }

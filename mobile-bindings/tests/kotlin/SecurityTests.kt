@@ -2,10 +2,16 @@
 // is an attacker's attempt that must fail (docs/security.md, "Stolen phone").
 package keyway.tests
 
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.nio.file.Path
+import java.util.UUID
 import java.util.concurrent.ConcurrentHashMap
 import kotlinx.coroutines.runBlocking
+import uniffi.keyway_mobile.CodeOptions
 import uniffi.keyway_mobile.KeywayClient
 import uniffi.keyway_mobile.KeywayException
 import uniffi.keyway_mobile.SecretStore
@@ -51,6 +57,23 @@ fun foundInFiles(dir: Path, needles: List<ByteArray>): List<String> {
         }
     }
     return found
+}
+
+fun sixDigitCodes(on: Boolean) {
+    val http = HttpClient.newHttpClient()
+    val url = URI.create("${World.server}/v1/manage/policy")
+    val mia = World.env("KEYWAY_TOKEN_MIA")
+    val get = HttpRequest.newBuilder(url).header("authorization", "Bearer $mia").GET().build()
+    val policy = http.send(get, HttpResponse.BodyHandlers.ofString()).body()
+        .replace(Regex("\"six_digit_codes\"\\s*:\\s*(true|false)"), "\"six_digit_codes\":$on")
+    val put = HttpRequest.newBuilder(url)
+        .header("authorization", "Bearer $mia")
+        .header("content-type", "application/json")
+        .header("idempotency-key", UUID.randomUUID().toString())
+        .PUT(HttpRequest.BodyPublishers.ofString(policy))
+        .build()
+    val status = http.send(put, HttpResponse.BodyHandlers.ofString()).statusCode()
+    check(status == 200) { "PUT policy: $status" }
 }
 
 val securityTests: List<Pair<String, () -> Unit>> = listOf(
@@ -100,6 +123,40 @@ val securityTests: List<Pair<String, () -> Unit>> = listOf(
             expectThrows<KeywayException.SecretStore> { runBlocking { phone.sync() } }
             expectThrows<KeywayException.SecretStore> { runBlocking { phone.logout() } }
             check(phone.session() == null) { "the store is wiped all the same" }
+        }
+    },
+    "logout leaves no token and no code in the data directory" to {
+        runBlocking {
+            sixDigitCodes(true)
+            try {
+                val dir = Files.createTempDirectory("keyway-kotlin")
+                val keychain = Keychain()
+                val phone = KeywayClient(World.server, dir.toString(), "Kotlin test phone", keychain)
+                phone.login(World.alice)
+                val held = mutableSetOf("608341", "817264", "395718")
+                val picked = phone.pickCode("608341", CodeOptions(name = "Six"))
+                phone.changeCode(picked.id, "817264")
+                held.add(phone.generateCode(CodeOptions(length = 6u)).value ?: throw CheckFailed("no digits"))
+                World.networkDown()
+                try {
+                    val offline = phone.pickCode("395718", CodeOptions(name = "Offline"))
+                    check(offline.serverId == null) { "not queued: $offline" }
+                } finally {
+                    World.networkUp()
+                }
+                // This test's codes have 6 digits, so no chance match in binary data;
+                // the phone also holds what earlier tests left on Alice's unit.
+                check(held.all { it.length == 6 }) { "$held" }
+                held.addAll(phone.codes().mapNotNull { it.value })
+                val codes = held.map { it.toByteArray() }
+                check(foundInFiles(dir, codes).isNotEmpty()) { "the search finds the codes before logout" }
+                phone.logout()
+                val found = foundInFiles(dir, codes + keychain.ever)
+                check(found.isEmpty()) { "after logout: $found" }
+                check(keychain.secrets.isEmpty()) { "logout leaves ${keychain.secrets.keys}" }
+            } finally {
+                sixDigitCodes(false)
+            }
         }
     },
 )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import http
 from keyway import keyway_mobile as keyway
 
 
@@ -52,6 +53,14 @@ def found_in_files(directory, needles):
     return found
 
 
+def six_digit_codes(world, on):
+    url = f"{world['server_url']}/v1/manage/policy"
+    mia = world["tokens"]["mia"]
+    policy = http("GET", url, token=mia)
+    policy["six_digit_codes"] = on
+    http("PUT", url, policy, token=mia)
+
+
 def test_a_plain_http_server_is_refused_unless_it_is_this_device(tmp_path):
     for url in (
         "http://keyway.example.org",
@@ -95,3 +104,32 @@ def test_a_failing_secret_store_is_a_typed_error_not_a_crash(world, tmp_path):
     with pytest.raises(keyway.KeywayError.SecretStore):
         run(phone.logout())
     assert phone.session() is None, "the store is wiped all the same"
+
+
+def test_logout_leaves_no_token_and_no_code_in_the_data_directory(world, tmp_path, network):
+    six_digit_codes(world, True)
+    try:
+        keychain = Keychain()
+        phone = keyway.KeywayClient(world["server_url"], str(tmp_path), "pytest phone", keychain)
+        run(phone.login(world["tokens"]["alice"]))
+        held = {"582619", "730416", "941752"}
+        picked = run(phone.pick_code("582619", keyway.CodeOptions(name="Six")))
+        run(phone.change_code(picked.id, "730416"))
+        generated = run(phone.generate_code(keyway.CodeOptions(length=6)))
+        held.add(generated.value)
+        network.down()
+        offline = run(phone.pick_code("941752", keyway.CodeOptions(name="Offline")))
+        assert offline.server_id is None, "queued in the outbox"
+        network.up()
+        # This test's codes have 6 digits, so no chance match in binary data;
+        # the phone also holds what earlier tests left on Alice's unit.
+        assert all(len(v) == 6 for v in held), held
+        held |= {c.value for c in phone.codes() if c.value}
+        # Before logout the codes are there to find (the search works).
+        assert found_in_files(tmp_path, [v.encode() for v in held])
+        run(phone.logout())
+        needles = [v.encode() for v in held] + keychain.ever
+        assert found_in_files(tmp_path, needles) == []
+        assert keychain.secrets == {}
+    finally:
+        six_digit_codes(world, False)
