@@ -14,6 +14,8 @@ use keyway_core::client::{
     PendingOp, SECRETS_FILE, SecretStore, SecretStoreError,
 };
 use keyway_core::policy::Rule;
+use keyway_core::protocol::seal::derive_key_bytes;
+use keyway_core::provisioning::ProvisioningFile;
 use keyway_core::schedule::{Schedule, Window};
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 
@@ -79,7 +81,7 @@ impl SecretStore for Keychain {
 
 /// What someone who copies the data directory finds: each needle that occurs
 /// in the raw bytes of any file under `dir`, with the file.
-fn found_in_files(dir: &Path, needles: &[String]) -> Vec<String> {
+fn found_in_files<N: AsRef<[u8]>>(dir: &Path, needles: &[N]) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(path) = stack.pop() {
@@ -91,12 +93,44 @@ fn found_in_files(dir: &Path, needles: &[String]) -> Vec<String> {
         }
         let bytes = std::fs::read(&path).unwrap();
         for needle in needles {
-            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                found.push(format!("{needle} in {}", path.display()));
+            let needle = needle.as_ref();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                let shown = String::from_utf8_lossy(needle);
+                found.push(format!("{shown} in {}", path.display()));
             }
         }
     }
     found
+}
+
+/// Every lock's keys from the provisioning file, each as lowercase and
+/// uppercase hex and as raw bytes: the ones that seal and open (root, job,
+/// receipt), and the advertising keys phones are given.
+fn lock_keys(f: &Fixture) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let text = std::fs::read_to_string(f.info.dir.join("provisioning.json")).unwrap();
+    let file: ProvisioningFile = serde_json::from_str(&text).unwrap();
+    assert_eq!(file.locks.len(), 3);
+    let forms = |raw: Vec<u8>| {
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        [hex.to_uppercase().into_bytes(), hex.into_bytes(), raw]
+    };
+    let (mut sealing, mut advert) = (Vec::new(), Vec::new());
+    for lock in file.locks {
+        let root = &lock.root_key;
+        let hex = root.to_hex();
+        let raw = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        sealing.extend(forms(raw));
+        for label in [&b"job"[..], b"receipt"] {
+            sealing.extend(forms(derive_key_bytes(root, lock.lock_id, label).to_vec()));
+        }
+        advert.extend(forms(
+            derive_key_bytes(root, lock.lock_id, b"advert").to_vec(),
+        ));
+    }
+    (sealing, advert)
 }
 
 /// Whether the server still takes `token`.
@@ -408,9 +442,18 @@ fn the_device_token_lives_in_the_apps_secret_store_never_in_the_database() {
         .unwrap();
     let token = keychain.token().expect("the token is in the keychain");
     assert!(token.starts_with("kwd_"));
-    // Someone who copies the data directory finds no device token in it.
+    // Someone who copies the data directory finds no device token in it,
+    // and no key that seals or opens a lock's jobs (root, job and receipt
+    // keys, as hex or raw bytes).
     let found = found_in_files(dir.path(), &[token.clone(), "kwd_".into()]);
     assert!(found.is_empty(), "{found:?}");
+    let (sealing, advert) = lock_keys(&f);
+    let found = found_in_files(dir.path(), &sealing);
+    assert!(found.is_empty(), "{found:?}");
+    assert!(
+        !found_in_files(dir.path(), &advert).is_empty(),
+        "the search finds the advertising keys phones hold"
+    );
     // The phone works from the keychain, across a restart too.
     drop(phone);
     let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
@@ -432,11 +475,24 @@ fn the_device_token_lives_in_the_apps_secret_store_never_in_the_database() {
     keychain.set(DEVICE_TOKEN, token.as_bytes()).unwrap();
     rt.block_on(phone.sync()).unwrap();
 
-    // Logout ends the token at the server and takes it out of the keychain.
+    // Logout ends the token at the server and takes it out of the keychain;
+    // Alice's other device and her codes are untouched.
+    let tablet_dir = tempfile::tempdir().unwrap();
+    let tablet = client(&f, tablet_dir.path());
+    rt.block_on(tablet.login(&f.info.tokens["alice"])).unwrap();
     rt.block_on(phone.logout()).unwrap();
     assert_eq!(keychain.token(), None);
     assert!(!server_takes(&f, &token));
+    assert!(server_takes(&f, &device_token(tablet_dir.path())));
     assert!(server_takes(&f, &bobs_token));
+    rt.block_on(tablet.sync()).unwrap();
+    let values: Vec<_> = tablet
+        .codes()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.value)
+        .collect();
+    assert_eq!(values, [Some("4821".to_owned())]);
 }
 
 #[test]
@@ -623,12 +679,17 @@ fn after_logout_or_another_users_login_no_token_or_code_is_left_in_the_files() {
     needles.push(f.info.tokens["bob"].clone());
     let records = RECORDS.lock().unwrap();
     assert!(
-        records.iter().any(|r| r.contains("logged in as a resident")),
+        records
+            .iter()
+            .any(|r| r.contains("logged in as a resident")),
         "the phone's logs were collected"
     );
     for record in records.iter() {
         for needle in &needles {
-            assert!(!record.contains(needle.as_str()), "{needle} logged: {record}");
+            assert!(
+                !record.contains(needle.as_str()),
+                "{needle} logged: {record}"
+            );
         }
     }
 }
