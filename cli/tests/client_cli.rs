@@ -319,3 +319,29 @@ fn the_demo_plays_every_step_and_checks_it() {
     let log = std::fs::read_to_string(out_dir.path().join("deliveries.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2, "one email and one SMS: {log}");
 }
+
+#[test]
+fn a_plain_http_server_is_refused_before_any_token_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--server", "http://keyway.example.org", "login"][..],
+        &["--server", "http://127.0.0.1@keyway.example.org", "status"][..],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_keyway"))
+            .env("KEYWAY_DATA_DIR", dir.path())
+            .env("KEYWAY_TOKEN", "kwa_not-sent-anywhere")
+            .env_remove("KEYWAY_SERVER")
+            .arg("--json")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_argument", "{err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains("https://"), "{message}");
+    }
+    // Nothing was saved: the refused server is not remembered.
+    assert!(!dir.path().join("cli.json").exists());
+}

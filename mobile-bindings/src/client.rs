@@ -15,6 +15,7 @@ use crate::KeywayError;
 use crate::records::{
     Code, CodeOptions, DeliverySummary, Door, KeywayEvent, Schedule, Session, SyncSummary,
 };
+use crate::secrets::{ForeignSecretStore, SecretStore};
 use crate::transport::{ForeignTransport, LockTransport};
 
 /// Implemented by the app to hear every change it shows: a code going
@@ -80,15 +81,26 @@ impl KeywayClient {
 #[uniffi::export(async_runtime = "tokio")]
 impl KeywayClient {
     /// Opens (or creates) the store in `data_dir` for the server at
-    /// `server_url`; `device_name` is what the user sees in their device
-    /// list. No network.
-    #[uniffi::constructor]
+    /// `server_url` (`https://`; plain `http://` only to the device itself);
+    /// `device_name` is what the user sees in their device list. The device
+    /// token is kept in `secret_store` — the app's Android Keystore or iOS
+    /// Keychain implementation — or, when it is `null`, in a file only the
+    /// app can read in `data_dir` (`secrets.json`). A token an older version
+    /// kept in the database moves to the secret store here. No network.
+    #[uniffi::constructor(default(secret_store = None))]
     pub fn new(
         server_url: String,
         data_dir: String,
         device_name: String,
+        secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>, KeywayError> {
-        let client = Client::open(ClientConfig::new(server_url, data_dir, device_name))?;
+        let config = ClientConfig::new(server_url, data_dir, device_name);
+        let client = match secret_store {
+            Some(store) => {
+                Client::open_with_secret_store(config, Arc::new(ForeignSecretStore(store)))?
+            }
+            None => Client::open(config)?,
+        };
         Ok(Arc::new(Self {
             client,
             has_transport: Mutex::new(false),
@@ -102,7 +114,9 @@ impl KeywayClient {
         Ok(self.client.login(&api_token).await?.into())
     }
 
-    /// Logs this device out and forgets everything stored on it.
+    /// Logs this device out, deletes its token from the secret store and
+    /// forgets everything stored on it (even when the secret store fails,
+    /// which is then thrown as `SecretStore`).
     pub async fn logout(&self) -> Result<(), KeywayError> {
         Ok(self.client.logout().await?)
     }

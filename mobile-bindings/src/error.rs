@@ -99,6 +99,14 @@ pub enum KeywayError {
         /// What failed.
         detail: String,
     },
+    /// The secret store that keeps the device token failed (`secret_store`):
+    /// the app's `SecretStore` threw (the Keystore or Keychain is locked or
+    /// unavailable), or the default secrets file cannot be written.
+    #[error("{detail}")]
+    SecretStore {
+        /// What failed (never a secret).
+        detail: String,
+    },
 }
 
 impl KeywayError {
@@ -118,6 +126,7 @@ impl KeywayError {
             Self::NotFound { .. } => "not_found".into(),
             Self::Bluetooth { .. } => "bluetooth_unavailable".into(),
             Self::Storage { .. } => "storage".into(),
+            Self::SecretStore { .. } => "secret_store".into(),
         }
     }
 }
@@ -145,6 +154,7 @@ impl From<ClientError> for KeywayError {
             ClientError::Exhausted { .. } => Self::Exhausted { detail },
             ClientError::Bluetooth { .. } => Self::Bluetooth { detail },
             ClientError::Storage { .. } => Self::Storage { detail },
+            ClientError::SecretStore { .. } => Self::SecretStore { detail },
         }
     }
 }

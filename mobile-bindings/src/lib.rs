@@ -2,7 +2,8 @@
 //! generated with uniffi over `keyway-core`. It owns the FFI surface (the
 //! `KeywayClient` object, the one error enum, the records the app sees, the
 //! foreign listener, logger and Bluetooth transport) and none of the domain:
-//! every call is a small wrapper around `keyway_core::client`.
+//! every call is a small wrapper around `keyway_core::client`. The foreign
+//! secret store keeps the device token in the platform's key store.
 //!
 //! Domain enums and records (`CodeKind`, `AccessPoint`, `ModelConstraint`,
 //! `Rule`, `Violation`) derive their uniffi traits in `keyway-core` behind its
@@ -15,6 +16,7 @@ mod error;
 mod logging;
 mod policy;
 mod records;
+mod secrets;
 mod transport;
 
 pub use client::{KeywayClient, KeywayListener};
@@ -25,4 +27,5 @@ pub use records::{
     Code, CodeOptions, DeliverySummary, Door, Failure, KeywayEvent, LockVisit, Schedule, Session,
     SyncSummary, Weekday,
 };
+pub use secrets::{SecretStore, SecretStoreFailure};
 pub use transport::{LockAdvertisement, LockTransport, TransportFailure};

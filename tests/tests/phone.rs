@@ -2,11 +2,20 @@
 //! outbox offline and online, refusals, restarts, events. Bluetooth is in
 //! `delivery.rs` and the kill test in `kill.rs` (separate processes).
 
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyway_core::api::{CodeState, CodeStatus, GuestType};
-use keyway_core::client::{Client, ClientConfig, ClientError, ClientEvent, NewCode, PendingOp};
+use keyway_core::client::{
+    Client, ClientConfig, ClientError, ClientEvent, DEVICE_TOKEN, FileSecretStore, NewCode,
+    PendingOp, SECRETS_FILE, SecretStore, SecretStoreError,
+};
 use keyway_core::policy::Rule;
+use keyway_core::protocol::seal::derive_key_bytes;
+use keyway_core::provisioning::ProvisioningFile;
 use keyway_core::schedule::{Schedule, Window};
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 
@@ -14,11 +23,125 @@ fn world() -> Fixture {
     Fixture::start(FixtureOptions::server_only()).expect("fixture")
 }
 
-fn client(f: &Fixture, dir: &std::path::Path) -> Client {
+fn config(f: &Fixture, dir: &Path) -> ClientConfig {
     let mut config = ClientConfig::new(&f.info.server_url, dir, "test phone");
     config.retry.attempts = 2;
     config.request_timeout = Duration::from_secs(10);
-    Client::open(config).expect("open")
+    config
+}
+
+fn client(f: &Fixture, dir: &Path) -> Client {
+    Client::open(config(f, dir)).expect("open")
+}
+
+/// An app's key store (the Android Keystore, the iOS Keychain) as a test
+/// double: secrets in memory, and a switch that makes every call fail.
+#[derive(Default)]
+struct Keychain {
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+    broken: AtomicBool,
+}
+
+impl Keychain {
+    fn check(&self) -> Result<(), SecretStoreError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(SecretStoreError::new("the keychain is locked"));
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> Option<String> {
+        let secrets = self.secrets.lock().unwrap();
+        let token = secrets.get(DEVICE_TOKEN)?;
+        Some(String::from_utf8(token.clone()).unwrap())
+    }
+}
+
+impl SecretStore for Keychain {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+        self.check()?;
+        Ok(self.secrets.lock().unwrap().get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+        self.check()?;
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+        self.check()?;
+        self.secrets.lock().unwrap().remove(name);
+        Ok(())
+    }
+}
+
+/// What someone who copies the data directory finds: each needle that occurs
+/// in the raw bytes of any file under `dir`, with the file.
+fn found_in_files<N: AsRef<[u8]>>(dir: &Path, needles: &[N]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                stack.push(entry.unwrap().path());
+            }
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in needles {
+            let needle = needle.as_ref();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                let shown = String::from_utf8_lossy(needle);
+                found.push(format!("{shown} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// Every lock's keys from the provisioning file, each as lowercase and
+/// uppercase hex and as raw bytes: the ones that seal and open (root, job,
+/// receipt), and the advertising keys phones are given.
+fn lock_keys(f: &Fixture) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let text = std::fs::read_to_string(f.info.dir.join("provisioning.json")).unwrap();
+    let file: ProvisioningFile = serde_json::from_str(&text).unwrap();
+    assert_eq!(file.locks.len(), 3);
+    let forms = |raw: Vec<u8>| {
+        let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        [hex.to_uppercase().into_bytes(), hex.into_bytes(), raw]
+    };
+    let (mut sealing, mut advert) = (Vec::new(), Vec::new());
+    for lock in file.locks {
+        let root = &lock.root_key;
+        let hex = root.to_hex();
+        let raw = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        sealing.extend(forms(raw));
+        for label in [&b"job"[..], b"receipt"] {
+            sealing.extend(forms(derive_key_bytes(root, lock.lock_id, label).to_vec()));
+        }
+        advert.extend(forms(
+            derive_key_bytes(root, lock.lock_id, b"advert").to_vec(),
+        ));
+    }
+    (sealing, advert)
+}
+
+/// Whether the server still takes `token`.
+fn server_takes(f: &Fixture, token: &str) -> bool {
+    reqwest::blocking::Client::new()
+        .get(format!("{}/v1/me", f.info.server_direct_url))
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .status()
+        .is_success()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -305,4 +428,268 @@ fn a_request_the_server_refuses_later_shows_as_failed_until_dismissed() {
     assert_eq!(err.code(), "no_locks", "{err}");
     assert!(bob.codes().unwrap().is_empty());
     assert!(bob.outbox().unwrap().is_empty());
+}
+
+#[test]
+fn the_device_token_lives_in_the_apps_secret_store_never_in_the_database() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let keychain = Arc::new(Keychain::default());
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    rt.block_on(phone.pick_code("4821", NewCode::resident()))
+        .unwrap();
+    let token = keychain.token().expect("the token is in the keychain");
+    assert!(token.starts_with("kwd_"));
+    // Someone who copies the data directory finds no device token in it,
+    // and no key that seals or opens a lock's jobs (root, job and receipt
+    // keys, as hex or raw bytes).
+    let found = found_in_files(dir.path(), &[token.clone(), "kwd_".into()]);
+    assert!(found.is_empty(), "{found:?}");
+    let (sealing, advert) = lock_keys(&f);
+    let found = found_in_files(dir.path(), &sealing);
+    assert!(found.is_empty(), "{found:?}");
+    assert!(
+        !found_in_files(dir.path(), &advert).is_empty(),
+        "the search finds the advertising keys phones hold"
+    );
+    // The phone works from the keychain, across a restart too.
+    drop(phone);
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    rt.block_on(phone.sync()).unwrap();
+
+    // A keychain holding a token this store did not save (shared by mistake,
+    // left by an earlier installation): never sent, the phone is logged out.
+    let bob_keychain = Arc::new(Keychain::default());
+    let bob_dir = tempfile::tempdir().unwrap();
+    let bob =
+        Client::open_with_secret_store(config(&f, bob_dir.path()), bob_keychain.clone()).unwrap();
+    rt.block_on(bob.login(&f.info.tokens["bob"])).unwrap();
+    let bobs_token = bob_keychain.token().unwrap();
+    keychain.set(DEVICE_TOKEN, bobs_token.as_bytes()).unwrap();
+    assert!(matches!(
+        rt.block_on(phone.sync()),
+        Err(ClientError::NotLoggedIn)
+    ));
+    keychain.set(DEVICE_TOKEN, token.as_bytes()).unwrap();
+    rt.block_on(phone.sync()).unwrap();
+
+    // Logout ends the token at the server and takes it out of the keychain;
+    // Alice's other device and her codes are untouched.
+    let tablet_dir = tempfile::tempdir().unwrap();
+    let tablet = client(&f, tablet_dir.path());
+    rt.block_on(tablet.login(&f.info.tokens["alice"])).unwrap();
+    rt.block_on(phone.logout()).unwrap();
+    assert_eq!(keychain.token(), None);
+    assert!(!server_takes(&f, &token));
+    assert!(server_takes(&f, &device_token(tablet_dir.path())));
+    assert!(server_takes(&f, &bobs_token));
+    rt.block_on(tablet.sync()).unwrap();
+    let values: Vec<_> = tablet
+        .codes()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.value)
+        .collect();
+    assert_eq!(values, [Some("4821".to_owned())]);
+}
+
+#[test]
+fn without_an_app_secret_store_the_token_is_in_a_file_only_its_owner_reads() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let phone = client(&f, dir.path());
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let file = FileSecretStore::in_dir(dir.path());
+    let token = String::from_utf8(file.get(DEVICE_TOKEN).unwrap().unwrap()).unwrap();
+    assert!(server_takes(&f, &token));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let meta = std::fs::metadata(dir.path().join(SECRETS_FILE)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    let mut database = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != SECRETS_FILE {
+            database.push(path);
+        }
+    }
+    for path in &database {
+        let found = found_in_files(path, std::slice::from_ref(&token));
+        assert!(found.is_empty(), "{found:?}");
+    }
+    rt.block_on(phone.logout()).unwrap();
+    assert!(!dir.path().join(SECRETS_FILE).exists());
+    assert!(!server_takes(&f, &token));
+}
+
+#[test]
+fn a_failing_secret_store_is_a_typed_error_and_never_a_half_login() {
+    let f = world();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let keychain = Arc::new(Keychain::default());
+    let phone = Client::open_with_secret_store(config(&f, dir.path()), keychain.clone()).unwrap();
+    keychain.broken.store(true, Ordering::SeqCst);
+    let err = rt
+        .block_on(phone.login(&f.info.tokens["alice"]))
+        .unwrap_err();
+    assert_eq!(err.code(), "secret_store", "{err}");
+    assert_eq!(phone.session().unwrap(), None);
+    keychain.broken.store(false, Ordering::SeqCst);
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let token = keychain.token().unwrap();
+    keychain.broken.store(true, Ordering::SeqCst);
+    assert_eq!(
+        rt.block_on(phone.sync()).unwrap_err().code(),
+        "secret_store"
+    );
+    // Logout still wipes the store, and says the keychain failed.
+    let err = rt.block_on(phone.logout()).unwrap_err();
+    assert_eq!(err.code(), "secret_store");
+    assert_eq!(phone.session().unwrap(), None);
+    keychain.broken.store(false, Ordering::SeqCst);
+    assert_eq!(keychain.token().as_deref(), Some(token.as_str()));
+    assert!(matches!(
+        rt.block_on(phone.sync()),
+        Err(ClientError::NotLoggedIn)
+    ));
+}
+
+/// Every log record of this process (the phone's side; the server is another
+/// process), at every level, dependencies included.
+struct Collect;
+
+static RECORDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+impl log::Log for Collect {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+        RECORDS.lock().unwrap().push(line);
+    }
+
+    fn flush(&self) {}
+}
+
+fn collect_logs() {
+    static COLLECT: Collect = Collect;
+    let _ = log::set_logger(&COLLECT);
+    log::set_max_level(log::LevelFilter::Trace);
+}
+
+/// Lets the community's residents use 6-digit codes (the manager's policy).
+fn enable_six_digit_codes(f: &Fixture) {
+    let http = reqwest::blocking::Client::new();
+    let url = format!("{}/v1/manage/policy", f.info.server_direct_url);
+    let mut policy: serde_json::Value = http
+        .get(&url)
+        .bearer_auth(&f.info.tokens["mia"])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    policy["six_digit_codes"] = true.into();
+    let status = http
+        .put(&url)
+        .bearer_auth(&f.info.tokens["mia"])
+        .header("idempotency-key", "six-digit-codes")
+        .json(&policy)
+        .send()
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
+fn device_token(dir: &Path) -> String {
+    let token = FileSecretStore::in_dir(dir).get(DEVICE_TOKEN).unwrap();
+    String::from_utf8(token.expect("logged in")).unwrap()
+}
+
+/// Someone who gets the phone's files after its user logged out (or after
+/// another user logged in on it) searches them for the device token and for
+/// every code the phone held: the mirror, codes created here, requests in the
+/// outbox, digits changed away. 6-digit codes, so no chance match.
+#[test]
+fn after_logout_or_another_users_login_no_token_or_code_is_left_in_the_files() {
+    collect_logs();
+    let f = world();
+    enable_six_digit_codes(&f);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let phone = client(&f, dir.path());
+    rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
+    let six = |mut new: NewCode| {
+        new.length = Some(6);
+        new
+    };
+    let picked = rt
+        .block_on(phone.pick_code("582619", NewCode::resident()))
+        .unwrap();
+    rt.block_on(phone.change_code(&picked.id, Some("730416"), None))
+        .unwrap();
+    rt.block_on(phone.generate_code(six(NewCode::resident())))
+        .unwrap();
+    rt.block_on(phone.generate_code(six(NewCode::guest(GuestType::Permanent, None))))
+        .unwrap();
+    f.net.set_up(false);
+    rt.block_on(phone.pick_code("941752", NewCode::resident()))
+        .unwrap();
+    let mut unit_only = six(NewCode::resident());
+    unit_only.lock_ids = Some(vec![f.info.locks["unit_4b"].clone()]);
+    rt.block_on(phone.generate_code(unit_only)).unwrap();
+    f.net.set_up(true);
+    assert_eq!(phone.outbox().unwrap().len(), 2, "two requests queued");
+    let mut held: Vec<String> = vec!["582619".into(), "730416".into(), "941752".into()];
+    held.extend(phone.codes().unwrap().into_iter().filter_map(|c| c.value));
+    held.sort();
+    held.dedup();
+    assert_eq!(held.len(), 6, "{held:?}");
+    assert!(held.iter().all(|v| v.len() == 6), "{held:?}");
+    assert!(
+        !found_in_files(dir.path(), &held).is_empty(),
+        "the search finds the codes while they are held"
+    );
+    let alice_token = device_token(dir.path());
+
+    // Bob logs in on the same phone: Alice's data is wiped.
+    rt.block_on(phone.login(&f.info.tokens["bob"])).unwrap();
+    let mut needles = held.clone();
+    needles.push(alice_token);
+    let found = found_in_files(dir.path(), &needles);
+    assert!(found.is_empty(), "after another user's login: {found:?}");
+
+    // Bob logs out: nothing of his either.
+    let bob_token = device_token(dir.path());
+    rt.block_on(phone.logout()).unwrap();
+    needles.push(bob_token);
+    let found = found_in_files(dir.path(), &needles);
+    assert!(found.is_empty(), "after logout: {found:?}");
+    assert!(!dir.path().join(SECRETS_FILE).exists());
+
+    // Nor did any log line carry them, or the API tokens, at any level.
+    needles.push(f.info.tokens["alice"].clone());
+    needles.push(f.info.tokens["bob"].clone());
+    let records = RECORDS.lock().unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.contains("logged in as a resident")),
+        "the phone's logs were collected"
+    );
+    for record in records.iter() {
+        for needle in &needles {
+            assert!(
+                !record.contains(needle.as_str()),
+                "{needle} logged: {record}"
+            );
+        }
+    }
 }

@@ -80,6 +80,14 @@ pub enum ClientError {
         /// What SQLite said (never a code or token).
         detail: String,
     },
+    /// The secret store that keeps the device token failed (`secret_store`):
+    /// the platform's key store is locked or unavailable, the app's
+    /// implementation threw, the secrets file cannot be written.
+    #[error("the secret store failed: {detail}")]
+    SecretStore {
+        /// What it said (never a secret).
+        detail: String,
+    },
 }
 
 impl ClientError {
@@ -98,6 +106,7 @@ impl ClientError {
             Self::Exhausted { .. } => "exhausted",
             Self::Bluetooth { .. } => "bluetooth_unavailable",
             Self::Storage { .. } => "storage",
+            Self::SecretStore { .. } => "secret_store",
         }
     }
 
@@ -194,6 +203,14 @@ impl From<crate::GenerateError> for ClientError {
                 detail: error.to_string(),
             },
             crate::GenerateError::Entropy(detail) => Self::Storage { detail },
+        }
+    }
+}
+
+impl From<super::SecretStoreError> for ClientError {
+    fn from(error: super::SecretStoreError) -> Self {
+        Self::SecretStore {
+            detail: error.detail,
         }
     }
 }

@@ -49,17 +49,17 @@ pub(crate) struct Http {
 }
 
 impl Http {
+    /// A client of the server at `base` (see [`server_base`]). Redirects are
+    /// never followed: the API has none, and following one would send the
+    /// request (a login's API token, a bearer token) to wherever it points.
     pub(crate) fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
-        let base = base.trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ClientError::invalid(
-                "the server URL must start with http:// or https://",
-            ));
-        }
+        let (base, https) = server_base(base)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("keyway-core/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(https)
             .build()
             .map_err(|e| ClientError::invalid(format!("HTTP client: {e}")))?;
         Ok(Self { client, base })
@@ -149,6 +149,56 @@ impl Http {
         } else {
             Err(CallError::Refused(error))
         }
+    }
+}
+
+/// Checks a server URL and returns it without a trailing slash, and whether
+/// it is `https`. Plain `http://` is refused unless the host is this device
+/// (`localhost`, `127.0.0.0/8`, `[::1]`): anywhere else a token and codes
+/// would cross the network in clear. The URL is parsed (WHATWG rules, the
+/// `url` crate reqwest itself uses), so `http://127.0.0.1@example.org` is
+/// `example.org`.
+pub(crate) fn server_base(text: &str) -> Result<(String, bool), ClientError> {
+    const WANT: &str = "the server URL must be https://HOST[:PORT][/PATH] \
+                        (plain http:// only for this device: localhost, 127.0.0.0/8, [::1])";
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| ClientError::invalid(format!("{WANT}; `{text}` is not a URL ({e})")))?;
+    let https = match url.scheme() {
+        "https" => true,
+        "http" if is_loopback(&url) => false,
+        "http" => {
+            return Err(ClientError::invalid(format!(
+                "{WANT}; refusing plain http:// to {}",
+                url.host_str().unwrap_or_default()
+            )));
+        }
+        other => return Err(ClientError::invalid(format!("{WANT}; not `{other}:`"))),
+    };
+    if url.host().is_none() || url.cannot_be_a_base() {
+        return Err(ClientError::invalid(format!("{WANT}; no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ClientError::invalid(format!(
+            "{WANT}; no query or fragment"
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ClientError::invalid(format!("{WANT}; no user or password")));
+    }
+    Ok((url.as_str().trim_end_matches('/').to_owned(), https))
+}
+
+/// Whether the URL's host is this device.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // An IPv6 host keeps its brackets; IPv4 is already in dotted decimal
+    // (`0x7f000001` was parsed as `127.0.0.1`).
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 

@@ -6,9 +6,9 @@
 //!
 //! - **Store** (`store`): one SQLite file with a mirror of what the server
 //!   last said, the local overlay (codes created here, the outbox of requests
-//!   each with its idempotency key), receipts waiting for upload, the sync
-//!   cursor and the device token. Every change is one transaction; the file
-//!   survives a kill at any instant.
+//!   each with its idempotency key), receipts waiting for upload and the sync
+//!   cursor. Every change is one transaction; the file survives a kill at any
+//!   instant.
 //! - **Requests** (`requests`): picking, generating, changing, disabling, enabling and
 //!   deleting codes are queued first (one transaction), checked locally with
 //!   the server's own policy engine, shown as `requested`, then sent.
@@ -21,6 +21,9 @@
 //!   (status to the server, the jobs it seals for the lock's session back to
 //!   the lock, in one connection), stores the receipts, uploads them and pulls
 //!   the settled states.
+//! - **Secrets** ([`SecretStore`]): the device token lives in the app's key
+//!   store (Android Keystore, iOS Keychain) or, on the desktop and in tests,
+//!   in [`FileSecretStore`]; the database keeps only its SHA-256.
 //! - **Events** ([`Client::subscribe`]): every change of a code as the app
 //!   shows it, after each committed transaction.
 //!
@@ -30,6 +33,7 @@ mod delivery;
 mod error;
 mod http;
 mod requests;
+mod secrets;
 mod store;
 mod sync;
 mod view;
@@ -45,6 +49,7 @@ use tokio::sync::broadcast;
 
 pub use delivery::WatchHandle;
 pub use error::ClientError;
+pub use secrets::{DEVICE_TOKEN, FileSecretStore, SECRETS_FILE, SecretStore, SecretStoreError};
 
 use self::http::{CallError, Http};
 use self::store::{OutboxRow, Store};
@@ -90,7 +95,10 @@ impl Default for RetryPolicy {
 /// Where the client keeps its data and whom it talks to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientConfig {
-    /// The server, like `https://keyway.example.org` (no path).
+    /// The server, like `https://keyway.example.org` (a path prefix is
+    /// allowed; no query, fragment or credentials). [`Client::open`] refuses
+    /// plain `http://` unless the host is this device (`localhost`,
+    /// `127.0.0.0/8`, `[::1]`): `invalid_argument`.
     pub server_url: String,
     /// A directory of the app's own; the store is `keyway.sqlite3` in it.
     pub data_dir: PathBuf,
@@ -471,6 +479,7 @@ pub struct QueuedRequest {
 struct Inner {
     config: ClientConfig,
     store: Store,
+    secrets: Arc<dyn SecretStore>,
     http: Http,
     events: broadcast::Sender<ClientEvent>,
     shown: Mutex<HashMap<String, LocalCode>>,
@@ -510,9 +519,27 @@ enum Sent {
 }
 
 impl Client {
-    /// Opens (or creates) the store in `config.data_dir`. Nothing goes over
-    /// the network.
+    /// Opens (or creates) the store in `config.data_dir`, with the device
+    /// token in a [`FileSecretStore`] there (`secrets.json`, 0600): the
+    /// desktop's and the tests' default. Nothing goes over the network. See
+    /// [`Client::open_with_secret_store`].
     pub fn open(config: ClientConfig) -> Result<Self, ClientError> {
+        let secrets = Arc::new(FileSecretStore::in_dir(&config.data_dir));
+        Self::open_with_secret_store(config, secrets)
+    }
+
+    /// Opens (or creates) the store in `config.data_dir`, with the device
+    /// token in `secrets` (on a phone, the platform's key store). A store
+    /// written by an older version that kept the token in the database moves
+    /// it to `secrets` first (`secret_store` if that fails; nothing is lost).
+    /// Nothing goes over the network. Fails with `invalid_argument` for a
+    /// device name that is empty or longer than 100 characters, and for a
+    /// server URL that is not `https://` (plain `http://` only to this
+    /// device itself).
+    pub fn open_with_secret_store(
+        config: ClientConfig,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<Self, ClientError> {
         if config.device_name.trim().is_empty() || config.device_name.chars().count() > 100 {
             return Err(ClientError::invalid(
                 "the device name has 1 to 100 characters",
@@ -523,11 +550,13 @@ impl Client {
             detail: format!("cannot create the data directory: {e}"),
         })?;
         let store = Store::open(&config.data_dir.join("keyway.sqlite3"))?;
+        move_legacy_token(&store, secrets.as_ref())?;
         let (events, _) = broadcast::channel(256);
         let client = Self {
             inner: Arc::new(Inner {
                 config,
                 store,
+                secrets,
                 http,
                 events,
                 shown: Mutex::new(HashMap::new()),
@@ -593,11 +622,41 @@ impl Client {
         })
     }
 
+    /// The device token: from the secret store, and only if it is the one
+    /// this database saved (its SHA-256 matches).
     fn token(&self) -> Result<String, ClientError> {
-        self.inner
+        let digest = self
+            .inner
             .store
-            .read(|conn| store::get_meta(conn, "device_token"))?
-            .ok_or(ClientError::NotLoggedIn)
+            .read(|conn| store::get_meta(conn, TOKEN_DIGEST))?
+            .ok_or(ClientError::NotLoggedIn)?;
+        let token = self
+            .inner
+            .secrets
+            .get(DEVICE_TOKEN)?
+            .ok_or(ClientError::NotLoggedIn)?;
+        if secrets::token_digest(&token) != digest {
+            log::warn!("the secret store holds a device token this store did not save: log in");
+            return Err(ClientError::NotLoggedIn);
+        }
+        String::from_utf8(token).map_err(|_| ClientError::SecretStore {
+            detail: "the stored device token is not text".into(),
+        })
+    }
+
+    /// Logs `token` out at the server, best effort.
+    async fn logout_at_server(&self, token: &str) {
+        let result: Result<serde_json::Value, CallError> = self
+            .inner
+            .http
+            .call(Method::POST, "/v1/logout", Some(token), None, None::<&()>)
+            .await;
+        if let Err(e) = result {
+            log::info!(
+                "logout at the server failed: {}",
+                e.into_client_error().code()
+            );
+        }
     }
 
     /// Trades an API token (from the operator) for this device's token,
@@ -625,17 +684,32 @@ impl Client {
                 None::<&()>,
             )
             .await?;
-        self.inner.store.write(|tx| {
+        // The token goes to the secret store first: until the transaction
+        // below commits its digest, no store row matches it, so a kill in
+        // between leaves the previous state (or none), never a mix.
+        let token = answer.device_token.as_bytes();
+        if let Err(e) = self.inner.secrets.set(DEVICE_TOKEN, token) {
+            self.logout_at_server(&answer.device_token).await;
+            return Err(e.into());
+        }
+        let committed = self.inner.store.write(|tx| {
             let previous: Option<UserView> = store::get_meta_json(&tx.tx, "user")?;
             if previous.is_some_and(|p| p.id != answer.user.id) {
                 store::wipe(tx)?;
             }
-            store::set_meta(&tx.tx, "device_token", &answer.device_token)?;
+            store::set_meta(&tx.tx, TOKEN_DIGEST, &secrets::token_digest(token))?;
             store::set_meta(&tx.tx, "device_id", &answer.device_id)?;
             store::set_meta(&tx.tx, "user", &serde_json::to_string(&me.user)?)?;
             store::set_meta(&tx.tx, "property", &serde_json::to_string(&me.property)?)?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = committed {
+            let _ = self.inner.secrets.delete(DEVICE_TOKEN);
+            self.logout_at_server(&answer.device_token).await;
+            return Err(e);
+        }
+        // Another user's data was wiped: scrub the file of it.
+        self.inner.store.scrub_if_pending()?;
         log::info!(
             "logged in as a {} (device {})",
             me.user.role.as_str(),
@@ -649,26 +723,20 @@ impl Client {
         })
     }
 
-    /// Logs this device out at the server (best effort) and forgets
-    /// everything stored, queued requests included.
+    /// Logs this device out at the server (best effort), deletes the device
+    /// token from the secret store and forgets everything stored, queued
+    /// requests included. The store is wiped even when the secret store
+    /// fails; that failure is then returned (`secret_store`).
     pub async fn logout(&self) -> Result<(), ClientError> {
         let _busy = self.inner.busy.lock().await;
         if let Ok(token) = self.token() {
-            let result: Result<serde_json::Value, CallError> = self
-                .inner
-                .http
-                .call(Method::POST, "/v1/logout", Some(&token), None, None::<&()>)
-                .await;
-            if let Err(e) = result {
-                log::info!(
-                    "logout at the server failed: {}",
-                    e.into_client_error().code()
-                );
-            }
+            self.logout_at_server(&token).await;
         }
+        let forgotten = self.inner.secrets.delete(DEVICE_TOKEN);
         self.inner.store.write(store::wipe)?;
         self.publish();
-        Ok(())
+        self.inner.store.scrub_if_pending()?;
+        Ok(forgotten?)
     }
 
     // ---- reads ----
@@ -763,6 +831,30 @@ impl Client {
         }
         *shown = next;
     }
+}
+
+/// Where the database keeps the SHA-256 of the device token it saved.
+const TOKEN_DIGEST: &str = "device_token_sha256";
+
+/// Moves a device token an older version kept in `meta` to the secret
+/// store, leaving its digest.
+fn move_legacy_token(store: &Store, secrets: &dyn SecretStore) -> Result<(), ClientError> {
+    let Some(token) = store.read(|conn| store::get_meta(conn, "device_token"))? else {
+        return Ok(());
+    };
+    secrets.set(DEVICE_TOKEN, token.as_bytes())?;
+    store.write(|tx| {
+        store::set_meta(
+            &tx.tx,
+            TOKEN_DIGEST,
+            &secrets::token_digest(token.as_bytes()),
+        )?;
+        store::delete_meta(&tx.tx, "device_token")?;
+        store::mark_for_scrub(tx)
+    })?;
+    store.scrub_if_pending()?;
+    log::info!("moved the device token from the database to the secret store");
+    Ok(())
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -8,6 +8,13 @@
 //! yet answered), a global **change counter** stamped on every row a
 //! transaction touches, and tombstones so a deleted code never comes back
 //! from a stale answer.
+//!
+//! Forgetting is for good: `secure_delete` zeroes deleted rows and freed
+//! pages as they go, and after a wipe ([`wipe`], then [`Store::scrub_if_pending`])
+//! the file is rebuilt (`VACUUM`) and the write-ahead log emptied
+//! (`wal_checkpoint(TRUNCATE)`), so no code or token a wiped store held is left
+//! in `keyway.sqlite3`, `-wal` or `-shm`. A flag committed with the wipe makes a
+//! kill before the scrub finish it at the next open.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -144,7 +151,17 @@ impl Store {
             log::warn!("the local store is not in WAL mode ({mode})");
         }
         // FULL: a committed transaction survives a power cut, not only a kill.
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        // secure_delete: deleted content is overwritten with zeros, not left in
+        // free space (per connection; this store has one).
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+        )?;
+        let secure: i64 = conn.query_row("PRAGMA secure_delete", [], |r| r.get(0))?;
+        if secure != 1 {
+            return Err(ClientError::Storage {
+                detail: "SQLite refused secure_delete".into(),
+            });
+        }
         let version: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -178,7 +195,26 @@ impl Store {
             }
             Ok(())
         })?;
+        store.scrub_if_pending()?;
         Ok(store)
+    }
+
+    /// Finishes a wipe: when one was committed (a flag in `meta`), rebuilds
+    /// the file without free pages (`VACUUM`) and empties the write-ahead log
+    /// (`wal_checkpoint(TRUNCATE)`, which waits up to the busy timeout for
+    /// other connections' readers). Fails (`storage`) if another connection
+    /// keeps the log from being emptied; the flag stays, so the next open or
+    /// wipe tries again.
+    pub(crate) fn scrub_if_pending(&self) -> Result<(), ClientError> {
+        let pending = self.read(|conn| get_meta(conn, SCRUB_PENDING))?.is_some();
+        if !pending {
+            return Ok(());
+        }
+        let conn = self.lock();
+        conn.execute_batch("VACUUM")?;
+        truncate_wal(&conn)?;
+        conn.execute("DELETE FROM meta WHERE key = ?1", [SCRUB_PENDING])?;
+        truncate_wal(&conn)
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -219,6 +255,23 @@ impl Store {
     }
 }
 
+/// Set in `meta` with a wipe until the file is scrubbed.
+const SCRUB_PENDING: &str = "scrub_pending";
+
+/// Copies the write-ahead log into the database and truncates it to zero
+/// bytes, so no older page image stays in it.
+fn truncate_wal(conn: &Connection) -> Result<(), ClientError> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    if busy != 0 {
+        return Err(ClientError::Storage {
+            detail: "the store was wiped, but another connection keeps its old pages in the \
+                     write-ahead log: close it and log out again"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// A value from `meta`.
 pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, ClientError> {
     Ok(conn
@@ -252,14 +305,21 @@ pub(crate) fn get_meta_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Forgets everything: a new login of another user, or a logout.
+/// Forgets everything: a new login of another user, or a logout. Call
+/// [`Store::scrub_if_pending`] once the transaction commits (the next open
+/// does it otherwise).
 pub(crate) fn wipe(tx: &Tx<'_>) -> Result<(), ClientError> {
     tx.tx.execute_batch(
         "DELETE FROM locks_mirror; DELETE FROM codes_mirror; DELETE FROM tombstones;
          DELETE FROM codes_local; DELETE FROM outbox; DELETE FROM receipts;
          DELETE FROM meta WHERE key NOT IN ('schema_version', 'change_counter');",
     )?;
-    Ok(())
+    mark_for_scrub(tx)
+}
+
+/// Asks for a scrub after this transaction: it deleted something secret.
+pub(crate) fn mark_for_scrub(tx: &Tx<'_>) -> Result<(), ClientError> {
+    set_meta(&tx.tx, SCRUB_PENDING, "1")
 }
 
 // ---- locks ----

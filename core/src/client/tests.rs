@@ -1,6 +1,9 @@
 //! Store-level tests on a real SQLite file (no server: the end-to-end tests
 //! against a real server are in the keyway-tests crate).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use super::store::{self, Store};
 use super::*;
 
@@ -158,4 +161,197 @@ fn bad_input_is_refused_before_anything_is_stored() {
             .code(),
         "bluetooth_unavailable"
     );
+}
+
+#[test]
+fn a_plain_http_server_is_refused_unless_it_is_on_this_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |url: &str| Client::open(ClientConfig::new(url, dir.path(), "phone"));
+    for url in [
+        "http://keyway.example.org",
+        "HTTP://keyway.example.org/",
+        "http://192.168.1.20:8080",
+        "http://10.0.0.1",
+        "http://[2001:db8::1]:8080",
+        // Look like loopback to a prefix check; the host is elsewhere.
+        "http://127.0.0.1.nip.io",
+        "http://localhost.keyway.example.org",
+        "http://127.0.0.1@keyway.example.org",
+        "http://localhost:80@keyway.example.org",
+        "http://[::ffff:c0a8:114]",
+        // Not a server URL at all.
+        "ftp://keyway.example.org",
+        "keyway.example.org",
+        "https://keyway.example.org/?token=x",
+        "https://keyway.example.org/#x",
+    ] {
+        let err = open(url).expect_err(url);
+        assert_eq!(err.code(), "invalid_argument", "{url}: {err}");
+    }
+    let err = open("http://keyway.example.org").unwrap_err();
+    assert!(err.to_string().contains("https://"), "{err}");
+    for url in [
+        "https://keyway.example.org",
+        "https://keyway.example.org/",
+        "https://192.168.1.20:8443",
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:3000",
+        "http://127.10.20.30",
+        "http://[::1]:8080/",
+    ] {
+        open(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
+
+/// A server (or someone in its place) that answers the login with a redirect
+/// to another host: the phone must not send the API token after it.
+#[test]
+fn a_redirect_never_carries_the_login_elsewhere() {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    let elsewhere = TcpListener::bind("127.0.0.1:0").unwrap();
+    let elsewhere_addr = elsewhere.local_addr().unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://{elsewhere_addr}/v1/login\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ClientConfig::new(format!("http://{server_addr}"), dir.path(), "phone");
+    config.retry.attempts = 1;
+    config.request_timeout = Duration::from_secs(5);
+    let client = Client::open(config).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let result = runtime.block_on(client.login("kwa_secret-api-token"));
+    assert!(result.is_err(), "a redirect is not a login");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        elsewhere.accept().is_err(),
+        "the redirect was followed: the API token went to another host"
+    );
+    assert_eq!(client.session().unwrap(), None);
+}
+
+/// An app's key store as a test double.
+#[derive(Default)]
+struct MemorySecrets {
+    secrets: Mutex<HashMap<String, Vec<u8>>>,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl SecretStore for MemorySecrets {
+    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        Ok(lock(&self.secrets).get(name).cloned())
+    }
+
+    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        lock(&self.secrets).insert(name.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SecretStoreError::new("locked"));
+        }
+        lock(&self.secrets).remove(name);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_token_an_older_version_kept_in_the_database_moves_to_the_secret_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "kwd_legacy-token-kept-in-meta-by-version-one-0123456789";
+    {
+        let s = store_in(dir.path());
+        s.write(|tx| {
+            store::set_meta(&tx.tx, "device_token", token)?;
+            store::set_meta(&tx.tx, "device_id", "dev_1")
+        })
+        .unwrap();
+    }
+    let config = ClientConfig::new("http://127.0.0.1:9", dir.path(), "phone");
+    // The secret store is locked: the open fails, typed, and nothing is lost.
+    let secrets = Arc::new(MemorySecrets::default());
+    secrets
+        .broken
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = Client::open_with_secret_store(config.clone(), secrets.clone()).unwrap_err();
+    assert_eq!(err.code(), "secret_store", "{err}");
+    secrets
+        .broken
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let client = Client::open_with_secret_store(config, secrets.clone()).unwrap();
+    assert_eq!(
+        lock(&secrets.secrets).get(DEVICE_TOKEN).map(Vec::as_slice),
+        Some(token.as_bytes())
+    );
+    assert_eq!(client.token().unwrap(), token);
+    let kept = client
+        .inner
+        .store
+        .read(|c| store::get_meta(c, "device_token"))
+        .unwrap();
+    assert_eq!(kept, None, "the database no longer holds the token");
+    // Nor do its files, free pages and write-ahead log included.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "the token is still in {}",
+            path.display()
+        );
+    }
+}
+
+/// Whether `needle` is anywhere in the raw bytes of a file in `dir`.
+fn in_files(dir: &std::path::Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn a_wipe_cut_short_by_a_kill_is_scrubbed_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_in(dir.path());
+    s.write(|tx| {
+        store::put_code(tx, "code_1", r#"{"value": "582619"}"#)?;
+        store::enqueue(tx, "code_1", "change", r#"{"code": "730416"}"#, "k")?;
+        Ok(())
+    })
+    .unwrap();
+    s.write(store::wipe).unwrap();
+    // Killed before the scrub: the connection never closes (closing would
+    // checkpoint), the write-ahead log keeps the old pages.
+    std::mem::forget(s);
+    assert!(
+        in_files(dir.path(), "582619") && in_files(dir.path(), "730416"),
+        "the old pages are there to find"
+    );
+    let _s = store_in(dir.path());
+    assert!(!in_files(dir.path(), "582619"));
+    assert!(!in_files(dir.path(), "730416"));
 }

@@ -2,5 +2,5 @@
 package keyway.tests
 
 fun main() {
-    runTests("kotlin", policyTests + clientTests)
+    runTests("kotlin", policyTests + clientTests + securityTests)
 }

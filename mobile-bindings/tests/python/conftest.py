@@ -11,6 +11,7 @@ simulated locks on a private D-Bus bus, and exports where they are
 import json
 import os
 import urllib.request
+import uuid
 
 import pytest
 
@@ -31,10 +32,13 @@ def world():
     return info
 
 
-def http(method, url, body=None):
+def http(method, url, body=None, token=None):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("content-type", "application/json")
+    if token is not None:
+        request.add_header("authorization", f"Bearer {token}")
+        request.add_header("idempotency-key", str(uuid.uuid4()))
     with urllib.request.urlopen(request, timeout=30) as response:
         text = response.read().decode()
     return json.loads(text) if text else None
