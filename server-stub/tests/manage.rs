@@ -983,3 +983,58 @@ fn admin_seed_fills_a_property_the_server_serves() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("do not fit"));
 }
+
+/// A stolen phone: the operator's `admin token revoke` ends every API token
+/// and device token of that user at once, and nobody else's.
+#[test]
+fn revoking_a_user_ends_all_of_their_tokens_and_nobody_elses() {
+    let f = Fixture::new();
+    let phone = f.login("alice", "phone");
+    let tablet = f.login("alice", "tablet");
+    let bobs = f.login("bob", "phone");
+    for token in [&phone, &tablet, &f.tokens["alice"]] {
+        assert_eq!(f.get(token, "/v1/me").0, StatusCode::OK);
+    }
+    let out = std::process::Command::new(support::BIN)
+        .current_dir(f.dir.path())
+        .envs(f.db.env.iter().map(|(k, v)| (k, v)))
+        .args([
+            "admin",
+            "--json",
+            "token",
+            "revoke",
+            "--user",
+            &f.users["alice"],
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let revoked: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(revoked["revoked_devices"], 2, "{revoked}");
+    for token in [&phone, &tablet, &f.tokens["alice"]] {
+        let (status, problem) = f.get(token, "/v1/me");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+        let (status, _) = f.call_raw(
+            Some(token),
+            Method::POST,
+            "/v1/login",
+            Some(json!({"token": token, "device_name": "again"})),
+            None,
+        );
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "a revoked token logs nothing in"
+        );
+    }
+    assert_eq!(
+        f.get(&bobs, "/v1/me").0,
+        StatusCode::OK,
+        "Bob keeps his phone"
+    );
+    assert_eq!(f.get(&f.tokens["bob"], "/v1/me").0, StatusCode::OK);
+}
