@@ -18,13 +18,11 @@ use jiff::SignedDuration;
 use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::played::Plan;
 use keyway_ble_sim::radio::{LinkStats, RadioConfig};
-use keyway_core::code::{Code, CodeKind};
-use keyway_core::delivery::{
-    DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockLink, LockTransport,
-};
-use keyway_core::protocol::frame::{Reassembler, split};
-use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SessionId, SlotEntry};
-use keyway_core::schedule::Schedule;
+use keyway_codes::code::{Code, CodeKind};
+use keyway_codes::schedule::Schedule;
+use keyway_delivery::{DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockLink, LockTransport};
+use keyway_protocol::frame::{Reassembler, split};
+use keyway_protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SessionId, SlotEntry};
 
 const REPEATS: usize = 5;
 

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use keyway_core::protocol::LockId;
-use keyway_core::provisioning::{ProvisionedLock, ProvisioningFile};
+use keyway_protocol::LockId;
+use keyway_protocol::provisioning::{ProvisionedLock, ProvisioningFile};
 use serde::{Deserialize, Serialize};
 
 use crate::radio::{Position, RadioConfig};

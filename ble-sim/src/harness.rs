@@ -12,11 +12,11 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use keyway_core::AccessPoint;
-use keyway_core::delivery::TransportError;
-use keyway_core::delivery::ble::BleTransport;
-use keyway_core::protocol::{LockId, RootKey};
-use keyway_core::provisioning::{ProvisionedLock, ProvisioningFile};
+use keyway_codes::AccessPoint;
+use keyway_delivery::TransportError;
+use keyway_delivery::ble::BleTransport;
+use keyway_protocol::provisioning::{ProvisionedLock, ProvisioningFile};
+use keyway_protocol::{LockId, RootKey};
 
 use crate::bluez::BluezServer;
 use crate::bus::{BusError, PrivateBus};
@@ -126,10 +126,10 @@ impl Harness {
 pub fn deliver_directly(
     sim: &Sim,
     lock: &ProvisionedLock,
-    ops: Vec<keyway_core::protocol::Op>,
+    ops: Vec<keyway_protocol::Op>,
     lifetime: jiff::SignedDuration,
 ) -> Result<Vec<u8>, String> {
-    use keyway_core::protocol::{BaseVersion, Job, JobId, LockKeys, Message};
+    use keyway_protocol::{BaseVersion, Job, JobId, LockKeys, Message};
     let id = lock.lock_id.to_string();
     let keys = LockKeys::derive(&lock.root_key, lock.lock_id);
     let challenge: [u8; 16] = rand::random();
@@ -177,7 +177,7 @@ pub fn test_lock(name: &str, enter_key: bool) -> ProvisionedLock {
         name: name.to_owned(),
         access_point: AccessPoint::UnitDoor,
         root_key: RootKey::generate().unwrap_or_else(|_| RootKey::from_bytes(rand::random())),
-        capacity: keyway_core::lock::DEFAULT_CAPACITY,
+        capacity: keyway_lock::DEFAULT_CAPACITY,
         enter_key,
         constraints: Vec::new(),
     }

@@ -27,5 +27,4 @@ pub mod scenario;
 pub mod sim;
 pub mod store;
 
-pub use keyway_core as core;
 pub use sim::Sim;

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `serve` narrates what the locks do; `run` keeps to its report.
     let default = match cli.command {
-        Command::Serve { .. } => "keyway_ble_sim=info,keyway_core=info",
+        Command::Serve { .. } => "keyway_ble_sim=info,keyway_delivery=info",
         Command::Run { .. } => "warn",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))

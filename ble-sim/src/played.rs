@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use jiff::SignedDuration;
-use keyway_core::delivery::{
+use keyway_delivery::{
     DeliveryEngine, DeliveryOutcome, LockSighting, VisitError, VisitServer, VisitTicket, resolve,
 };
-use keyway_core::protocol::{
+use keyway_protocol::{
     AdvertKey, BaseVersion, Job, JobId, LockId, LockKeys, Op, Outcome, Receipt, RootKey,
 };
 

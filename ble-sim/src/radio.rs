@@ -4,7 +4,7 @@
 //! inject.
 //!
 //! Signal model (log-distance path loss), the same one the phone's range
-//! threshold is documented against (`keyway_core::delivery::DEFAULT_MIN_RSSI`):
+//! threshold is documented against (`keyway_delivery::DEFAULT_MIN_RSSI`):
 //! `rssi = tx_power_1m - 10 * path_loss_exponent * log10(distance in m)`.
 //! With the defaults (-59 dBm at 1 m, exponent 2) a lock 9.1 m (30 ft) away is
 //! heard at -78 dBm; beyond `sensitivity` (-100 dBm, about 90 m) it is not

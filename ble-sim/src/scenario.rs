@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use keyway_core::delivery::{
+use keyway_delivery::{
     Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockTransport,
     VisitReport, resolve,
 };
-use keyway_core::lock::Entry;
-use keyway_core::protocol::{AuditEvent, AuditKind, LockId, Op, Outcome};
+use keyway_lock::Entry;
+use keyway_protocol::{AuditEvent, AuditKind, LockId, Op, Outcome};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Resolved, SimConfig};

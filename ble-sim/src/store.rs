@@ -6,8 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use keyway_core::lock::LockState;
-use keyway_core::protocol::{AuditEvent, LockId};
+use keyway_lock::LockState;
+use keyway_protocol::{AuditEvent, LockId};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::SimClock;

@@ -14,9 +14,9 @@ use std::process::Command;
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::radio::RadioConfig;
-use keyway_core::delivery::VisitServer;
-use keyway_core::protocol::frame::{Reassembler, split};
-use keyway_core::protocol::{Message, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
+use keyway_delivery::VisitServer;
+use keyway_protocol::frame::{Reassembler, split};
+use keyway_protocol::{Message, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
 
 fn python_path() -> PathBuf {
     let tools = std::env::var_os("KEYWAY_TOOLS_DIR")

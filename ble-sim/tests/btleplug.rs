@@ -13,17 +13,18 @@ use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::played::{Plan, PlayedServer};
 use keyway_ble_sim::radio::{CutPoint, Faults, Position, PowerCut, RadioConfig};
 use keyway_ble_sim::scenario::event_type;
-use keyway_core::code::{Code, CodeKind};
-use keyway_core::delivery::ble::BleTransport;
-use keyway_core::delivery::{
+use keyway_codes::code::{Code, CodeKind};
+use keyway_codes::schedule::Schedule;
+use keyway_delivery::ble::BleTransport;
+use keyway_delivery::{
     Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockSighting,
     LockTransport, TransportError, VisitReport,
 };
-use keyway_core::lock::{DenyReason, Entry, digest_of};
-use keyway_core::protocol::frame::frame_count;
-use keyway_core::protocol::{ErrorCode, Message, Op, Outcome, Receipt, SlotEntry};
-use keyway_core::provisioning::ProvisionedLock;
-use keyway_core::schedule::Schedule;
+use keyway_lock::{DenyReason, Entry};
+use keyway_protocol::digest_of;
+use keyway_protocol::frame::frame_count;
+use keyway_protocol::provisioning::ProvisionedLock;
+use keyway_protocol::{ErrorCode, Message, Op, Outcome, Receipt, SlotEntry};
 
 /// A simulated lock 2 m from the phone, served on this process's bus, a
 /// btleplug transport, and the played server.
@@ -214,7 +215,7 @@ rusty_fork::rusty_fork_test! {
             assert_eq!(receipts.len(), 1);
             assert_eq!(receipts[0].outcome, Outcome::Applied);
             let (job, _) = rig.server.last_job(rig.lock.lock_id).unwrap();
-            assert_eq!(receipts[0].reply_to, keyway_core::protocol::ReplyTo::Job(job.job_id));
+            assert_eq!(receipts[0].reply_to, keyway_protocol::ReplyTo::Job(job.job_id));
             rig.expect_applied(&ops);
             assert_eq!(hex(&receipts[0].digest), rig.expected_digest());
             let view = rig.view();
@@ -625,7 +626,7 @@ rusty_fork::rusty_fork_test! {
             // 20 m: heard (about -85 dBm) but below the 30 ft threshold.
             rig.h.sim.move_phone(Position { x: 22.0, y: 0.0 }).unwrap();
             let seen = rig.sighting().await;
-            assert!(seen.rssi.unwrap() < keyway_core::delivery::DEFAULT_MIN_RSSI);
+            assert!(seen.rssi.unwrap() < keyway_delivery::DEFAULT_MIN_RSSI);
             rig.plan(Plan::seal(puts(1, 7)));
             let report = rig.engine(1).visit(&seen, &rig.server).await;
             assert_eq!(report.outcome, DeliveryOutcome::Failed(DeliveryFailure::OutOfRange { rssi: seen.rssi }));
@@ -646,11 +647,11 @@ rusty_fork::rusty_fork_test! {
             let payload = &heard[0].manufacturer_data;
             // No lock id, and another lock's key recognises nothing.
             assert!(!payload.windows(8).any(|w| w == rig.lock.lock_id.0));
-            let stranger = keyway_core::protocol::LockKeys::derive(
-                &keyway_core::protocol::RootKey::from_bytes([9; 32]),
+            let stranger = keyway_protocol::LockKeys::derive(
+                &keyway_protocol::RootKey::from_bytes([9; 32]),
                 rig.lock.lock_id,
             );
-            assert!(keyway_core::delivery::resolve(&heard, &[stranger.advert_key().clone()]).is_empty());
+            assert!(keyway_delivery::resolve(&heard, &[stranger.advert_key().clone()]).is_empty());
             // A state change draws a new nonce: the payload changes entirely.
             rig.plan(Plan::seal(puts(1, 11)));
             rig.visit(&engine).await;

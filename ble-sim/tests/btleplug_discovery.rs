@@ -14,14 +14,14 @@ use futures::StreamExt;
 use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::played::{Plan, PlayedServer};
 use keyway_ble_sim::radio::RadioConfig;
-use keyway_core::code::{Code, CodeKind};
-use keyway_core::delivery::ble::BleTransport;
-use keyway_core::delivery::{
+use keyway_codes::code::{Code, CodeKind};
+use keyway_codes::schedule::Schedule;
+use keyway_delivery::ble::BleTransport;
+use keyway_delivery::{
     DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockSighting, LockTransport, VisitReport,
 };
-use keyway_core::protocol::{Op, Outcome, SERVICE_UUID, SlotEntry};
-use keyway_core::provisioning::ProvisionedLock;
-use keyway_core::schedule::Schedule;
+use keyway_protocol::provisioning::ProvisionedLock;
+use keyway_protocol::{Op, Outcome, SERVICE_UUID, SlotEntry};
 
 fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
     let bus = harness::system_bus().expect("dbus-daemon runs");

@@ -4,10 +4,10 @@
 use keyway_ble_sim::harness;
 use keyway_ble_sim::radio::RadioConfig;
 use keyway_ble_sim::sim::Sim;
-use keyway_core::code::{Code, CodeKind};
-use keyway_core::lock::Entry;
-use keyway_core::protocol::{Op, SlotEntry};
-use keyway_core::schedule::Schedule;
+use keyway_codes::code::{Code, CodeKind};
+use keyway_codes::schedule::Schedule;
+use keyway_lock::Entry;
+use keyway_protocol::{Op, SlotEntry};
 
 #[test]
 fn a_restarted_simulator_resumes_each_lock() {

@@ -1,5 +1,5 @@
 //! The resident's desktop client: every command that works through the
-//! phone core (`keyway_core::client`), the same API the mobile bindings
+//! phone core (`keyway_client`), the same API the mobile bindings
 //! expose — log in, doors and codes with their state on each lock, new,
 //! changed, disabled, enabled and deleted codes, guest codes, sync, delivery
 //! to locks in range over btleplug, and watching state changes.
@@ -14,11 +14,11 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
-use keyway_core::api::{CodeState, GuestType, Role};
-use keyway_core::client::{Client, ClientEvent, LocalCode, NewCode, Session};
-use keyway_core::code::AccessPoint;
-use keyway_core::delivery::ble::BleTransport;
-use keyway_core::schedule::{Recurring, Schedule, Weekdays, Window};
+use keyway_api::{CodeState, GuestType, Role};
+use keyway_client::{Client, ClientEvent, LocalCode, NewCode, Session};
+use keyway_codes::code::AccessPoint;
+use keyway_codes::schedule::{Recurring, Schedule, Weekdays, Window};
+use keyway_delivery::ble::BleTransport;
 
 use crate::output::{BLUETOOTH, Failure, SUCCESS, print_json};
 use crate::render::{self, CodeJson, DeliveryJson, DoorJson, SyncJson};
@@ -369,7 +369,7 @@ async fn login(args: LoginArgs, global: &GlobalArgs) -> Outcome {
 fn session_of(client: &Client) -> Result<Session, Failure> {
     client
         .session()?
-        .ok_or_else(|| Failure::from(keyway_core::client::ClientError::NotLoggedIn))
+        .ok_or_else(|| Failure::from(keyway_client::ClientError::NotLoggedIn))
 }
 
 fn time_zone(session: &Session) -> TimeZone {
@@ -614,7 +614,7 @@ async fn guest(args: GuestArgs, global: &GlobalArgs) -> Outcome {
             };
             let days: Weekdays =
                 days.parse()
-                    .map_err(|e: keyway_core::schedule::ScheduleError| {
+                    .map_err(|e: keyway_codes::schedule::ScheduleError| {
                         Failure::usage("invalid_schedule", e.to_string())
                     })?;
             let recurring = Recurring::new(

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use keyway_core::code::{Code, FormatError};
-use keyway_core::{generate_distinct, secure_rng};
+use keyway_codes::code::{Code, FormatError};
+use keyway_codes::{generate_distinct, secure_rng};
 use serde::Serialize;
 
 use crate::context_args::ContextArgs;

@@ -2,8 +2,8 @@
 //! command that checks or generates codes.
 
 use clap::Args;
-use keyway_core::code::{AccessPoint, Code, CodeKind};
-use keyway_core::policy::{
+use keyway_codes::code::{AccessPoint, Code, CodeKind};
+use keyway_codes::policy::{
     CheckContext, CommonPins, Community, ModelConstraint, PropertyNumber, TargetLock,
 };
 

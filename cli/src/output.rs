@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use keyway_core::client::ClientError;
-use keyway_core::policy::Violation;
+use keyway_client::ClientError;
+use keyway_codes::policy::Violation;
 use serde::Serialize;
 
 /// The request succeeded.

@@ -7,10 +7,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use keyway_core::api::{CodeOnLock, CodeState, CodeStatus, GuestType};
-use keyway_core::client::{DeliveryReport, Door, LocalCode, LockDelivery, SyncReport};
-use keyway_core::code::{AccessPoint, CodeKind, Origin};
-use keyway_core::schedule::Schedule;
+use keyway_api::{CodeOnLock, CodeState, CodeStatus, GuestType};
+use keyway_client::{DeliveryReport, Door, LocalCode, LockDelivery, SyncReport};
+use keyway_codes::code::{AccessPoint, CodeKind, Origin};
+use keyway_codes::schedule::Schedule;
 use serde::Serialize;
 
 use crate::output::ReportedViolation;

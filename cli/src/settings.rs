@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use keyway_core::client::{Client, ClientConfig};
+use keyway_client::{Client, ClientConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::output::Failure;

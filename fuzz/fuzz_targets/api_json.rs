@@ -1,5 +1,5 @@
 //! The server's request parsing without the server: arbitrary bytes as the
-//! JSON body of every API request type in `keyway_core::api` (and the
+//! JSON body of every API request type in `keyway_api` (and the
 //! responses the phone parses), and as the query string of every endpoint
 //! that takes one, through axum's own `Query` extractor. Nothing panics, and
 //! whatever parses serialises to JSON that parses back to the same value.
@@ -8,7 +8,7 @@
 
 use axum::extract::Query;
 use axum::http::Uri;
-use keyway_core::api::{
+use keyway_api::{
     CreateCarrierRequest, CreateCodeRequest, CreateCourierRequest, CreateRecipientRequest,
     ForgotPinRequest, KeyCardRequest, LoginRequest, OneTimePinRequest, PolicySettings,
     ReceiptBatch, SetCodeRequest, SyncResponse, decode_bytes,

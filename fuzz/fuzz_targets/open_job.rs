@@ -10,8 +10,8 @@
 use std::sync::OnceLock;
 
 use jiff::Timestamp;
-use keyway_core::lock::{Lock, LockConfig};
-use keyway_core::protocol::{Job, LockId, LockKeys, RootKey};
+use keyway_lock::{Lock, LockConfig};
+use keyway_protocol::{Job, LockId, LockKeys, RootKey};
 use libfuzzer_sys::fuzz_target;
 
 /// The test-vector lock and its sealed job (hex, as published).

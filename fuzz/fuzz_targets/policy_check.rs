@@ -7,8 +7,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use keyway_core::code::{AccessPoint, Code, CodeKind, Origin};
-use keyway_core::policy::{
+use keyway_codes::code::{AccessPoint, Code, CodeKind, Origin};
+use keyway_codes::policy::{
     CheckContext, CheckError, CommonPins, Community, ModelConstraint, PropertyNumber, TargetLock,
 };
 use libfuzzer_sys::fuzz_target;

@@ -5,8 +5,8 @@
 
 #![no_main]
 
-use keyway_core::protocol::seal::envelope_lock_id;
-use keyway_core::protocol::{AdvertKey, Job, LockId, Message, RawAdvertisement, Receipt};
+use keyway_protocol::seal::envelope_lock_id;
+use keyway_protocol::{AdvertKey, Job, LockId, Message, RawAdvertisement, Receipt};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

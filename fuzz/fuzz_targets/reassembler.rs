@@ -6,8 +6,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use keyway_core::protocol::Reassembler;
-use keyway_core::protocol::frame::split;
+use keyway_protocol::Reassembler;
+use keyway_protocol::frame::split;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

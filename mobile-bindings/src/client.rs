@@ -1,5 +1,5 @@
 //! `KeywayClient`: the one object an app holds. Each method is a small
-//! wrapper around `keyway_core::client::Client`; async methods run on tokio
+//! wrapper around `keyway_client::Client`; async methods run on tokio
 //! (uniffi's `tokio` runtime support) and are `suspend` in Kotlin, `async` in
 //! Swift and Python. Nothing here panics on input; every failure is a
 //! [`KeywayError`].
@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_core::api::GuestType;
-use keyway_core::client::{Client, ClientConfig, NewCode};
-use keyway_core::code::CodeKind;
+use keyway_api::GuestType;
+use keyway_client::{Client, ClientConfig, NewCode};
+use keyway_codes::code::CodeKind;
 
 use crate::KeywayError;
 use crate::records::{
@@ -33,7 +33,7 @@ pub trait KeywayListener: Send + Sync {
 pub struct KeywayClient {
     client: Client,
     has_transport: Mutex<bool>,
-    watch: Mutex<Option<keyway_core::client::WatchHandle>>,
+    watch: Mutex<Option<keyway_client::WatchHandle>>,
 }
 
 impl std::fmt::Debug for KeywayClient {
@@ -62,7 +62,7 @@ impl KeywayClient {
         }
         #[cfg(feature = "ble")]
         {
-            let transport = keyway_core::delivery::ble::BleTransport::new()
+            let transport = keyway_delivery::ble::BleTransport::new()
                 .await
                 .map_err(|e| KeywayError::Bluetooth {
                     detail: e.to_string(),

@@ -3,9 +3,9 @@
 //! panic crosses the FFI: uniffi turns a Rust panic into an internal error, and
 //! no code path here panics on input.
 
-use keyway_core::client::ClientError;
-use keyway_core::generate::GenerateError;
-use keyway_core::policy::{CheckError, Violation};
+use keyway_client::ClientError;
+use keyway_codes::generate::GenerateError;
+use keyway_codes::policy::{CheckError, Violation};
 
 /// Everything that can go wrong in a Keyway call.
 #[derive(Debug, thiserror::Error, uniffi::Error)]

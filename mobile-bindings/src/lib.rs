@@ -1,13 +1,14 @@
 //! The mobile facade of Keyway: what Kotlin, Swift and Python apps call,
-//! generated with uniffi over `keyway-core`. It owns the FFI surface (the
+//! generated with uniffi over `keyway-client`. It owns the FFI surface (the
 //! `KeywayClient` object, the one error enum, the records the app sees, the
 //! foreign listener, logger and Bluetooth transport) and none of the domain:
-//! every call is a small wrapper around `keyway_core::client`. The foreign
+//! every call is a small wrapper around `keyway_client`. The foreign
 //! secret store keeps the device token in the platform's key store.
 //!
 //! Domain enums and records (`CodeKind`, `AccessPoint`, `ModelConstraint`,
-//! `Rule`, `Violation`) derive their uniffi traits in `keyway-core` behind its
-//! `uniffi` feature, so they cross the FFI without copies.
+//! `Rule`, `Violation`, `Role`, …) derive their uniffi traits where they are
+//! defined (`keyway-codes`, `keyway-api`, `keyway-client`) behind each
+//! crate's `uniffi` feature, so they cross the FFI without copies.
 
 uniffi::setup_scaffolding!();
 

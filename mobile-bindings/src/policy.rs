@@ -1,9 +1,9 @@
 //! Offline policy calls: check a code or generate codes for an explicit
 //! context, with the same engine the server runs.
 
-use keyway_core::code::{AccessPoint, Code, CodeKind, Origin};
-use keyway_core::policy::{CheckContext, Community, ModelConstraint, PropertyNumber, TargetLock};
-use keyway_core::{generate_distinct, secure_rng};
+use keyway_codes::code::{AccessPoint, Code, CodeKind, Origin};
+use keyway_codes::policy::{CheckContext, Community, ModelConstraint, PropertyNumber, TargetLock};
+use keyway_codes::{generate_distinct, secure_rng};
 
 use crate::KeywayError;
 

@@ -4,11 +4,11 @@
 
 use std::time::SystemTime;
 
-use keyway_core::api::{CodeOnLock, CodeStatus, GuestType, Role};
-use keyway_core::client::{self, PendingOp};
-use keyway_core::code::{AccessPoint, CodeKind, Origin};
-use keyway_core::policy::{ModelConstraint, Violation};
-use keyway_core::schedule::{self as core_schedule, Weekdays};
+use keyway_api::{CodeOnLock, CodeStatus, GuestType, Role};
+use keyway_client::PendingOp;
+use keyway_codes::code::{AccessPoint, CodeKind, Origin};
+use keyway_codes::policy::{ModelConstraint, Violation};
+use keyway_codes::schedule::{self as core_schedule, Weekdays};
 
 use crate::KeywayError;
 
@@ -37,8 +37,8 @@ pub struct Session {
     pub device_id: String,
 }
 
-impl From<client::Session> for Session {
-    fn from(s: client::Session) -> Self {
+impl From<keyway_client::Session> for Session {
+    fn from(s: keyway_client::Session) -> Self {
         Self {
             user_id: s.user.id,
             user_name: s.user.name,
@@ -73,8 +73,8 @@ pub struct Door {
     pub job_waiting: bool,
 }
 
-impl From<client::Door> for Door {
-    fn from(d: client::Door) -> Self {
+impl From<keyway_client::Door> for Door {
+    fn from(d: keyway_client::Door) -> Self {
         Self {
             lock_id: d.lock_id,
             name: d.name,
@@ -266,8 +266,8 @@ pub struct Code {
     pub updated_at: SystemTime,
 }
 
-impl From<client::LocalCode> for Code {
-    fn from(c: client::LocalCode) -> Self {
+impl From<keyway_client::LocalCode> for Code {
+    fn from(c: keyway_client::LocalCode) -> Self {
         Self {
             schedule: Schedule::from_core(&c.schedule),
             id: c.id,
@@ -323,8 +323,8 @@ pub struct LockVisit {
     pub receipts: u32,
 }
 
-impl From<client::LockDelivery> for LockVisit {
-    fn from(v: client::LockDelivery) -> Self {
+impl From<keyway_client::LockDelivery> for LockVisit {
+    fn from(v: keyway_client::LockDelivery) -> Self {
         Self {
             lock_id: v.lock_id,
             name: v.name,
@@ -347,8 +347,8 @@ pub struct DeliverySummary {
     pub synced: bool,
 }
 
-impl From<client::DeliveryReport> for DeliverySummary {
-    fn from(r: client::DeliveryReport) -> Self {
+impl From<keyway_client::DeliveryReport> for DeliverySummary {
+    fn from(r: keyway_client::DeliveryReport) -> Self {
         Self {
             heard: r.heard,
             locks: r.locks.into_iter().map(Into::into).collect(),
@@ -372,8 +372,8 @@ pub struct SyncSummary {
     pub retry_after_ms: Option<u64>,
 }
 
-impl From<client::SyncReport> for SyncSummary {
-    fn from(r: client::SyncReport) -> Self {
+impl From<keyway_client::SyncReport> for SyncSummary {
+    fn from(r: keyway_client::SyncReport) -> Self {
         Self {
             sent: r.sent,
             refused: r.refused,
@@ -411,17 +411,17 @@ pub enum KeywayEvent {
     },
 }
 
-impl From<client::ClientEvent> for KeywayEvent {
-    fn from(e: client::ClientEvent) -> Self {
+impl From<keyway_client::ClientEvent> for KeywayEvent {
+    fn from(e: keyway_client::ClientEvent) -> Self {
         match e {
-            client::ClientEvent::CodeChanged(code) => Self::CodeChanged {
+            keyway_client::ClientEvent::CodeChanged(code) => Self::CodeChanged {
                 code: (*code).into(),
             },
-            client::ClientEvent::CodeRemoved { id } => Self::CodeRemoved { id },
-            client::ClientEvent::Delivery(visit) => Self::Delivery {
+            keyway_client::ClientEvent::CodeRemoved { id } => Self::CodeRemoved { id },
+            keyway_client::ClientEvent::Delivery(visit) => Self::Delivery {
                 visit: visit.into(),
             },
-            client::ClientEvent::Connectivity { online } => Self::Connectivity { online },
+            keyway_client::ClientEvent::Connectivity { online } => Self::Connectivity { online },
         }
     }
 }

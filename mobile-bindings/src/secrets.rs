@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use keyway_core::client::{self, SecretStoreError};
+use keyway_client::SecretStoreError;
 
 /// Why the app's secret store failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -68,7 +68,7 @@ pub trait SecretStore: Send + Sync {
 /// The app's secret store, as the core sees it.
 pub(crate) struct ForeignSecretStore(pub(crate) Arc<dyn SecretStore>);
 
-impl client::SecretStore for ForeignSecretStore {
+impl keyway_client::SecretStore for ForeignSecretStore {
     fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
         Ok(self.0.get(name.to_owned())?)
     }

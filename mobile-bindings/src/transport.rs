@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use keyway_core::delivery::{self, HeardDevice, TransportError};
+use keyway_delivery::{HeardDevice, TransportError};
 
 /// A device advertising the Keyway service, heard in a scan.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -148,7 +148,7 @@ fn millis(d: Duration) -> u64 {
 }
 
 #[async_trait]
-impl delivery::LockTransport for ForeignTransport {
+impl keyway_delivery::LockTransport for ForeignTransport {
     async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError> {
         let heard = self
             .0
@@ -169,7 +169,7 @@ impl delivery::LockTransport for ForeignTransport {
         &self,
         device: &str,
         timeout: Duration,
-    ) -> Result<Arc<dyn delivery::LockLink>, TransportError> {
+    ) -> Result<Arc<dyn keyway_delivery::LockLink>, TransportError> {
         let mtu = self
             .0
             .connect(device.to_owned(), millis(timeout))
@@ -184,7 +184,7 @@ impl delivery::LockTransport for ForeignTransport {
 }
 
 #[async_trait]
-impl delivery::LockLink for ForeignLink {
+impl keyway_delivery::LockLink for ForeignLink {
     fn mtu(&self) -> usize {
         // At least the BLE minimum, so frames are never empty.
         usize::try_from(self.mtu).unwrap_or(23).max(23)

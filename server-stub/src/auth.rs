@@ -5,8 +5,8 @@
 //! code). The HTTP extractors that produce a [`Caller`] and an [`Idem`] are
 //! in [`crate::api::extract`].
 
-use keyway_core::api::{Role, UserView};
-use keyway_core::{AccessPoint, CodeKind};
+use keyway_api::{Role, UserView};
+use keyway_codes::{AccessPoint, CodeKind};
 
 use crate::crypto::token_hash;
 use crate::db::codes::CodeRow;

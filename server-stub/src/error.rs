@@ -6,8 +6,8 @@
 //! code and an RFC 9457 problem document. Internal failures are logged
 //! (without secrets) where they are made and carry no detail of their cause.
 
-use keyway_core::policy::{CheckError, Rejection};
-use keyway_core::{GenerateError, ScheduleError};
+use keyway_codes::policy::{CheckError, Rejection};
+use keyway_codes::{GenerateError, ScheduleError};
 
 /// What kind of failure an [`Error`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +150,7 @@ impl From<CheckError> for Error {
     fn from(e: CheckError) -> Self {
         match e {
             CheckError::InvalidFormat(f) => {
-                Self::unprocessable(keyway_core::FormatError::CODE, f.to_string())
+                Self::unprocessable(keyway_codes::FormatError::CODE, f.to_string())
             }
             CheckError::Rejected(r) => Self::rejected(r),
         }

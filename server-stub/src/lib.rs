@@ -1,5 +1,5 @@
 //! The Keyway server: the authority for policy, locks and codes. It decides
-//! which codes are acceptable (the `keyway-core` policy engine), keeps each
+//! which codes are acceptable (the `keyway-codes` policy engine), keeps each
 //! lock's desired and confirmed slot tables, seals one job per lock that only
 //! that lock can open, and settles the receipts phones carry back.
 //!
@@ -37,5 +37,3 @@ pub mod error;
 pub mod notify;
 pub mod ops;
 pub mod qr;
-
-pub use keyway_core as core;

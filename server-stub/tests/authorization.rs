@@ -466,7 +466,7 @@ fn every_route_answers_every_role_as_the_table_says() {
     let f = Fixture::new();
     let admin = f.admin();
     let user = |name: &str, role: &str| {
-        let role = keyway_core::api::Role::parse(role).unwrap();
+        let role = keyway_api::Role::parse(role).unwrap();
         admin.user(&f.property, name, role, None).user_id
     };
     let (stu, max) = (user("stu", "staff"), user("max", "manager"));

@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use keyway_core::api::{decode_bytes, encode_bytes};
-use keyway_core::lock::Lock;
+use keyway_api::{decode_bytes, encode_bytes};
+use keyway_lock::Lock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Fixture, Inspector, Server, Stop, fresh_key, lock_status};

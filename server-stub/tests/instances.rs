@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use keyway_core::api::{decode_bytes, encode_bytes};
-use keyway_core::lock::Entry;
+use keyway_api::{decode_bytes, encode_bytes};
+use keyway_lock::Entry;
 use keyway_server::db::{Context as _, Read, Store};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -10,9 +10,9 @@ mod support;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use keyway_core::api::decode_bytes;
-use keyway_core::lock::{DenyReason, Entry, Lock};
-use keyway_core::protocol::{BaseVersion, ErrorCode, Job, JobId, LockKeys, Message, Op};
+use keyway_api::decode_bytes;
+use keyway_lock::{DenyReason, Entry, Lock};
+use keyway_protocol::{BaseVersion, ErrorCode, Job, JobId, LockKeys, Message, Op};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{
@@ -237,7 +237,7 @@ fn a_flood_of_replayed_receipts_and_visits_is_limited_and_takes_no_write_lock() 
             &alice,
             Method::POST,
             "/v1/receipts",
-            json!({"receipts": [keyway_core::api::encode_bytes(&receipt)]}),
+            json!({"receipts": [keyway_api::encode_bytes(&receipt)]}),
         );
         statuses.push(status);
     }

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
-use keyway_core::lock::Entry;
+use keyway_lock::Entry;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Fixture, eventually, occurs, state_on, visit};
@@ -960,7 +960,7 @@ fn admin_seed_fills_a_property_the_server_serves() {
     assert_eq!(slots, [(6,)]);
     // A manager pages through all 106 codes.
     let manager = admin
-        .user(&property, "M", keyway_core::api::Role::Manager, None)
+        .user(&property, "M", keyway_api::Role::Manager, None)
         .token;
     drop(admin);
     let (mut cursor, mut seen) = (String::new(), 0);

@@ -8,7 +8,7 @@
 
 mod support;
 
-use keyway_core::api::{
+use keyway_api::{
     AuditList, CodeView, CourierView, CreateCarrierRequest, CreateCodeRequest,
     CreateCourierRequest, CreateRecipientRequest, ForgotPinRequest, ForgotPinResponse,
     KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch,

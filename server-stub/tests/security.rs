@@ -308,10 +308,10 @@ fn forgot_pin_answers_before_it_looks_the_address_up() {
 /// any 4-digit code in that slot.
 #[test]
 fn a_job_record_does_not_yield_the_code_it_put() {
-    use keyway_core::code::{Code, CodeKind};
-    use keyway_core::lock::digest_of;
-    use keyway_core::protocol::SlotEntry;
-    use keyway_core::schedule::Schedule;
+    use keyway_codes::code::{Code, CodeKind};
+    use keyway_codes::schedule::Schedule;
+    use keyway_protocol::SlotEntry;
+    use keyway_protocol::digest_of;
     let f = Fixture::new();
     let alice = f.login("alice", "phone");
     f.ok(
@@ -366,7 +366,7 @@ fn an_altered_or_misdirected_receipt_settles_nothing() {
     let (_, answer) = present(&f, &alice, opened["visit_id"].as_str().unwrap(), &status);
     let job = answer["jobs"][0]
         .as_str()
-        .and_then(keyway_core::api::decode_bytes)
+        .and_then(keyway_api::decode_bytes)
         .expect("a job for the unit door");
     let receipt = lock.apply(&job, Timestamp::now()).unwrap();
 
@@ -580,7 +580,7 @@ fn package_room_code_picks_are_limited_to_ten_an_hour() {
 
 /// A visit to the package room: the real lock firmware applies the job the
 /// server seals for its session, and the receipt goes back.
-fn deliver_room(f: &Fixture, token: &str, room: &mut keyway_core::lock::Lock) {
+fn deliver_room(f: &Fixture, token: &str, room: &mut keyway_lock::Lock) {
     let done = support::visit(f, token, room);
     assert!(!done.receipts.is_empty(), "a job: {:?}", done.answer);
 }
@@ -590,7 +590,7 @@ fn deliver_room(f: &Fixture, token: &str, room: &mut keyway_core::lock::Lock) {
 /// package room in the same job that brings the new one.
 #[test]
 fn a_new_one_time_pin_ends_the_previous_one_in_the_same_job() {
-    use keyway_core::lock::Entry;
+    use keyway_lock::Entry;
     let f = Fixture::new();
     let sam = f.login("sam", "desk");
     let rid = f.ok(
@@ -1034,7 +1034,7 @@ fn an_old_database_is_rebound_once_at_start() {
 fn no_stored_cell_yields_digits_to_an_offline_search() {
     use base64::Engine as _;
     use base64::engine::general_purpose::STANDARD;
-    use keyway_core::lock::Entry;
+    use keyway_lock::Entry;
     use ring::digest;
     let f = Fixture::new();
     let (alice, sam, mia) = (

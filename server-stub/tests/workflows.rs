@@ -1,14 +1,14 @@
 //! HTTP-level tests of every workflow against a running `keyway-server`
 //! (real TCP port, real SQLite file), with the real lock firmware from
-//! `keyway-core` standing in for the lock at the far end of the phone.
+//! `keyway-lock` standing in for the lock at the far end of the phone.
 
 mod support;
 
 use std::collections::HashSet;
 
 use jiff::Timestamp;
-use keyway_core::api::{decode_bytes, encode_bytes};
-use keyway_core::lock::{Entry, Lock};
+use keyway_api::{decode_bytes, encode_bytes};
+use keyway_lock::{Entry, Lock, LockConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{
@@ -408,7 +408,7 @@ fn the_reconciliation_loop_settles_every_state_with_the_real_lock() {
         .iter()
         .find(|l| l.lock_id.to_string() == f.lock_4b)
         .unwrap();
-    let keys = keyway_core::protocol::LockKeys::derive(&provisioned.root_key, provisioned.lock_id);
+    let keys = keyway_protocol::LockKeys::derive(&provisioned.root_key, provisioned.lock_id);
     let _ = unit.enter_code("0000", Timestamp::now());
     let fresh = keys
         .open_receipt(&unit.status([9; 16], ack, Timestamp::now()).unwrap())
@@ -471,7 +471,7 @@ fn a_refusal_fails_the_new_code_and_keeps_the_old_one() {
         .iter()
         .find(|l| l.lock_id.to_string() == f.lock_4b)
         .unwrap();
-    let mut config = provisioned.lock_config();
+    let mut config = LockConfig::from(provisioned);
     config.capacity = 1;
     let mut unit = Lock::new(config, &provisioned.root_key);
 
@@ -831,7 +831,7 @@ fn a_restart_keeps_everything() {
 fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
     let f = Fixture::new();
     let mut spec =
-        keyway_server::admin::LockSpec::new("Gym", keyway_core::AccessPoint::Amenity, None);
+        keyway_server::admin::LockSpec::new("Gym", keyway_codes::AccessPoint::Amenity, None);
     spec.enter_key = false;
     spec.constraints = vec![
         "no_zeros".parse().unwrap(),

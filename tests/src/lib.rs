@@ -16,5 +16,3 @@
 pub mod fixture;
 pub mod netswitch;
 pub mod world;
-
-pub use keyway_core as core;

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use keyway_ble_sim::bus::PrivateBus;
-use keyway_core::client::{Client, ClientConfig, DeliveryReport};
-use keyway_core::delivery::ble::BleTransport;
+use keyway_client::{Client, ClientConfig, DeliveryReport};
+use keyway_delivery::ble::BleTransport;
 use reqwest::Method;
 use serde_json::{Value, json};
 

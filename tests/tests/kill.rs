@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use keyway_core::client::Stage;
+use keyway_client::Stage;
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 use serde_json::{Value, json};
 

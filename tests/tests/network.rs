@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use keyway_core::client::{Client, ClientConfig, NewCode};
+use keyway_client::{Client, ClientConfig, NewCode};
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};

@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_core::api::{CodeState, CodeStatus, GuestType};
-use keyway_core::client::{
+use keyway_api::{CodeState, CodeStatus, GuestType};
+use keyway_client::{
     Client, ClientConfig, ClientError, ClientEvent, DEVICE_TOKEN, FileSecretStore, NewCode,
     PendingOp, SECRETS_FILE, SecretStore, SecretStoreError,
 };
-use keyway_core::policy::Rule;
-use keyway_core::protocol::seal::derive_key_bytes;
-use keyway_core::provisioning::ProvisioningFile;
-use keyway_core::schedule::{Schedule, Window};
+use keyway_codes::policy::Rule;
+use keyway_codes::schedule::{Schedule, Window};
+use keyway_protocol::provisioning::ProvisioningFile;
+use keyway_protocol::seal::derive_key_bytes;
 use keyway_tests::fixture::{Fixture, FixtureOptions};
 
 fn world() -> Fixture {

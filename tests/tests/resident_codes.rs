@@ -6,9 +6,9 @@
 //! keeps the old one working until the phone reaches the lock. Each test
 //! runs in its own process (one D-Bus system bus per process).
 
-use keyway_core::api::CodeState;
-use keyway_core::client::{ClientError, LocalCode, NewCode};
-use keyway_core::policy::Rule;
+use keyway_api::CodeState;
+use keyway_client::{ClientError, LocalCode, NewCode};
+use keyway_codes::policy::Rule;
 use keyway_tests::world::{AT_HOME, AWAY, World};
 use reqwest::Method;
 use serde_json::json;

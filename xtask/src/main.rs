@@ -1,8 +1,7 @@
 //! Project automation for Keyway, in Rust so it runs wherever cargo does.
 //!
 //! - `cargo xtask test`: installs what is missing (`.ci/install-deps`), then
-//!   formatting, clippy (the workspace with every target, then keyway-core's
-//!   lesser feature sets), every Rust test under cargo-nextest with the time
+//!   formatting, clippy (the workspace with every target), every Rust test under cargo-nextest with the time
 //!   limits of `.config/nextest.toml` (the btleplug transport and the
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
 //!   tests, the harness self-test, and the Python and Kotlin binding tests;
@@ -88,27 +87,6 @@ fn test() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    // The workspace build unifies features (the simulator turns on keyway-core's
-    // `ble`), so check the core's other feature sets on their own: the lock side
-    // must build without the phone side, and delivery and the phone client
-    // without btleplug.
-    for features in ["", "delivery", "client"] {
-        step(&format!(
-            "cargo clippy -p keyway-core --features '{features}'"
-        ));
-        run(Command::new("cargo").args([
-            "clippy",
-            "-p",
-            "keyway-core",
-            "--no-default-features",
-            "--features",
-            features,
-            "--lib",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-    }
     step("cargo nextest run --workspace");
     // The binaries the end-to-end tests start are the ones this build makes
     // (without it each test process would run its own `cargo build`).

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_core::protocol::{LockId, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
+use keyway_protocol::{LockId, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
 use tokio::sync::mpsc;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use zbus::{Connection, interface};

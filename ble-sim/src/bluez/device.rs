@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_core::protocol::{COMPANY_ID, LockId, SERVICE_UUID, uuid_string};
+use keyway_protocol::{COMPANY_ID, LockId, SERVICE_UUID, uuid_string};
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use zbus::{Connection, fdo, interface};
 

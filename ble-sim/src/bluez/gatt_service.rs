@@ -1,7 +1,7 @@
 //! `org.bluez.GattService1`: the Keyway service of a connected lock, served
 //! at `…/service0001` under the device while the link is up.
 
-use keyway_core::protocol::{SERVICE_UUID, uuid_string};
+use keyway_protocol::{SERVICE_UUID, uuid_string};
 use zbus::interface;
 use zbus::zvariant::OwnedObjectPath;
 

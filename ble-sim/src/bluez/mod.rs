@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use keyway_core::protocol::LockId;
+use keyway_protocol::LockId;
 use zbus::Connection;
 
 pub use device::device_path;

@@ -2,8 +2,8 @@
 //! the adapter's power and discovery sessions, and links (connect, frames
 //! written, notifications, disconnect) with the faults that act on them.
 
-use keyway_core::protocol::LockId;
-use keyway_core::protocol::frame::split;
+use keyway_protocol::LockId;
+use keyway_protocol::frame::split;
 use rand::RngExt;
 
 use super::lock::LinkState;

@@ -3,9 +3,9 @@
 //! rotating resolvable private address, the RSSI walk).
 
 use jiff::Timestamp;
-use keyway_core::lock::{Lock, LockConfig, LockState};
-use keyway_core::protocol::{AuditEvent, AuditKind, LockId};
-use keyway_core::provisioning::ProvisionedLock;
+use keyway_lock::{Lock, LockConfig, LockState};
+use keyway_protocol::provisioning::ProvisionedLock;
+use keyway_protocol::{AuditEvent, AuditKind, LockId};
 
 use crate::clock::SimClock;
 use crate::radio::{BdAddr, Faults, LinkStats, Position};
@@ -32,7 +32,7 @@ pub(super) struct Advertiser {
 }
 
 impl Advertiser {
-    pub(super) fn new(root_key: &keyway_core::protocol::RootKey) -> Self {
+    pub(super) fn new(root_key: &keyway_protocol::RootKey) -> Self {
         let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, root_key.expose_bytes());
         let mut irk = [0u8; 16];
         irk.copy_from_slice(&ring::hmac::sign(&key, b"keyway-sim irk").as_ref()[..16]);

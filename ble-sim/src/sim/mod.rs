@@ -1,5 +1,5 @@
 //! The simulated world: locks running the real firmware
-//! (`keyway_core::lock::Lock`) with their clocks, storage, keypads and power,
+//! (`keyway_lock::Lock`) with their clocks, storage, keypads and power,
 //! the phone's position, the adapter, and the radio between them.
 //!
 //! Everything goes through [`Sim`]: the control API, the scenario runner and
@@ -16,8 +16,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use jiff::Timestamp;
-use keyway_core::lock::{Entry, Key, Lock, LockState};
-use keyway_core::protocol::{AuditKind, LockId};
+use keyway_lock::{Entry, Key, Lock, LockConfig, LockState};
+use keyway_protocol::{AuditKind, LockId};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::Serialize;
@@ -200,7 +200,7 @@ impl Sim {
 
     fn start_lock(resolved: &crate::config::ResolvedLock, dir: &Path) -> Result<SimLock, SimError> {
         let provisioned = resolved.provisioned.clone();
-        let config = provisioned.lock_config();
+        let config = LockConfig::from(&provisioned);
         let store = Store::new(dir, provisioned.lock_id);
         let stored = store.load()?;
         let fresh = stored.is_none();

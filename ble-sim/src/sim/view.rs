@@ -1,9 +1,9 @@
 //! The simulator's state as the control API shows it.
 
 use jiff::Timestamp;
-use keyway_core::protocol::{AuditEvent, LockId};
-use keyway_core::schedule::Schedule;
-use keyway_core::{AccessPoint, CodeKind};
+use keyway_codes::schedule::Schedule;
+use keyway_codes::{AccessPoint, CodeKind};
+use keyway_protocol::{AuditEvent, LockId};
 use serde::Serialize;
 
 use super::World;

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use keyway_core::api::{IDEMPOTENCY_HEADER, Problem};
+use keyway_api::{IDEMPOTENCY_HEADER, Problem};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

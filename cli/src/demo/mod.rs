@@ -1,7 +1,7 @@
 //! `keyway demo`: the whole Keyway story in one command, checked step by
 //! step. The server and the lock simulator run inside this process (their
 //! libraries) on a temporary SQLite file and a private D-Bus bus; the
-//! resident's phone is the real phone core (`keyway_core::client`) talking
+//! resident's phone is the real phone core (`keyway_client`) talking
 //! to the simulated locks through btleplug, the manager is the server's
 //! manager API. Every expectation is checked; the first step that does not
 //! behave stops the demo with exit code 1.
@@ -18,16 +18,16 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
+use keyway_api::{CarrierView, CodeState, CodeStatus, CodeView, CourierView, GuestType};
 use keyway_ble_sim::Sim;
 use keyway_ble_sim::harness;
 use keyway_ble_sim::radio::Position;
-use keyway_core::api::{CarrierView, CodeState, CodeStatus, CodeView, CourierView, GuestType};
-use keyway_core::client::{
+use keyway_client::{
     Client, ClientConfig, ClientError, ClientEvent, DeliveryReport, LocalCode, NewCode,
 };
-use keyway_core::lock::Entry;
-use keyway_core::policy::Rule;
-use keyway_core::schedule::{Recurring, Schedule, Weekdays};
+use keyway_codes::policy::Rule;
+use keyway_codes::schedule::{Recurring, Schedule, Weekdays};
+use keyway_lock::Entry;
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};

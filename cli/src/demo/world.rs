@@ -13,7 +13,7 @@ use keyway_ble_sim::Sim;
 use keyway_ble_sim::config::{ClockSpec, LockSpec, SimConfig};
 use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::radio::{Position, RadioConfig};
-use keyway_core::delivery::ble::BleTransport;
+use keyway_delivery::ble::BleTransport;
 use keyway_server::admin::AdminArgs;
 use keyway_server::app::ServeArgs;
 use keyway_server::crypto::DataKey;

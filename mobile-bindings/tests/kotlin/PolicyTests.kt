@@ -1,10 +1,10 @@
 // The offline policy calls and the foreign logger, through the generated Kotlin bindings.
 package keyway.tests
 
-import uniffi.keyway_core.AccessPoint
-import uniffi.keyway_core.CodeKind
-import uniffi.keyway_core.ModelConstraint
-import uniffi.keyway_core.Rule
+import uniffi.keyway_codes.AccessPoint
+import uniffi.keyway_codes.CodeKind
+import uniffi.keyway_codes.ModelConstraint
+import uniffi.keyway_codes.Rule
 import uniffi.keyway_mobile.KeywayException
 import uniffi.keyway_mobile.LogLevel
 import uniffi.keyway_mobile.Logger

@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
-from keyway import keyway_core as core
+from keyway import keyway_api as api
+from keyway import keyway_client as phone_core
+from keyway import keyway_codes as codes
 from keyway import keyway_mobile as keyway
 
 
@@ -55,7 +57,7 @@ def test_login_opens_a_session_with_the_residents_doors(world, tmp_path):
     phone = client(world, tmp_path)
     assert phone.session() is None
     session = run(phone.login(world["tokens"]["alice"]))
-    assert session.role == core.Role.RESIDENT
+    assert session.role == api.Role.RESIDENT
     assert session.unit_id == world["units"]["4B"]
     assert phone.session() == session
     doors = {d.lock_id: d for d in phone.doors()}
@@ -66,8 +68,8 @@ def test_login_opens_a_session_with_the_residents_doors(world, tmp_path):
         world["locks"]["entrance"],
         world["locks"]["package_room"],
     }
-    assert doors[world["locks"]["unit_4b"]].access_point == core.AccessPoint.UNIT_DOOR
-    assert doors[world["locks"]["package_room"]].access_point == core.AccessPoint.PACKAGE_ROOM
+    assert doors[world["locks"]["unit_4b"]].access_point == codes.AccessPoint.UNIT_DOOR
+    assert doors[world["locks"]["package_room"]].access_point == codes.AccessPoint.PACKAGE_ROOM
 
 
 def test_bad_token_is_unauthorized(world, tmp_path):
@@ -84,7 +86,7 @@ def test_picking_1234_lists_every_violated_rule(world, tmp_path):
     with pytest.raises(keyway.KeywayError.PolicyViolation) as caught:
         run(phone.pick_code("1234", keyway.CodeOptions()))
     rules = [v.rule for v in caught.value.violations]
-    assert rules == [core.Rule.SEQUENTIAL, core.Rule.COMMON_PIN]
+    assert rules == [codes.Rule.SEQUENTIAL, codes.Rule.COMMON_PIN]
     assert all(v.message for v in caught.value.violations)
     # The same check without a request, and nothing was queued.
     with pytest.raises(keyway.KeywayError.PolicyViolation):
@@ -102,12 +104,12 @@ def test_a_generated_code_goes_pending_then_active_in_range(world, tmp_path, sim
     code = run(phone.generate_code(keyway.CodeOptions(name="Front door")))
     unit = world["locks"]["unit_4b"]
     assert code.value is not None and len(code.value) == 4
-    assert state_on(code, unit) == core.CodeState.PENDING
-    assert state_on(code, world["locks"]["entrance"]) == core.CodeState.PENDING
+    assert state_on(code, unit) == api.CodeState.PENDING
+    assert state_on(code, world["locks"]["entrance"]) == api.CodeState.PENDING
     # Out of range: nothing changes.
     summary = run(phone.deliver_nearby())
     assert all(v.outcome == "out_of_range" for v in summary.locks)
-    assert state_on(phone.code(code.id), unit) == core.CodeState.PENDING
+    assert state_on(phone.code(code.id), unit) == api.CodeState.PENDING
     # In range of the unit door and the entrance.
     sim.move_phone(101.0)
     summary = run(phone.deliver_nearby())
@@ -117,10 +119,10 @@ def test_a_generated_code_goes_pending_then_active_in_range(world, tmp_path, sim
     events.wait_for(
         lambda e: isinstance(e, keyway.KeywayEvent.CODE_CHANGED)
         and e.code.id == code.id
-        and state_on(e.code, unit) == core.CodeState.ACTIVE
+        and state_on(e.code, unit) == api.CodeState.ACTIVE
     )
-    assert events.states_of(code.id, unit)[-2:] == [core.CodeState.PENDING, core.CodeState.ACTIVE]
-    assert state_on(phone.code(code.id), unit) == core.CodeState.ACTIVE
+    assert events.states_of(code.id, unit)[-2:] == [api.CodeState.PENDING, api.CodeState.ACTIVE]
+    assert state_on(phone.code(code.id), unit) == api.CodeState.ACTIVE
     # The door opens with it.
     entry = sim.type_code(unit, code.value)
     assert entry["entry"]["result"] == "granted"
@@ -130,25 +132,25 @@ def test_guest_codes_of_every_type(world, tmp_path):
     phone = client(world, tmp_path)
     run(phone.login(world["tokens"]["alice"]))
     now = datetime.datetime.now(datetime.timezone.utc)
-    permanent = run(phone.create_guest_code(core.GuestType.PERMANENT, None, "Nanny"))
-    assert permanent.kind == core.CodeKind.GUEST
+    permanent = run(phone.create_guest_code(api.GuestType.PERMANENT, None, "Nanny"))
+    assert permanent.kind == codes.CodeKind.GUEST
     assert permanent.schedule == keyway.Schedule.ALWAYS()
     window = keyway.Schedule.WINDOW(now, now + datetime.timedelta(days=2))
-    temporary = run(phone.create_guest_code(core.GuestType.TEMPORARY, window, "Cousin"))
+    temporary = run(phone.create_guest_code(api.GuestType.TEMPORARY, window, "Cousin"))
     assert isinstance(temporary.schedule, keyway.Schedule.WINDOW)
     weekly = keyway.Schedule.RECURRING(
         [keyway.Weekday.MONDAY, keyway.Weekday.THURSDAY], "09:00", "12:30", None
     )
-    recurring = run(phone.create_guest_code(core.GuestType.RECURRING, weekly, "Dog walker"))
+    recurring = run(phone.create_guest_code(api.GuestType.RECURRING, weekly, "Dog walker"))
     assert recurring.schedule.weekdays == [keyway.Weekday.MONDAY, keyway.Weekday.THURSDAY]
     assert recurring.schedule.time_zone == "America/New_York"
-    delivery = run(phone.create_guest_code(core.GuestType.DELIVERY, None, "Groceries"))
+    delivery = run(phone.create_guest_code(api.GuestType.DELIVERY, None, "Groceries"))
     assert isinstance(delivery.schedule, keyway.Schedule.WINDOW)
     for code in (permanent, temporary, recurring, delivery):
         assert code.value is not None
-        assert all(lock.state == core.CodeState.PENDING for lock in code.locks)
+        assert all(lock.state == api.CodeState.PENDING for lock in code.locks)
     with pytest.raises(keyway.KeywayError.InvalidArgument):
-        run(phone.create_guest_code(core.GuestType.RECURRING, None, None))
+        run(phone.create_guest_code(api.GuestType.RECURRING, None, None))
 
 
 def test_change_disable_enable_delete(world, tmp_path):
@@ -160,7 +162,7 @@ def test_change_disable_enable_delete(world, tmp_path):
     assert not run(phone.disable_code(code.id)).enabled
     assert run(phone.enable_code(code.id)).enabled
     deleted = run(phone.delete_code(code.id))
-    assert deleted.status in (core.CodeStatus.DELETED,)
+    assert deleted.status in (api.CodeStatus.DELETED,)
     with pytest.raises(keyway.KeywayError.NotFound):
         run(phone.disable_code("no-such-code"))
 
@@ -174,21 +176,21 @@ def test_a_code_requested_offline_goes_out_on_sync(world, tmp_path, network):
     code = run(phone.pick_code("5183", keyway.CodeOptions(name="Offline")))
     unit = world["locks"]["unit_4b"]
     assert code.server_id is None
-    assert code.pending == core.PendingOp.CREATE
-    assert state_on(code, unit) == core.CodeState.REQUESTED
+    assert code.pending == phone_core.PendingOp.CREATE
+    assert state_on(code, unit) == api.CodeState.REQUESTED
     events.wait_for(lambda e: isinstance(e, keyway.KeywayEvent.CONNECTIVITY) and not e.online)
     with pytest.raises(keyway.KeywayError.Network):
         run(phone.sync())
     # The app restarts offline: the request is still there.
     phone = client(world, tmp_path)
-    assert state_on(phone.code(code.id), unit) == core.CodeState.REQUESTED
+    assert state_on(phone.code(code.id), unit) == api.CodeState.REQUESTED
     network.up()
     summary = run(phone.sync())
     assert summary.sent == 1
     synced = phone.code(code.id)
     assert synced.server_id is not None
     assert synced.pending is None
-    assert state_on(synced, unit) == core.CodeState.PENDING
+    assert state_on(synced, unit) == api.CodeState.PENDING
     assert run(phone.sync()).sent == 0
 
 

@@ -2,17 +2,17 @@
 
 import pytest
 
-from keyway import keyway_core as core
+from keyway import keyway_codes as codes
 from keyway import keyway_mobile as keyway
 
 
 def context(**overrides):
     fields = dict(
-        kind=core.CodeKind.RESIDENT,
+        kind=codes.CodeKind.RESIDENT,
         six_digit_codes=False,
         custom_codes=True,
         affiliated_numbers=["1440"],
-        access_point=core.AccessPoint.UNIT_DOOR,
+        access_point=codes.AccessPoint.UNIT_DOOR,
         enter_key=True,
         constraints=[],
         existing_codes=[],
@@ -26,7 +26,7 @@ def test_a_refused_code_lists_every_rule():
     with pytest.raises(keyway.KeywayError.PolicyViolation) as caught:
         keyway.check_code("1234", context())
     rules = [v.rule for v in caught.value.violations]
-    assert rules == [core.Rule.SEQUENTIAL, core.Rule.COMMON_PIN]
+    assert rules == [codes.Rule.SEQUENTIAL, codes.Rule.COMMON_PIN]
     assert all(v.message for v in caught.value.violations)
 
 
@@ -51,7 +51,7 @@ def test_generated_codes_pass_the_check():
 
 
 def test_exhaustion_is_typed():
-    ctx = context(constraints=[core.ModelConstraint.CANNOT_CONTAIN0789])
+    ctx = context(constraints=[codes.ModelConstraint.CANNOT_CONTAIN0789])
     with pytest.raises(keyway.KeywayError.Exhausted):
         keyway.generate_codes(ctx, 5000)
 

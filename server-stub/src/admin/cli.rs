@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use keyway_core::AccessPoint;
-use keyway_core::api::{PolicySettings, Role};
-use keyway_core::policy::ModelConstraint;
-use keyway_core::protocol::LockId;
+use keyway_api::{PolicySettings, Role};
+use keyway_codes::AccessPoint;
+use keyway_codes::policy::ModelConstraint;
+use keyway_protocol::LockId;
 use serde_json::{Value, json};
 
 use super::{AdminError, AdminResult, LockSpec, PropertySpec, SeedSpec, UserSpec};
@@ -334,7 +334,7 @@ async fn lock(store: &Store, command: LockCommand) -> AdminResult<(Value, String
             let constraints: Vec<ModelConstraint> = constraint
                 .iter()
                 .map(|c| {
-                    c.parse().map_err(|e: keyway_core::code::UnknownName| {
+                    c.parse().map_err(|e: keyway_codes::code::UnknownName| {
                         AdminError::Invalid(e.to_string())
                     })
                 })

@@ -12,11 +12,11 @@ pub mod seed;
 
 use std::path::{Path, PathBuf};
 
-use keyway_core::AccessPoint;
-use keyway_core::api::{PolicySettings, Role};
-use keyway_core::policy::ModelConstraint;
-use keyway_core::protocol::{LockId, RootKey};
-use keyway_core::provisioning::{ProvisionedLock, ProvisioningFile};
+use keyway_api::{PolicySettings, Role};
+use keyway_codes::AccessPoint;
+use keyway_codes::policy::ModelConstraint;
+use keyway_protocol::provisioning::{ProvisionedLock, ProvisioningFile};
+use keyway_protocol::{LockId, RootKey};
 use serde::Serialize;
 
 use crate::app::write_secret;

@@ -11,10 +11,10 @@
 
 use std::path::PathBuf;
 
-use keyway_core::api::{GuestType, PolicySettings};
-use keyway_core::policy::TargetLock;
-use keyway_core::protocol::{LockId, RootKey};
-use keyway_core::{AccessPoint, CheckContext, Code, CodeKind, Origin, Schedule};
+use keyway_api::{GuestType, PolicySettings};
+use keyway_codes::policy::TargetLock;
+use keyway_codes::{AccessPoint, CheckContext, Code, CodeKind, Origin, Schedule};
+use keyway_protocol::{LockId, RootKey};
 
 use super::{AdminError, AdminResult, begin};
 use crate::clock::now_secs;
@@ -279,7 +279,7 @@ pub async fn seed(store: &Store, spec: &SeedSpec) -> AdminResult<Seeded> {
     )?;
     crate::db::insert(&mut w, &[entrance]).await?;
     w.commit().await?;
-    let mut rng = keyway_core::secure_rng().map_err(crate::error::Error::from)?;
+    let mut rng = keyway_codes::secure_rng().map_err(crate::error::Error::from)?;
     let mut tokens = String::new();
     let per_unit = codes / units.max(1) as u64;
     let extra = codes % units.max(1) as u64;

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{CarrierView, CodeView, CreateCarrierRequest, Problem, SetCodeRequest};
+use keyway_api::{CarrierView, CodeView, CreateCarrierRequest, Problem, SetCodeRequest};
 
 use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;

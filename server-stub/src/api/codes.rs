@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{CodeList, CodeMode, CodeView, CreateCodeRequest, Problem, SetCodeRequest};
+use keyway_api::{CodeList, CodeMode, CodeView, CreateCodeRequest, Problem, SetCodeRequest};
 
 use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyway_core::api::{
+use keyway_api::{
     CodeView, CourierView, CreateCourierRequest, KeyCardRequest, Problem, SetCodeRequest,
 };
 use serde::Deserialize;

@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyway_core::api::IDEMPOTENCY_HEADER;
+use keyway_api::IDEMPOTENCY_HEADER;
 
 use crate::app::App;
 use crate::auth::{Caller, Idem, authenticate};

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use keyway_core::api::{AuditList, LockList, Problem};
+use keyway_api::{AuditList, LockList, Problem};
 use serde::Deserialize;
 
 use super::extract::{ApiPath, ApiQuery};

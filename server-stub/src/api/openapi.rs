@@ -40,7 +40,7 @@ use super::{
         recipients::list_recipients, recipients::create_recipient, recipients::one_time_pin,
         recipients::lookup_pin, public::forgot_pin,
     ),
-    components(schemas(keyway_core::api::Problem)),
+    components(schemas(keyway_api::Problem)),
     modifiers(&BearerAuth, &Completeness),
 )]
 pub struct ApiDoc;

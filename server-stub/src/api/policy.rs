@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{PolicySettings, Problem};
+use keyway_api::{PolicySettings, Problem};
 
 use super::extract::{idempotent, parse_body};
 use crate::app::App;

@@ -6,7 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyway_core::api::Problem;
+use keyway_api::Problem;
 
 use crate::error::{Error, ErrorKind};
 

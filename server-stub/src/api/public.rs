@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{ForgotPinRequest, ForgotPinResponse, Problem};
+use keyway_api::{ForgotPinRequest, ForgotPinResponse, Problem};
 
 use super::extract::{ClientIp, json_response, parse_body};
 use crate::app::App;

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{Problem, ReceiptBatch, ReceiptBatchResponse};
+use keyway_api::{Problem, ReceiptBatch, ReceiptBatchResponse};
 
 use super::extract::{idempotent, json_response, parse_body};
 use crate::app::App;

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_core::api::{
+use keyway_api::{
     CodeView, CreateRecipientRequest, NotifyVia, OneTimePinRequest, Problem, RecipientView,
 };
 

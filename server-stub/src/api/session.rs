@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyway_core::api::{DoorList, LoginRequest, LoginResponse, MeResponse, Problem};
+use keyway_api::{DoorList, LoginRequest, LoginResponse, MeResponse, Problem};
 
 use super::extract::{ClientIp, parse_body};
 use crate::app::App;

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
-use keyway_core::api::{CodeView, Problem, Role, SetCodeRequest, StaffView};
+use keyway_api::{CodeView, Problem, Role, SetCodeRequest, StaffView};
 
 use super::carriers::put_holder_code;
 use super::extract::ApiPath;

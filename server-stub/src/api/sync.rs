@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use keyway_core::api::{Problem, SyncResponse};
+use keyway_api::{Problem, SyncResponse};
 use serde::Deserialize;
 
 use super::extract::ApiQuery;

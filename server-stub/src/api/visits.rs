@@ -7,7 +7,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use keyway_core::api::{Problem, VisitAnswer, VisitOpened, VisitStatus};
+use keyway_api::{Problem, VisitAnswer, VisitOpened, VisitStatus};
 
 use super::extract::{ApiPath, parse_body};
 use crate::app::App;

@@ -1,7 +1,7 @@
 //! The audit trail per lock: the server's changes and the lock's events
 //! (each stored once per lock, life and sequence number).
 
-use keyway_core::api::AuditEntry;
+use keyway_api::AuditEntry;
 
 use super::{Context, Write};
 use crate::clock::{now_secs, ts};

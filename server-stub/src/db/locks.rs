@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use keyway_core::AccessPoint;
-use keyway_core::policy::ModelConstraint;
-use keyway_core::protocol::{LockId, LockKeys, RootKey};
+use keyway_codes::AccessPoint;
+use keyway_codes::policy::ModelConstraint;
+use keyway_protocol::{LockId, LockKeys, RootKey};
 use sqlx::any::AnyRow;
 
 use super::batch::{Insert, Value, bound};

@@ -1,7 +1,7 @@
 //! Properties (name, time zone, policy, change counter) and their units.
 
-use keyway_core::Community;
-use keyway_core::api::PolicySettings;
+use keyway_api::PolicySettings;
+use keyway_codes::Community;
 
 use super::batch::{Insert, Value};
 use super::{Context, Write};

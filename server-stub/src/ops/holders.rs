@@ -3,10 +3,10 @@
 //! staff PIN). A holder has one current code, found by one lookup
 //! ([`current_code`]); setting it gives a new code or new digits.
 
-use keyway_core::api::{
+use keyway_api::{
     CarrierView, CodeStatus, CodeView, CourierView, CreateCarrierRequest, SetCodeRequest, StaffView,
 };
-use keyway_core::{CodeKind, Schedule};
+use keyway_codes::{CodeKind, Schedule};
 
 use super::codes::{Holder, NewCode, NewDigits};
 use crate::auth::Caller;

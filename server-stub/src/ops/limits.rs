@@ -2,7 +2,7 @@
 //! instance shares them), and the limits on picking digits, whose answers
 //! say whether digits are taken.
 
-use keyway_core::api::CodeMode;
+use keyway_api::CodeMode;
 
 use crate::auth::{Caller, Idem};
 use crate::clock::now_secs;

@@ -1,7 +1,7 @@
 //! Locks as staff and managers see them (versions, pending work,
 //! attention), and a lock's audit trail.
 
-use keyway_core::api::{AuditList, LockList, LockView};
+use keyway_api::{AuditList, LockList, LockView};
 
 use crate::auth::Caller;
 use crate::db::{Store, audit, locks};

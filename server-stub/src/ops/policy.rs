@@ -1,8 +1,8 @@
 //! The property's policy settings: reading them, and replacing them
 //! (existing codes stay; new codes follow the new settings).
 
-use keyway_core::api::PolicySettings;
-use keyway_core::policy::PropertyNumber;
+use keyway_api::PolicySettings;
+use keyway_codes::policy::PropertyNumber;
 
 use crate::auth::Caller;
 use crate::db::{Store, Write, properties};

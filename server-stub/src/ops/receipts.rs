@@ -3,9 +3,9 @@
 //! only receipts of unsettled jobs take it ([`settle`], one savepoint per
 //! receipt, so one that fails leaves no partial change).
 
-use keyway_core::api::{ReceiptBatchResponse, ReceiptResult, decode_bytes};
-use keyway_core::protocol::seal::envelope_lock_id;
-use keyway_core::protocol::{Receipt, ReplyTo};
+use keyway_api::{ReceiptBatchResponse, ReceiptResult, decode_bytes};
+use keyway_protocol::seal::envelope_lock_id;
+use keyway_protocol::{Receipt, ReplyTo};
 
 use crate::auth::Caller;
 use crate::crypto::hex;

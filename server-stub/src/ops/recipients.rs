@@ -5,12 +5,12 @@
 //! answers the same whether or not the address is known.
 
 use jiff::Timestamp;
-use keyway_core::api::{
+use keyway_api::{
     CodeMode, CodeStatus, CodeView, CreateRecipientRequest, ForgotPinRequest, NotifyVia,
     RecipientView,
 };
-use keyway_core::schedule::Window;
-use keyway_core::{CodeKind, Schedule};
+use keyway_codes::schedule::Window;
+use keyway_codes::{CodeKind, Schedule};
 
 use super::codes::{Holder, NewCode};
 use super::holders::{current_code, holder_name};

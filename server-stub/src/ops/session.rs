@@ -1,7 +1,7 @@
 //! A user's session: trading an API token for a device token, logging a
 //! device out, who the caller is, and the doors they may use.
 
-use keyway_core::api::{DoorList, DoorView, LoginResponse, MeResponse, PropertyView, Role};
+use keyway_api::{DoorList, DoorView, LoginResponse, MeResponse, PropertyView, Role};
 
 use crate::auth::{Caller, authenticate};
 use crate::clock::now_secs;

@@ -4,7 +4,7 @@
 //! changes (index range scans over each property's change counter). A page
 //! never splits one write's changes.
 
-use keyway_core::api::{CodeState, CodeStatus, LockSync, Role, SyncResponse, Tombstone};
+use keyway_api::{CodeState, CodeStatus, LockSync, Role, SyncResponse, Tombstone};
 
 use crate::auth::Caller;
 use crate::db::codes::{self, CodeRow, code_views};

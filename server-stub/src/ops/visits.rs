@@ -13,7 +13,7 @@
 //! checked before the property's write lock is taken, and visits are
 //! rate-limited per user, so a flood of them never holds it for long.
 
-use keyway_core::api::{VisitAnswer, VisitOpened, decode_bytes, encode_bytes};
+use keyway_api::{VisitAnswer, VisitOpened, decode_bytes, encode_bytes};
 use ring::digest::{SHA256, digest};
 
 use crate::auth::Caller;

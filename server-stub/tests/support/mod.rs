@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use keyway_core::AccessPoint;
-use keyway_core::api::{PolicySettings, Role};
-use keyway_core::lock::Lock;
-use keyway_core::protocol::LockId;
-use keyway_core::provisioning::ProvisioningFile;
+use keyway_api::{PolicySettings, Role};
+use keyway_codes::AccessPoint;
+use keyway_lock::{Lock, LockConfig};
+use keyway_protocol::LockId;
+use keyway_protocol::provisioning::ProvisioningFile;
 use keyway_server::admin::{self, LockSpec};
 use keyway_server::app::DbArgs;
 use keyway_server::db::Store;
@@ -727,7 +727,7 @@ impl Fixture {
         let file = self.provisioning();
         let id: LockId = lock_id.parse().unwrap();
         let lock = file.locks.iter().find(|l| l.lock_id == id).unwrap();
-        Lock::new(lock.lock_config(), &lock.root_key)
+        Lock::new(LockConfig::from(lock), &lock.root_key)
     }
 
     pub fn delivery_log(&self) -> Vec<Value> {
@@ -784,7 +784,7 @@ pub fn occurs(haystack: &str, needle: &str) -> bool {
 pub fn post_receipts(f: &Fixture, token: &str, receipts: &[Vec<u8>]) -> Value {
     let texts: Vec<String> = receipts
         .iter()
-        .map(|r| keyway_core::api::encode_bytes(r))
+        .map(|r| keyway_api::encode_bytes(r))
         .collect();
     f.ok(
         token,
@@ -832,7 +832,7 @@ pub fn present(f: &Fixture, token: &str, visit_id: &str, status: &[u8]) -> (Stat
         Some(token),
         Method::POST,
         &format!("/v1/visits/{visit_id}/status"),
-        Some(json!({ "status": keyway_core::api::encode_bytes(status) })),
+        Some(json!({ "status": keyway_api::encode_bytes(status) })),
         None,
     )
 }
@@ -862,7 +862,7 @@ pub fn visit(f: &Fixture, token: &str, lock: &mut Lock) -> Visit {
         .unwrap()
         .iter()
         .map(|job| {
-            let job = keyway_core::api::decode_bytes(job.as_str().unwrap()).unwrap();
+            let job = keyway_api::decode_bytes(job.as_str().unwrap()).unwrap();
             lock.apply(&job, jiff::Timestamp::now())
                 .expect("the lock opens the job")
         })

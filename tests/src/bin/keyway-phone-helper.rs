@@ -1,4 +1,4 @@
-//! `keyway-phone-helper`: drives the phone core (`keyway_core::client`) from
+//! `keyway-phone-helper`: drives the phone core (`keyway_client`) from
 //! the command line, for tests that need the phone in its own process: the
 //! kill test SIGKILLs it at chosen points, the delivery tests give it the
 //! simulator's bus (libdbus reads `DBUS_SYSTEM_BUS_ADDRESS` once per process).
@@ -24,9 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use keyway_core::api::{CodeStatus, GuestType};
-use keyway_core::client::{Client, ClientConfig, ClientError, LocalCode, NewCode, Stage};
-use keyway_core::delivery::ble::BleTransport;
+use keyway_api::{CodeStatus, GuestType};
+use keyway_client::{Client, ClientConfig, ClientError, LocalCode, NewCode, Stage};
+use keyway_delivery::ble::BleTransport;
 use serde_json::{Value, json};
 
 fn main() -> ExitCode {
@@ -162,7 +162,7 @@ async fn run(
     }
 }
 
-fn delivery_json(report: &keyway_core::client::DeliveryReport) -> Value {
+fn delivery_json(report: &keyway_client::DeliveryReport) -> Value {
     json!({
         "heard": report.heard,
         "receipts_uploaded": report.receipts_uploaded,

@@ -7,8 +7,8 @@ pub mod views;
 
 use std::collections::HashSet;
 
-use keyway_core::api::{CodeStatus, GuestType};
-use keyway_core::{Code, CodeKind, Origin, Schedule};
+use keyway_api::{CodeStatus, GuestType};
+use keyway_codes::{Code, CodeKind, Origin, Schedule};
 use sqlx::any::AnyRow;
 
 use super::batch::{Insert, Value, bound};

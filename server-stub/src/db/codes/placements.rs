@@ -1,9 +1,9 @@
 //! Placements: a code on one lock, in one slot, with what the server wants
 //! there (`want_*`) and what the lock confirmed (`conf_*`).
 
-use keyway_core::api::CodeState;
-use keyway_core::protocol::SlotEntry;
-use keyway_core::{Code, CodeKind, Schedule};
+use keyway_api::CodeState;
+use keyway_codes::{Code, CodeKind, Schedule};
+use keyway_protocol::SlotEntry;
 use sqlx::any::AnyRow;
 
 use super::super::batch::{Insert, Value, bound};

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use keyway_core::api::{CodeOnLock, CodeView};
+use keyway_api::{CodeOnLock, CodeView};
 
 use super::super::Context;
 use super::{CodeRow, Placement, placements};

@@ -1,12 +1,12 @@
-//! Choosing a code's digits under the policy (the same `keyway-core` engine
+//! Choosing a code's digits under the policy (the same `keyway-codes` engine
 //! the phone runs): a pick is checked, reporting every violated rule; a
 //! generated code is drawn uniformly among the allowed. Courier and staff
 //! PINs are also kept apart from each other and from deleted PINs, by keyed
 //! MAC.
 
-use keyway_core::api::CodeMode;
-use keyway_core::policy::TargetLock;
-use keyway_core::{AccessPoint, CheckContext, Code, CodeKind, Origin, generate, secure_rng};
+use keyway_api::CodeMode;
+use keyway_codes::policy::TargetLock;
+use keyway_codes::{AccessPoint, CheckContext, Code, CodeKind, Origin, generate, secure_rng};
 
 use crate::db::Context;
 use crate::db::codes::{self, placements};
@@ -146,7 +146,7 @@ pub async fn choose_value(
     match mode {
         CodeMode::Pick => {
             let text = picked.ok_or_else(|| Error::invalid("mode `pick` needs `code`"))?;
-            let code = Code::parse(text).map_err(keyway_core::policy::CheckError::from)?;
+            let code = Code::parse(text).map_err(keyway_codes::policy::CheckError::from)?;
             if pins && is_deleted_pin(cx, &property.id, &code).await? {
                 ctx.deleted_pins.insert(code);
             }

@@ -9,9 +9,9 @@ pub mod choose;
 pub mod unit;
 
 use jiff::Timestamp;
-use keyway_core::api::{CodeMode, CodeStatus, GuestType};
-use keyway_core::schedule::Window;
-use keyway_core::{Code, CodeKind, Schedule};
+use keyway_api::{CodeMode, CodeStatus, GuestType};
+use keyway_codes::schedule::Window;
+use keyway_codes::{Code, CodeKind, Schedule};
 
 use crate::clock::now_secs;
 use crate::crypto::{Cell, new_id};

@@ -4,10 +4,10 @@
 //! ([`Caller::code_access`] decides, code by code).
 
 use jiff::Timestamp;
-use keyway_core::api::{
+use keyway_api::{
     CodeList, CodeMode, CodeView, CreateCodeRequest, GuestType, Role, SetCodeRequest,
 };
-use keyway_core::{CodeKind, Schedule};
+use keyway_codes::{CodeKind, Schedule};
 
 use super::{Holder, NewCode, NewDigits};
 use crate::auth::Caller;

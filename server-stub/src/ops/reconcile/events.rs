@@ -2,7 +2,7 @@
 //! once, by the lock's life and sequence number, with the code its slot held;
 //! a one-time PIN's use ends the PIN everywhere.
 
-use keyway_core::protocol::{AuditEvent, AuditKind, Epoch};
+use keyway_protocol::{AuditEvent, AuditKind, Epoch};
 
 use super::end_code;
 use crate::db::Write;

@@ -3,8 +3,8 @@
 //! status opened, and recorded with its effect.
 
 use jiff::Timestamp;
-use keyway_core::lock::digest_of;
-use keyway_core::protocol::{BaseVersion, Job, JobId, Op, Receipt};
+use keyway_protocol::digest_of;
+use keyway_protocol::{BaseVersion, Job, JobId, Op, Receipt};
 
 use crate::clock::now_secs;
 use crate::crypto::{DataKey, hex};

@@ -2,8 +2,8 @@
 //! where it is) and job receipts (what a job did). Both run inside the
 //! property's write; a receipt seen before settles nothing.
 
-use keyway_core::lock::digest_of;
-use keyway_core::protocol::{Epoch, Outcome, Receipt, RefusalReason, ReplyTo};
+use keyway_protocol::digest_of;
+use keyway_protocol::{Epoch, Outcome, Receipt, RefusalReason, ReplyTo};
 
 use super::events::store_events;
 use super::plan::digest_mac;
