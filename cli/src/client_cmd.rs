@@ -713,8 +713,8 @@ async fn deliver(args: DeliverArgs, global: &GlobalArgs) -> Outcome {
     let progress = bar.clone();
     let narrator = tokio::spawn(async move {
         while let Ok(event) = events.recv().await {
-            if let ClientEvent::Delivery(visit) = event {
-                progress.set_message(format!("{}: {}", visit.name, visit.outcome));
+            if let ClientEvent::Delivery { visit } = event {
+                progress.set_message(format!("{}: {}", visit.name, visit.outcome.code()));
             }
         }
     });
@@ -743,7 +743,7 @@ async fn deliver(args: DeliverArgs, global: &GlobalArgs) -> Outcome {
             println!(
                 "  {:width$}  {}",
                 lock.name,
-                render::describe_outcome(&lock.outcome)
+                render::describe_outcome(lock.outcome.code())
             );
         }
     }
@@ -826,10 +826,10 @@ fn print_event(
         .strftime("%H:%M:%S")
         .to_string();
     match event {
-        ClientEvent::CodeChanged(code) => {
+        ClientEvent::CodeChanged { code } => {
             if json {
                 print_json(
-                    &serde_json::json!({"event": "code_changed", "code": CodeJson::from(code.as_ref())}),
+                    &serde_json::json!({"event": "code_changed", "code": CodeJson::from(code)}),
                 );
             } else {
                 let before = shown.get(&code.id);
@@ -848,7 +848,7 @@ fn print_event(
                     }
                 }
             }
-            shown.insert(code.id.clone(), code.as_ref().clone());
+            shown.insert(code.id.clone(), code.clone());
         }
         ClientEvent::CodeRemoved { id } => {
             if json {
@@ -858,16 +858,16 @@ fn print_event(
             }
             shown.remove(id);
         }
-        ClientEvent::Delivery(visit) => {
+        ClientEvent::Delivery { visit } => {
             if json {
                 print_json(
                     &serde_json::json!({"event": "delivery", "delivery": render::LockDeliveryJson::from(visit)}),
                 );
-            } else if visit.outcome != "out_of_range" {
+            } else if visit.outcome.code() != "out_of_range" {
                 println!(
                     "{now}  {}: {}",
                     visit.name,
-                    render::describe_outcome(&visit.outcome)
+                    render::describe_outcome(visit.outcome.code())
                 );
             }
         }

@@ -108,7 +108,7 @@ impl From<ClientError> for Failure {
             ClientError::NotLoggedIn => {
                 "not logged in: run `keyway login` with the API token from your building".to_owned()
             }
-            ClientError::PolicyViolation(r) => {
+            ClientError::PolicyViolation { rejection: r } => {
                 format!("refused: {} rule(s) broken", r.violations.len())
             }
             other => other.to_string(),

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use keyway_api::{CodeOnLock, CodeState, CodeStatus, GuestType};
-use keyway_client::{DeliveryReport, Door, LocalCode, LockDelivery, SyncReport};
+use keyway_client::{DeliveryReport, Door, LocalCode, LockVisit, SyncReport};
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::schedule::Schedule;
 use serde::Serialize;
@@ -110,13 +110,13 @@ pub(crate) struct LockDeliveryJson<'a> {
     receipts: u32,
 }
 
-impl<'a> From<&'a LockDelivery> for LockDeliveryJson<'a> {
-    fn from(d: &'a LockDelivery) -> Self {
+impl<'a> From<&'a LockVisit> for LockDeliveryJson<'a> {
+    fn from(d: &'a LockVisit) -> Self {
         Self {
             lock_id: &d.lock_id,
             name: &d.name,
-            outcome: &d.outcome,
-            receipts: d.receipts,
+            outcome: d.outcome.code(),
+            receipts: d.outcome.receipts(),
         }
     }
 }

@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyway_api::GuestType;
-use keyway_client::{Client, ClientConfig, NewCode};
+use keyway_client::{
+    Client, ClientConfig, ClientEvent, DeliveryReport, Door, LocalCode, NewCode, Session,
+    SyncReport,
+};
 use keyway_codes::code::CodeKind;
+use keyway_codes::schedule::Schedule;
 
 use crate::KeywayError;
-use crate::records::{
-    Code, CodeOptions, DeliverySummary, Door, KeywayEvent, Schedule, Session, SyncSummary,
-};
-use crate::secrets::{ForeignSecretStore, SecretStore};
-use crate::transport::{ForeignTransport, LockTransport};
+use crate::options::CodeOptions;
+use keyway_client::SecretStore;
+use keyway_delivery::foreign::{ForeignTransport, LockTransport};
 
 /// Implemented by the app to hear every change it shows: a code going
 /// `REQUESTED` → `PENDING` → `ACTIVE`, a refusal, a delivery, connectivity.
@@ -24,7 +26,7 @@ use crate::transport::{ForeignTransport, LockTransport};
 #[uniffi::export(foreign)]
 pub trait KeywayListener: Send + Sync {
     /// One change.
-    fn on_event(&self, event: KeywayEvent);
+    fn on_event(&self, event: ClientEvent);
 }
 
 /// The phone's Keyway client: the offline store in `data_dir`, sync with the
@@ -96,9 +98,7 @@ impl KeywayClient {
     ) -> Result<Arc<Self>, KeywayError> {
         let config = ClientConfig::new(server_url, data_dir, device_name);
         let client = match secret_store {
-            Some(store) => {
-                Client::open_with_secret_store(config, Arc::new(ForeignSecretStore(store)))?
-            }
+            Some(store) => Client::open_with_secret_store(config, store)?,
             None => Client::open(config)?,
         };
         Ok(Arc::new(Self {
@@ -111,61 +111,65 @@ impl KeywayClient {
     /// Trades the API token the operator issued for this device's token and
     /// pulls everything.
     pub async fn login(&self, api_token: String) -> Result<Session, KeywayError> {
-        Ok(self.client.login(&api_token).await?.into())
+        self.client.login(&api_token).await
     }
 
     /// Logs this device out, deletes its token from the secret store and
     /// forgets everything stored on it (even when the secret store fails,
     /// which is then thrown as `SecretStore`).
     pub async fn logout(&self) -> Result<(), KeywayError> {
-        Ok(self.client.logout().await?)
+        self.client.logout().await
     }
 
     /// The logged-in session, if any (no network).
     pub fn session(&self) -> Result<Option<Session>, KeywayError> {
-        Ok(self.client.session()?.map(Into::into))
+        self.client.session()
     }
 
     /// Sends queued requests and receipts, then pulls what changed. Fails
     /// with `Network` offline (requests stay queued).
-    pub async fn sync(&self) -> Result<SyncSummary, KeywayError> {
-        Ok(self.client.sync().await?.into())
+    pub async fn sync(&self) -> Result<SyncReport, KeywayError> {
+        self.client.sync().await
     }
 
     /// The doors the user may use or carry jobs to (no network).
     pub fn doors(&self) -> Result<Vec<Door>, KeywayError> {
-        Ok(self.client.doors()?.into_iter().map(Into::into).collect())
+        self.client.doors()
     }
 
     /// Every code, with its state on each door (no network).
-    pub fn codes(&self) -> Result<Vec<Code>, KeywayError> {
-        Ok(self.client.codes()?.into_iter().map(Into::into).collect())
+    pub fn codes(&self) -> Result<Vec<LocalCode>, KeywayError> {
+        self.client.codes()
     }
 
     /// One code by its id (no network).
-    pub fn code(&self, id: String) -> Result<Code, KeywayError> {
-        Ok(self.client.code(&id)?.into())
+    pub fn code(&self, id: String) -> Result<LocalCode, KeywayError> {
+        self.client.code(&id)
     }
 
     /// Checks digits for a new resident code on the phone: every violated
     /// rule, no network.
     pub fn check_code(&self, code: String, options: CodeOptions) -> Result<(), KeywayError> {
         let new = self.new_code(CodeKind::Resident, options);
-        Ok(self.client.check_code(&code, &new)?)
+        self.client.check_code(&code, &new)
     }
 
     /// Picks digits for a new resident code: checked locally, shown as
     /// `REQUESTED`, sent (offline: on the next sync).
-    pub async fn pick_code(&self, code: String, options: CodeOptions) -> Result<Code, KeywayError> {
+    pub async fn pick_code(
+        &self,
+        code: String,
+        options: CodeOptions,
+    ) -> Result<LocalCode, KeywayError> {
         let new = self.new_code(CodeKind::Resident, options);
-        Ok(self.client.pick_code(&code, new).await?.into())
+        self.client.pick_code(&code, new).await
     }
 
     /// Generates a new resident code (by the server; offline, on the phone
     /// where a pick would be accepted, else it waits without digits).
-    pub async fn generate_code(&self, options: CodeOptions) -> Result<Code, KeywayError> {
+    pub async fn generate_code(&self, options: CodeOptions) -> Result<LocalCode, KeywayError> {
         let new = self.new_code(CodeKind::Resident, options);
-        Ok(self.client.generate_code(new).await?.into())
+        self.client.generate_code(new).await
     }
 
     /// Creates a guest code (always generated): permanent (no schedule),
@@ -176,19 +180,10 @@ impl KeywayClient {
         guest_type: GuestType,
         schedule: Option<Schedule>,
         name: Option<String>,
-    ) -> Result<Code, KeywayError> {
-        let zone = self
-            .client
-            .session()?
-            .map(|s| s.property.time_zone)
-            .unwrap_or_else(|| "UTC".into());
-        let schedule = match schedule {
-            Some(s) => Some(s.to_core(&zone)?),
-            None => None,
-        };
+    ) -> Result<LocalCode, KeywayError> {
         let mut new = NewCode::guest(guest_type, schedule);
         new.name = name;
-        Ok(self.client.generate_code(new).await?.into())
+        self.client.generate_code(new).await
     }
 
     /// Gives a code new digits: `new_code` (checked locally) or generated
@@ -197,40 +192,38 @@ impl KeywayClient {
         &self,
         id: String,
         new_code: Option<String>,
-    ) -> Result<Code, KeywayError> {
-        Ok(self
-            .client
+    ) -> Result<LocalCode, KeywayError> {
+        self.client
             .change_code(&id, new_code.as_deref(), None)
-            .await?
-            .into())
+            .await
     }
 
     /// Deactivates a code (kept on the locks, refused at the keypad).
-    pub async fn disable_code(&self, id: String) -> Result<Code, KeywayError> {
-        Ok(self.client.disable_code(&id).await?.into())
+    pub async fn disable_code(&self, id: String) -> Result<LocalCode, KeywayError> {
+        self.client.disable_code(&id).await
     }
 
     /// Reactivates a code.
-    pub async fn enable_code(&self, id: String) -> Result<Code, KeywayError> {
-        Ok(self.client.enable_code(&id).await?.into())
+    pub async fn enable_code(&self, id: String) -> Result<LocalCode, KeywayError> {
+        self.client.enable_code(&id).await
     }
 
     /// Deletes a code from every door.
-    pub async fn delete_code(&self, id: String) -> Result<Code, KeywayError> {
-        Ok(self.client.delete_code(&id).await?.into())
+    pub async fn delete_code(&self, id: String) -> Result<LocalCode, KeywayError> {
+        self.client.delete_code(&id).await
     }
 
     /// Forgets a refused request (and a refused new code).
     pub fn dismiss_failure(&self, id: String) -> Result<(), KeywayError> {
-        Ok(self.client.dismiss_failure(&id)?)
+        self.client.dismiss_failure(&id)
     }
 
     /// Scans once and carries waiting jobs to the user's locks in range
     /// (relaying for shared doors too), then uploads the receipts and pulls
     /// the settled states. Uses the app's transport, else btleplug.
-    pub async fn deliver_nearby(&self) -> Result<DeliverySummary, KeywayError> {
+    pub async fn deliver_nearby(&self) -> Result<DeliveryReport, KeywayError> {
         self.ensure_transport().await?;
-        Ok(self.client.deliver_nearby().await?.into())
+        self.client.deliver_nearby().await
     }
 
     /// Uses the app's own Bluetooth stack instead of btleplug.
@@ -246,7 +239,7 @@ impl KeywayClient {
         std::thread::spawn(move || {
             loop {
                 match events.blocking_recv() {
-                    Ok(event) => listener.on_event(event.into()),
+                    Ok(event) => listener.on_event(event),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                         log::warn!("the listener missed {n} event(s)");
                     }

@@ -1,32 +1,33 @@
 //! The mobile facade of Keyway: what Kotlin, Swift and Python apps call,
 //! generated with uniffi over `keyway-client`. It owns the FFI surface (the
-//! `KeywayClient` object, the one error enum, the records the app sees, the
-//! foreign listener, logger and Bluetooth transport) and none of the domain:
-//! every call is a small wrapper around `keyway_client`. The foreign
-//! secret store keeps the device token in the platform's key store.
+//! `KeywayClient` object, the offline policy calls, the options of a new
+//! code, the foreign listener and logger) and none of the domain:
+//! every call is a small wrapper around `keyway_client`.
 //!
-//! Domain enums and records (`CodeKind`, `AccessPoint`, `ModelConstraint`,
-//! `Rule`, `Violation`, `Role`, …) derive their uniffi traits where they are
-//! defined (`keyway-codes`, `keyway-api`, `keyway-client`) behind each
-//! crate's `uniffi` feature, so they cross the FFI without copies.
+//! Every record, enum and error apps see (`Code`, `Schedule`, `Session`,
+//! `KeywayEvent`, `KeywayError`, `Violation`, `TransportError`, …) derives
+//! its uniffi traits where it is defined (`keyway-codes`, `keyway-protocol`,
+//! `keyway-api`, `keyway-delivery`, `keyway-client`) behind each crate's
+//! `uniffi` feature, so nothing crosses the FFI as a copy. So do the two
+//! interfaces apps implement on their platform: the secret store
+//! (`keyway_client::SecretStore`, for the Keystore or Keychain) and the
+//! Bluetooth transport (`keyway_delivery::foreign::LockTransport`), each in
+//! the crate of the error it throws.
 
 uniffi::setup_scaffolding!();
 
 mod client;
-mod error;
 mod logging;
+mod options;
 mod policy;
-mod records;
-mod secrets;
-mod transport;
 
 pub use client::{KeywayClient, KeywayListener};
-pub use error::KeywayError;
+/// The one error apps catch: the client's, named `KeywayError` on the
+/// foreign side (`KeywayException` in Kotlin).
+pub use keyway_client::ClientError as KeywayError;
+pub use keyway_client::SecretStore;
+pub use keyway_delivery::HeardDevice as LockAdvertisement;
+pub use keyway_delivery::foreign::LockTransport;
 pub use logging::{LogLevel, Logger, set_logger};
+pub use options::CodeOptions;
 pub use policy::{PolicyContext, check_code, generate_codes};
-pub use records::{
-    Code, CodeOptions, DeliverySummary, Door, Failure, KeywayEvent, LockVisit, Schedule, Session,
-    SyncSummary, Weekday,
-};
-pub use secrets::{SecretStore, SecretStoreFailure};
-pub use transport::{LockAdvertisement, LockTransport, TransportFailure};

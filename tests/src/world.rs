@@ -115,7 +115,7 @@ impl World {
             .locks
             .iter()
             .find(|l| l.lock_id == lock)
-            .map(|l| l.outcome.clone())
+            .map(|l| l.outcome.code().to_owned())
     }
 
     fn sim(&self) -> String {

@@ -58,23 +58,20 @@ impl Keychain {
 }
 
 impl SecretStore for Keychain {
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+    fn get(&self, name: String) -> Result<Option<Vec<u8>>, SecretStoreError> {
         self.check()?;
-        Ok(self.secrets.lock().unwrap().get(name).cloned())
+        Ok(self.secrets.lock().unwrap().get(&name).cloned())
     }
 
-    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+    fn set(&self, name: String, value: Vec<u8>) -> Result<(), SecretStoreError> {
         self.check()?;
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert(name.to_owned(), value.to_vec());
+        self.secrets.lock().unwrap().insert(name, value);
         Ok(())
     }
 
-    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+    fn delete(&self, name: String) -> Result<(), SecretStoreError> {
         self.check()?;
-        self.secrets.lock().unwrap().remove(name);
+        self.secrets.lock().unwrap().remove(&name);
         Ok(())
     }
 }
@@ -215,7 +212,7 @@ fn a_resident_logs_in_and_sees_doors_and_every_violated_rule() {
     );
     assert!(matches!(
         phone.check_code("12a4", &NewCode::resident()),
-        Err(ClientError::InvalidFormat(_))
+        Err(ClientError::InvalidFormat { .. })
     ));
 }
 
@@ -241,7 +238,7 @@ fn picks_and_generated_codes_go_pending_and_duplicates_are_caught_locally() {
     // The app saw it requested, then pending.
     let mut states = Vec::new();
     while let Ok(event) = events.try_recv() {
-        if let ClientEvent::CodeChanged(code) = event
+        if let ClientEvent::CodeChanged { code } = event
             && code.id == picked.id
         {
             states.push(code.state_on(&f.info.locks["unit_4b"]).unwrap());
@@ -467,12 +464,16 @@ fn the_device_token_lives_in_the_apps_secret_store_never_in_the_database() {
         Client::open_with_secret_store(config(&f, bob_dir.path()), bob_keychain.clone()).unwrap();
     rt.block_on(bob.login(&f.info.tokens["bob"])).unwrap();
     let bobs_token = bob_keychain.token().unwrap();
-    keychain.set(DEVICE_TOKEN, bobs_token.as_bytes()).unwrap();
+    keychain
+        .set(DEVICE_TOKEN.into(), bobs_token.as_bytes().to_vec())
+        .unwrap();
     assert!(matches!(
         rt.block_on(phone.sync()),
         Err(ClientError::NotLoggedIn)
     ));
-    keychain.set(DEVICE_TOKEN, token.as_bytes()).unwrap();
+    keychain
+        .set(DEVICE_TOKEN.into(), token.as_bytes().to_vec())
+        .unwrap();
     rt.block_on(phone.sync()).unwrap();
 
     // Logout ends the token at the server and takes it out of the keychain;
@@ -503,7 +504,7 @@ fn without_an_app_secret_store_the_token_is_in_a_file_only_its_owner_reads() {
     let phone = client(&f, dir.path());
     rt.block_on(phone.login(&f.info.tokens["alice"])).unwrap();
     let file = FileSecretStore::in_dir(dir.path());
-    let token = String::from_utf8(file.get(DEVICE_TOKEN).unwrap().unwrap()).unwrap();
+    let token = String::from_utf8(file.get(DEVICE_TOKEN.into()).unwrap().unwrap()).unwrap();
     assert!(server_takes(&f, &token));
     #[cfg(unix)]
     {
@@ -609,7 +610,9 @@ fn enable_six_digit_codes(f: &Fixture) {
 }
 
 fn device_token(dir: &Path) -> String {
-    let token = FileSecretStore::in_dir(dir).get(DEVICE_TOKEN).unwrap();
+    let token = FileSecretStore::in_dir(dir)
+        .get(DEVICE_TOKEN.into())
+        .unwrap();
     String::from_utf8(token.expect("logged in")).unwrap()
 }
 

@@ -468,11 +468,7 @@ fn bindings() -> Result<BindingTotals, String> {
         }
     }
     copy(&library, &package.join(library_file_name()))?;
-    std::fs::write(
-        package.join("__init__.py"),
-        "\"\"\"Keyway's generated Python bindings.\"\"\"\n",
-    )
-    .map_err(|e| e.to_string())?;
+    std::fs::write(package.join("__init__.py"), PYTHON_PACKAGE_INIT).map_err(|e| e.to_string())?;
     let tools = tools_dir();
     let python_path = std::env::join_paths([out.join("python"), tools.join("python")])
         .map_err(|e| e.to_string())?;
@@ -559,6 +555,19 @@ fn tools_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("tools"))
 }
+
+/// The Python package's `__init__.py`: one `keyway` namespace holding every
+/// generated module's names (the facade's and the core crates' records,
+/// enums and errors), as an app imports them.
+const PYTHON_PACKAGE_INIT: &str = r#""""Keyway's generated Python bindings: `import keyway`."""
+
+from .keyway_codes import *  # noqa: F401,F403
+from .keyway_protocol import *  # noqa: F401,F403
+from .keyway_api import *  # noqa: F401,F403
+from .keyway_delivery import *  # noqa: F401,F403
+from .keyway_client import *  # noqa: F401,F403
+from .keyway_mobile import *  # noqa: F401,F403
+"#;
 
 fn library_file_name() -> &'static str {
     if cfg!(target_os = "macos") {

@@ -319,7 +319,7 @@ async fn scenes(
     let code = phone.generate_code(new).await?;
     let mut requested = false;
     while let Ok(event) = events.try_recv() {
-        if let ClientEvent::CodeChanged(c) = event
+        if let ClientEvent::CodeChanged { code: c } = event
             && c.id == code.id
             && c.locks.iter().all(|l| l.state == CodeState::Requested)
         {
@@ -705,7 +705,7 @@ async fn scenes(
 /// Prints a refusal's rules and returns them.
 fn refused_rules(story: &Story, refused: &Result<LocalCode, ClientError>) -> Vec<Rule> {
     match refused {
-        Err(ClientError::PolicyViolation(rejection)) => {
+        Err(ClientError::PolicyViolation { rejection }) => {
             for v in &rejection.violations {
                 story.say(format!("  {:22} {}", v.rule.id(), v.message));
             }
@@ -753,7 +753,7 @@ fn delivered(report: &DeliveryReport, lock: &str) -> bool {
     report
         .locks
         .iter()
-        .any(|l| l.lock_id == lock && l.outcome == "delivered")
+        .any(|l| l.lock_id == lock && l.outcome.code() == "delivered")
 }
 
 /// One round of what the app does in the background: a sync (the phone
@@ -771,7 +771,7 @@ async fn deliver(story: &Story, phone: &Client) -> Result<DeliveryReport, Stop> 
     let visits: Vec<String> = report
         .locks
         .iter()
-        .map(|l| format!("{}: {}", l.name, l.outcome))
+        .map(|l| format!("{}: {}", l.name, l.outcome.code()))
         .collect();
     story.say(format!(
         "the phone heard {} lock(s){}",

@@ -91,6 +91,7 @@ pub struct LoginResponse {
 /// A user as the API shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct UserView {
     /// The user's id.
     pub id: String,
@@ -107,6 +108,7 @@ pub struct UserView {
 /// A property's code policy, as its manager sets it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PolicySettings {
     /// Residents and guests may use 6-digit codes as well as 4-digit ones.
     pub six_digit_codes: bool,
@@ -157,6 +159,7 @@ pub struct MeResponse {
 /// A property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PropertyView {
     /// The property's id.
     pub id: String,

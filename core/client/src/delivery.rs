@@ -32,7 +32,7 @@ impl Client {
         let locks = self.inner.store.read(store::locks)?;
         let keys: Vec<AdvertKey> = locks.iter().filter_map(advert_key).collect();
         let heard = engine.scan().await.map_err(|e| match e {
-            TransportError::AdapterUnavailable(detail) => ClientError::Bluetooth { detail },
+            TransportError::AdapterUnavailable { detail } => ClientError::Bluetooth { detail },
             other => ClientError::Bluetooth {
                 detail: other.to_string(),
             },
@@ -54,28 +54,29 @@ impl Client {
                 continue;
             }
             let visit = engine.visit(seen, &server).await;
-            let mut delivery = LockDelivery {
+            if let DeliveryOutcome::Delivered { receipts } = &visit.outcome {
+                self.keep_receipts(&lock.lock_id, receipts)?;
+            }
+            let visit = LockVisit {
                 lock_id: lock.lock_id.clone(),
                 name: lock.name.clone(),
-                outcome: visit.outcome.code().to_owned(),
-                receipts: 0,
+                outcome: VisitOutcome::from(&visit.outcome),
             };
-            if let DeliveryOutcome::Delivered { receipts } = visit.outcome {
-                delivery.receipts = receipts.len() as u32;
-                self.keep_receipts(&lock.lock_id, &receipts)?;
-            }
-            log::info!("lock {}: {}", delivery.lock_id, delivery.outcome);
-            let _ = self
-                .inner
-                .events
-                .send(ClientEvent::Delivery(delivery.clone()));
-            report.locks.push(delivery);
+            log::info!("lock {}: {}", visit.lock_id, visit.outcome.code());
+            let _ = self.inner.events.send(ClientEvent::Delivery {
+                visit: visit.clone(),
+            });
+            report.locks.push(visit);
         }
-        if report
-            .locks
-            .iter()
-            .any(|l| l.outcome != "server_unreachable")
-        {
+        let reached_server = |visit: &LockVisit| {
+            !matches!(
+                visit.outcome,
+                VisitOutcome::Failed {
+                    failure: DeliveryFailure::ServerUnreachable { .. }
+                }
+            )
+        };
+        if report.locks.iter().any(reached_server) {
             match self.upload_receipts(&token).await {
                 Ok(n) => {
                     report.receipts_uploaded = n;

@@ -1,5 +1,7 @@
 //! The client's one error type: every failure a caller can act on, each with
-//! a stable machine code.
+//! a stable machine code. It is also the one error Kotlin, Swift and Python
+//! apps catch (`KeywayException`, `KeywayError`): it wraps the core's errors
+//! ([`FormatError`], [`Rejection`]) instead of re-listing them.
 
 use keyway_api::Problem;
 use keyway_codes::code::FormatError;
@@ -7,6 +9,11 @@ use keyway_codes::policy::{CheckError, Rejection, Violation};
 
 /// Everything a [`super::Client`] call can fail with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(
+    feature = "uniffi",
+    derive(uniffi::Error),
+    uniffi(name = "KeywayError")
+)]
 pub enum ClientError {
     /// No device is logged in on this store (`not_logged_in`).
     #[error("not logged in: call login with an API token first")]
@@ -33,12 +40,18 @@ pub enum ClientError {
         detail: String,
     },
     /// The input is not 4 to 8 digits (`invalid_format`).
-    #[error(transparent)]
-    InvalidFormat(#[from] FormatError),
+    #[error("{reason}")]
+    InvalidFormat {
+        /// What is wrong with it.
+        reason: FormatError,
+    },
     /// The code breaks policy rules, every one listed (`policy_violation`),
     /// found by the phone's local check or by the server.
-    #[error(transparent)]
-    PolicyViolation(#[from] Rejection),
+    #[error("{rejection}")]
+    PolicyViolation {
+        /// Every violated rule, each with its message.
+        rejection: Rejection,
+    },
     /// The server refused the request for another reason (its problem `code`:
     /// `lock_full`, `code_ended`, `invalid_schedule`, `rate_limited`, ...).
     #[error("the server refused the request ({code}): {detail}")]
@@ -80,6 +93,13 @@ pub enum ClientError {
         /// What SQLite said (never a code or token).
         detail: String,
     },
+    /// Something failed inside the library (`internal`): the system's random
+    /// source, a bug.
+    #[error("internal error: {detail}")]
+    Internal {
+        /// What failed.
+        detail: String,
+    },
     /// The secret store that keeps the device token failed (`secret_store`):
     /// the platform's key store is locked or unavailable, the app's
     /// implementation threw, the secrets file cannot be written.
@@ -98,14 +118,15 @@ impl ClientError {
             Self::Unauthorized { .. } => "unauthorized",
             Self::Network { .. } => "network",
             Self::Server { .. } => "server_error",
-            Self::InvalidFormat(_) => FormatError::CODE,
-            Self::PolicyViolation(_) => Rejection::CODE,
+            Self::InvalidFormat { .. } => FormatError::CODE,
+            Self::PolicyViolation { .. } => Rejection::CODE,
             Self::Refused { code, .. } => code,
             Self::NotFound { .. } => "not_found",
             Self::InvalidArgument { .. } => "invalid_argument",
             Self::Exhausted { .. } => "exhausted",
             Self::Bluetooth { .. } => "bluetooth_unavailable",
             Self::Storage { .. } => "storage",
+            Self::Internal { .. } => "internal",
             Self::SecretStore { .. } => "secret_store",
         }
     }
@@ -113,7 +134,7 @@ impl ClientError {
     /// The violated rules, for [`ClientError::PolicyViolation`].
     pub fn violations(&self) -> &[Violation] {
         match self {
-            Self::PolicyViolation(rejection) => &rejection.violations,
+            Self::PolicyViolation { rejection } => &rejection.violations,
             _ => &[],
         }
     }
@@ -139,9 +160,11 @@ impl ClientError {
             (401, _) => Self::Unauthorized {
                 detail: problem.detail,
             },
-            (_, "policy_violation") => Self::PolicyViolation(Rejection {
-                violations: problem.violations,
-            }),
+            (_, "policy_violation") => Self::PolicyViolation {
+                rejection: Rejection {
+                    violations: problem.violations,
+                },
+            },
             (404, _) => Self::NotFound {
                 what: problem.detail,
             },
@@ -168,7 +191,7 @@ impl ClientError {
             Self::Unauthorized { .. } => 401,
             Self::NotFound { .. } => 404,
             Self::Exhausted { .. } => 409,
-            Self::PolicyViolation(_) | Self::InvalidFormat(_) => 422,
+            Self::PolicyViolation { .. } | Self::InvalidFormat { .. } => 422,
             _ => 400,
         };
         let detail = match self {
@@ -186,11 +209,23 @@ impl ClientError {
     }
 }
 
+impl From<FormatError> for ClientError {
+    fn from(reason: FormatError) -> Self {
+        Self::InvalidFormat { reason }
+    }
+}
+
+impl From<Rejection> for ClientError {
+    fn from(rejection: Rejection) -> Self {
+        Self::PolicyViolation { rejection }
+    }
+}
+
 impl From<CheckError> for ClientError {
     fn from(error: CheckError) -> Self {
         match error {
-            CheckError::InvalidFormat(e) => Self::InvalidFormat(e),
-            CheckError::Rejected(r) => Self::PolicyViolation(r),
+            CheckError::InvalidFormat(reason) => reason.into(),
+            CheckError::Rejected(rejection) => rejection.into(),
         }
     }
 }
@@ -198,11 +233,11 @@ impl From<CheckError> for ClientError {
 impl From<keyway_codes::GenerateError> for ClientError {
     fn from(error: keyway_codes::GenerateError) -> Self {
         match error {
-            keyway_codes::GenerateError::Rejected(r) => Self::PolicyViolation(r),
+            keyway_codes::GenerateError::Rejected(rejection) => rejection.into(),
             keyway_codes::GenerateError::Exhausted { .. } => Self::Exhausted {
                 detail: error.to_string(),
             },
-            keyway_codes::GenerateError::Entropy(detail) => Self::Storage { detail },
+            keyway_codes::GenerateError::Entropy(detail) => Self::Internal { detail },
         }
     }
 }
@@ -210,7 +245,7 @@ impl From<keyway_codes::GenerateError> for ClientError {
 impl From<super::SecretStoreError> for ClientError {
     fn from(error: super::SecretStoreError) -> Self {
         Self::SecretStore {
-            detail: error.detail,
+            detail: error.to_string(),
         }
     }
 }

@@ -31,6 +31,8 @@
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();
+#[cfg(feature = "uniffi")]
+uniffi::use_remote_type!(keyway_codes::jiff::Timestamp);
 
 mod delivery;
 mod error;
@@ -65,7 +67,8 @@ use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
 use keyway_codes::schedule::Schedule;
 use keyway_delivery::{
-    Backoff, DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockTransport, TransportError,
+    Backoff, DeliveryConfig, DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockTransport,
+    TransportError,
 };
 use keyway_protocol::LockId;
 
@@ -135,6 +138,7 @@ impl ClientConfig {
 
 /// The logged-in device.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Session {
     /// Who is logged in.
     pub user: UserView,
@@ -146,6 +150,7 @@ pub struct Session {
 
 /// A door the user may use or carry jobs to, with its delivery state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Door {
     /// The lock's id (16 hex digits).
     pub lock_id: String,
@@ -211,6 +216,7 @@ impl PendingOp {
 
 /// The server refused a queued request; the app shows it until dismissed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RequestFailure {
     /// What was asked.
     pub op: PendingOp,
@@ -223,8 +229,9 @@ pub struct RequestFailure {
 }
 
 /// A code as the app shows it: the server's view with the phone's queued
-/// requests laid over it.
+/// requests laid over it (`Code` in Kotlin, Swift and Python).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Code"))]
 pub struct LocalCode {
     /// The id on this phone: the server's id, or for a code created here a
     /// local id that never changes (even once the server has accepted it).
@@ -332,26 +339,78 @@ impl NewCode {
 
 /// What one delivery did at one lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockDelivery {
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct LockVisit {
     /// The lock.
     pub lock_id: String,
     /// Its name.
     pub name: String,
-    /// `delivered`, `checked` (the server settled its status and had nothing
-    /// to send), or a failure code (`out_of_range`, `server_unreachable`,
-    /// `connection_lost`, `timed_out`, `lock_refused`, ...).
-    pub outcome: String,
-    /// Sealed receipts brought back.
-    pub receipts: u32,
+    /// What the visit came to.
+    pub outcome: VisitOutcome,
+}
+
+/// What a visit to one lock came to, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum VisitOutcome {
+    /// The lock took the server's jobs and answered with this many sealed
+    /// receipts (uploaded, or kept for the next sync).
+    Delivered {
+        /// Sealed receipts brought back.
+        receipts: u32,
+    },
+    /// The server settled the lock's status and had nothing to send.
+    Checked,
+    /// The visit did not complete (out of range, the link dropped, the lock
+    /// or the server refused, …).
+    Failed {
+        /// Why.
+        failure: DeliveryFailure,
+    },
+}
+
+impl VisitOutcome {
+    /// The stable machine code: `delivered`, `checked`, or the failure's
+    /// (`out_of_range`, `server_unreachable`, `connection_lost`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Delivered { .. } => "delivered",
+            Self::Checked => "checked",
+            Self::Failed { failure } => failure.code(),
+        }
+    }
+
+    /// The sealed receipts the lock answered with (none unless delivered).
+    pub fn receipts(&self) -> u32 {
+        match self {
+            Self::Delivered { receipts } => *receipts,
+            Self::Checked | Self::Failed { .. } => 0,
+        }
+    }
+}
+
+impl From<&DeliveryOutcome> for VisitOutcome {
+    fn from(outcome: &DeliveryOutcome) -> Self {
+        match outcome {
+            DeliveryOutcome::Delivered { receipts } => Self::Delivered {
+                receipts: u32::try_from(receipts.len()).unwrap_or(u32::MAX),
+            },
+            DeliveryOutcome::Checked => Self::Checked,
+            DeliveryOutcome::Failed(failure) => Self::Failed {
+                failure: failure.clone(),
+            },
+        }
+    }
 }
 
 /// What [`Client::deliver_nearby`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DeliveryReport {
     /// The user's locks recognised in the scan.
     pub heard: u32,
     /// Per lock of the user's that was heard and needed something.
-    pub locks: Vec<LockDelivery>,
+    pub locks: Vec<LockVisit>,
     /// Receipts uploaded to the server.
     pub receipts_uploaded: u32,
     /// Whether the server was reached to upload and settle.
@@ -360,6 +419,7 @@ pub struct DeliveryReport {
 
 /// What [`Client::sync`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// Requests the server accepted.
     pub sent: u32,
@@ -376,19 +436,29 @@ pub struct SyncReport {
     pub retry_after: Option<Duration>,
 }
 
-/// Something the app shows changed.
+/// Something the app shows changed (`KeywayEvent` in Kotlin, Swift and
+/// Python).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum), uniffi(name = "KeywayEvent"))]
+// Crosses the FFI by value (uniffi lowers enum fields; it cannot box them).
+#[allow(clippy::large_enum_variant)]
 pub enum ClientEvent {
     /// A code appeared or changed (state on a lock, digits, pending request,
     /// failure).
-    CodeChanged(Box<LocalCode>),
+    CodeChanged {
+        /// The code now.
+        code: LocalCode,
+    },
     /// A code is gone (deleted and removed from every lock, or dismissed).
     CodeRemoved {
         /// Its id on this phone.
         id: String,
     },
     /// A lock was visited by a delivery.
-    Delivery(LockDelivery),
+    Delivery {
+        /// What happened there.
+        visit: LockVisit,
+    },
     /// The server became reachable or unreachable.
     Connectivity {
         /// Whether the last call reached it.
@@ -636,7 +706,7 @@ impl Client {
         let token = self
             .inner
             .secrets
-            .get(DEVICE_TOKEN)?
+            .get(DEVICE_TOKEN.into())?
             .ok_or(ClientError::NotLoggedIn)?;
         if secrets::token_digest(&token) != digest {
             log::warn!("the secret store holds a device token this store did not save: log in");
@@ -691,7 +761,7 @@ impl Client {
         // below commits its digest, no store row matches it, so a kill in
         // between leaves the previous state (or none), never a mix.
         let token = answer.device_token.as_bytes();
-        if let Err(e) = self.inner.secrets.set(DEVICE_TOKEN, token) {
+        if let Err(e) = self.inner.secrets.set(DEVICE_TOKEN.into(), token.to_vec()) {
             self.logout_at_server(&answer.device_token).await;
             return Err(e.into());
         }
@@ -707,7 +777,7 @@ impl Client {
             Ok(())
         });
         if let Err(e) = committed {
-            let _ = self.inner.secrets.delete(DEVICE_TOKEN);
+            let _ = self.inner.secrets.delete(DEVICE_TOKEN.into());
             self.logout_at_server(&answer.device_token).await;
             return Err(e);
         }
@@ -735,7 +805,7 @@ impl Client {
         if let Ok(token) = self.token() {
             self.logout_at_server(&token).await;
         }
-        let forgotten = self.inner.secrets.delete(DEVICE_TOKEN);
+        let forgotten = self.inner.secrets.delete(DEVICE_TOKEN.into());
         self.inner.store.write(store::wipe)?;
         self.publish();
         self.inner.store.scrub_if_pending()?;
@@ -820,7 +890,7 @@ impl Client {
                 let _ = self
                     .inner
                     .events
-                    .send(ClientEvent::CodeChanged(Box::new(code.clone())));
+                    .send(ClientEvent::CodeChanged { code: code.clone() });
             }
             next.insert(code.id.clone(), code);
         }
@@ -845,7 +915,7 @@ fn move_legacy_token(store: &Store, secrets: &dyn SecretStore) -> Result<(), Cli
     let Some(token) = store.read(|conn| store::get_meta(conn, "device_token"))? else {
         return Ok(());
     };
-    secrets.set(DEVICE_TOKEN, token.as_bytes())?;
+    secrets.set(DEVICE_TOKEN.into(), token.as_bytes().to_vec())?;
     store.write(|tx| {
         store::set_meta(
             &tx.tx,

@@ -85,11 +85,10 @@ impl Client {
                     .allowed_lengths(new.kind)
                     .contains(&usize::from(length))
             {
-                return Err(ClientError::PolicyViolation(
-                    keyway_codes::policy::Rejection {
-                        violations: vec![ctx.length_violation()],
-                    },
-                ));
+                return Err(keyway_codes::policy::Rejection {
+                    violations: vec![ctx.length_violation()],
+                }
+                .into());
             }
             self.enqueue_create(tx, request.clone(), locks, None)
         })?;

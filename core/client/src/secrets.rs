@@ -24,21 +24,46 @@ pub const DEVICE_TOKEN: &str = "device_token";
 /// The file [`FileSecretStore::in_dir`] keeps secrets in.
 pub const SECRETS_FILE: &str = "secrets.json";
 
-/// Why a [`SecretStore`] call failed (`secret_store`). The detail never
+/// Why a [`SecretStore`] call failed (`secret_store`); apps' stores throw it
+/// (`SecretStoreFailure` in Kotlin, Swift and Python). The detail never
 /// carries a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{detail}")]
-pub struct SecretStoreError {
-    /// What failed.
-    pub detail: String,
+#[cfg_attr(
+    feature = "uniffi",
+    derive(uniffi::Error),
+    uniffi(name = "SecretStoreFailure")
+)]
+pub enum SecretStoreError {
+    /// The store cannot be used now: the device is locked, the user must
+    /// authenticate, the key was invalidated.
+    #[error("unavailable: {detail}")]
+    Unavailable {
+        /// What the platform said.
+        detail: String,
+    },
+    /// Anything else (an exception an app's store did not declare lands here
+    /// too).
+    #[error("{detail}")]
+    Other {
+        /// What failed.
+        detail: String,
+    },
 }
 
 impl SecretStoreError {
-    /// An error with this detail.
+    /// An `Other` error with this detail.
     pub fn new(detail: impl Into<String>) -> Self {
-        Self {
+        Self::Other {
             detail: detail.into(),
         }
+    }
+}
+
+/// An app's store that threw what it did not declare.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for SecretStoreError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::new(error.reason)
     }
 }
 
@@ -46,14 +71,20 @@ impl SecretStoreError {
 /// platform's key store. Calls are short and synchronous; the client makes
 /// them at open (a migration), login, logout and before each call to the
 /// server.
+///
+/// Kotlin and Swift apps implement it on the Android Keystore (an AES-GCM key
+/// wrapping the secret, the ciphertext in the app's private storage) or the
+/// iOS Keychain (a generic password), see docs/bindings.md, and throw
+/// `SecretStoreFailure` when the store cannot answer.
+#[cfg_attr(feature = "uniffi", uniffi::export(with_foreign))]
 pub trait SecretStore: Send + Sync {
     /// The secret named `name`, or `None` when there is none.
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError>;
+    fn get(&self, name: String) -> Result<Option<Vec<u8>>, SecretStoreError>;
     /// Stores `value` under `name`, replacing any previous one.
-    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError>;
+    fn set(&self, name: String, value: Vec<u8>) -> Result<(), SecretStoreError>;
     /// Forgets the secret named `name`; forgetting a missing one is not an
     /// error.
-    fn delete(&self, name: &str) -> Result<(), SecretStoreError>;
+    fn delete(&self, name: String) -> Result<(), SecretStoreError>;
 }
 
 /// Secrets in one JSON file (`{name: base64}`) that only its owner may read
@@ -137,9 +168,9 @@ impl FileSecretStore {
 }
 
 impl SecretStore for FileSecretStore {
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+    fn get(&self, name: String) -> Result<Option<Vec<u8>>, SecretStoreError> {
         let _guard = self.guard();
-        match self.load()?.get(name) {
+        match self.load()?.get(&name) {
             Some(encoded) => STANDARD
                 .decode(encoded)
                 .map(Some)
@@ -148,17 +179,17 @@ impl SecretStore for FileSecretStore {
         }
     }
 
-    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+    fn set(&self, name: String, value: Vec<u8>) -> Result<(), SecretStoreError> {
         let _guard = self.guard();
         let mut secrets = self.load()?;
         secrets.insert(name.to_owned(), STANDARD.encode(value));
         self.save(&secrets)
     }
 
-    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+    fn delete(&self, name: String) -> Result<(), SecretStoreError> {
         let _guard = self.guard();
         let mut secrets = self.load()?;
-        if secrets.remove(name).is_none() {
+        if secrets.remove(&name).is_none() {
             return Ok(());
         }
         self.save(&secrets)
@@ -222,14 +253,20 @@ mod tests {
     fn the_file_store_keeps_secrets_for_its_owner_only_and_removes_its_file_when_empty() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileSecretStore::in_dir(dir.path());
-        assert_eq!(store.get("a").unwrap(), None);
-        store.delete("a").unwrap();
-        store.set("a", b"first").unwrap();
-        store.set("b", &[0, 255, 10]).unwrap();
-        store.set("a", b"second").unwrap();
+        assert_eq!(store.get("a".into()).unwrap(), None);
+        store.delete("a".into()).unwrap();
+        store.set("a".into(), b"first".to_vec()).unwrap();
+        store.set("b".into(), vec![0, 255, 10]).unwrap();
+        store.set("a".into(), b"second".to_vec()).unwrap();
         let again = FileSecretStore::in_dir(dir.path());
-        assert_eq!(again.get("a").unwrap().as_deref(), Some(&b"second"[..]));
-        assert_eq!(again.get("b").unwrap().as_deref(), Some(&[0, 255, 10][..]));
+        assert_eq!(
+            again.get("a".into()).unwrap().as_deref(),
+            Some(&b"second"[..])
+        );
+        assert_eq!(
+            again.get("b".into()).unwrap().as_deref(),
+            Some(&[0, 255, 10][..])
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -237,7 +274,7 @@ mod tests {
             assert_eq!(mode(store.path()), 0o600);
             // Found readable by others: put back to 0600 on the next read.
             std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
-            again.get("a").unwrap();
+            again.get("a".into()).unwrap();
             assert_eq!(mode(store.path()), 0o600);
         }
         let names: Vec<_> = std::fs::read_dir(dir.path())
@@ -245,14 +282,14 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, [SECRETS_FILE], "no temporary file is left behind");
-        store.delete("a").unwrap();
-        store.delete("b").unwrap();
+        store.delete("a".into()).unwrap();
+        store.delete("b".into()).unwrap();
         assert!(
             !store.path().exists(),
             "the last secret takes the file along"
         );
         // A file that is not the store's: a typed error, no panic.
         std::fs::write(store.path(), "not json").unwrap();
-        assert!(store.get("a").is_err());
+        assert!(store.get("a".into()).is_err());
     }
 }

@@ -254,26 +254,26 @@ struct MemorySecrets {
 }
 
 impl SecretStore for MemorySecrets {
-    fn get(&self, name: &str) -> Result<Option<Vec<u8>>, SecretStoreError> {
+    fn get(&self, name: String) -> Result<Option<Vec<u8>>, SecretStoreError> {
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SecretStoreError::new("locked"));
         }
-        Ok(lock(&self.secrets).get(name).cloned())
+        Ok(lock(&self.secrets).get(&name).cloned())
     }
 
-    fn set(&self, name: &str, value: &[u8]) -> Result<(), SecretStoreError> {
+    fn set(&self, name: String, value: Vec<u8>) -> Result<(), SecretStoreError> {
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SecretStoreError::new("locked"));
         }
-        lock(&self.secrets).insert(name.to_owned(), value.to_vec());
+        lock(&self.secrets).insert(name, value);
         Ok(())
     }
 
-    fn delete(&self, name: &str) -> Result<(), SecretStoreError> {
+    fn delete(&self, name: String) -> Result<(), SecretStoreError> {
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SecretStoreError::new("locked"));
         }
-        lock(&self.secrets).remove(name);
+        lock(&self.secrets).remove(&name);
         Ok(())
     }
 }

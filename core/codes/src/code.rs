@@ -25,6 +25,7 @@ pub struct Code {
 
 /// Why a string is not a door code. Its machine code is always `invalid_format`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FormatError {
     /// The input was empty.
     #[error("enter a code of {MIN_CODE_LEN} to {MAX_CODE_LEN} digits")]
@@ -33,8 +34,11 @@ pub enum FormatError {
     #[error("a code may only contain the digits 0-9")]
     NotDigits,
     /// The input had too few or too many digits.
-    #[error("a code has {MIN_CODE_LEN} to {MAX_CODE_LEN} digits, this one has {0}")]
-    Length(usize),
+    #[error("a code has {MIN_CODE_LEN} to {MAX_CODE_LEN} digits, this one has {digits}")]
+    Length {
+        /// How many characters it had.
+        digits: u32,
+    },
 }
 
 impl FormatError {
@@ -54,7 +58,8 @@ impl Code {
             return Err(FormatError::NotDigits);
         }
         if !(MIN_CODE_LEN..=MAX_CODE_LEN).contains(&bytes.len()) {
-            return Err(FormatError::Length(input.chars().count()));
+            let digits = u32::try_from(input.chars().count()).unwrap_or(u32::MAX);
+            return Err(FormatError::Length { digits });
         }
         let mut digits = [0u8; MAX_CODE_LEN];
         digits[..bytes.len()].copy_from_slice(bytes);
@@ -294,8 +299,8 @@ mod tests {
             ("+1234", FormatError::NotDigits),
             ("１２３４", FormatError::NotDigits), // full-width digits
             ("١٢٣٤", FormatError::NotDigits),     // Arabic-Indic digits
-            ("123", FormatError::Length(3)),
-            (&"1".repeat(40), FormatError::Length(40)),
+            ("123", FormatError::Length { digits: 3 }),
+            (&"1".repeat(40), FormatError::Length { digits: 40 }),
         ];
         for (text, expected) in cases {
             assert_eq!(Code::parse(text), Err(expected), "input {text:?}");

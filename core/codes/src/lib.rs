@@ -8,11 +8,15 @@
 //!   stable id and a message.
 //! - [`generate`](mod@generate): uniform generation over exactly the allowed codes.
 //! - [`schedule`]: when a code is valid (always, a window, a weekly recurrence).
+//! - `ffi` (feature `uniffi`): how instants, weekdays and schedules cross to
+//!   Kotlin, Swift and Python.
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();
 
 pub mod code;
+#[cfg(feature = "uniffi")]
+pub mod ffi;
 pub mod generate;
 pub mod policy;
 pub mod schedule;

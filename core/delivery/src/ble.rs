@@ -56,9 +56,11 @@ impl BleTransport {
     /// such as the simulator's); without one this fails with
     /// [`TransportError::AdapterUnavailable`].
     pub async fn new() -> Result<Self, TransportError> {
-        let manager = Manager::new().await.map_err(|e| {
-            TransportError::AdapterUnavailable(format!("no Bluetooth service: {e}"))
-        })?;
+        let manager = Manager::new()
+            .await
+            .map_err(|e| TransportError::AdapterUnavailable {
+                detail: format!("no Bluetooth service: {e}"),
+            })?;
         Ok(Self {
             manager,
             seen: Mutex::new(HashMap::new()),
@@ -70,7 +72,9 @@ impl BleTransport {
         adapters
             .into_iter()
             .next()
-            .ok_or_else(|| TransportError::AdapterUnavailable("no Bluetooth adapter".into()))
+            .ok_or_else(|| TransportError::AdapterUnavailable {
+                detail: "no Bluetooth adapter".into(),
+            })
     }
 
     /// The Keyway devices the adapter hears now, with their peripherals by
@@ -114,7 +118,9 @@ impl BleTransport {
 }
 
 fn unavailable(e: btleplug::Error) -> TransportError {
-    TransportError::AdapterUnavailable(e.to_string())
+    TransportError::AdapterUnavailable {
+        detail: e.to_string(),
+    }
 }
 
 /// The D-Bus error name inside a btleplug error, when there is one.
@@ -163,7 +169,9 @@ impl LockTransport for BleTransport {
     ) -> Result<Arc<dyn LockLink>, TransportError> {
         let peripheral = self
             .remembered(device)
-            .ok_or_else(|| TransportError::NotFound(device.to_owned()))?;
+            .ok_or_else(|| TransportError::NotFound {
+                device: device.to_owned(),
+            })?;
         let adapter = self.adapter().await?;
         let opened = tokio::time::timeout(timeout, open_link(&adapter, &peripheral, device)).await;
         match opened {
@@ -190,25 +198,28 @@ async fn open_link(
     peripheral.connect().await.map_err(|e| {
         let text = describe(&e);
         if matches!(e, btleplug::Error::DeviceNotFound) || text.contains("UnknownObject") {
-            TransportError::NotFound(device.to_owned())
+            TransportError::NotFound {
+                device: device.to_owned(),
+            }
         } else {
-            TransportError::ConnectFailed(e.to_string())
+            TransportError::ConnectFailed {
+                detail: e.to_string(),
+            }
         }
     })?;
     peripheral
         .discover_services()
         .await
-        .map_err(|e| TransportError::ConnectFailed(e.to_string()))?;
+        .map_err(|e| TransportError::ConnectFailed {
+            detail: e.to_string(),
+        })?;
     let find = |uuid: u128| -> Result<Characteristic, TransportError> {
         peripheral
             .characteristics()
             .into_iter()
             .find(|c| c.uuid == Uuid::from_u128(uuid) && c.service_uuid == service_uuid())
-            .ok_or_else(|| {
-                TransportError::Incompatible(format!(
-                    "no characteristic {}",
-                    keyway_protocol::uuid_string(uuid)
-                ))
+            .ok_or_else(|| TransportError::Incompatible {
+                detail: format!("no characteristic {}", keyway_protocol::uuid_string(uuid)),
             })
     };
     let write = find(WRITE_CHAR_UUID)?;
@@ -271,7 +282,9 @@ fn link_error(e: btleplug::Error) -> TransportError {
     {
         TransportError::Disconnected
     } else {
-        TransportError::Other(e.to_string())
+        TransportError::Other {
+            detail: e.to_string(),
+        }
     }
 }
 
@@ -305,10 +318,10 @@ impl LockLink for BleLink {
         match self.peripheral.write(&self.write, &frame, kind).await {
             Ok(()) => Ok(()),
             Err(e) => match link_error(e) {
-                TransportError::Other(reason) => {
+                TransportError::Other { detail: reason } => {
                     // BlueZ words a lost link many ways; ask it.
                     if self.peripheral.is_connected().await.unwrap_or(false) {
-                        Err(TransportError::Other(reason))
+                        Err(TransportError::Other { detail: reason })
                     } else {
                         Err(TransportError::Disconnected)
                     }

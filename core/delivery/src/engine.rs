@@ -126,6 +126,7 @@ pub trait VisitServer: Send + Sync {
 
 /// Why a visit did not complete. Each has a stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum DeliveryFailure {
     /// The lock was not heard, or heard below the RSSI threshold.
     OutOfRange {
@@ -208,13 +209,15 @@ impl DeliveryFailure {
 impl From<TransportError> for DeliveryFailure {
     fn from(e: TransportError) -> Self {
         match e {
-            TransportError::AdapterUnavailable(message) => Self::BluetoothUnavailable { message },
-            TransportError::NotFound(_) => Self::OutOfRange { rssi: None },
+            TransportError::AdapterUnavailable { detail: message } => {
+                Self::BluetoothUnavailable { message }
+            }
+            TransportError::NotFound { .. } => Self::OutOfRange { rssi: None },
             TransportError::Timeout => Self::TimedOut,
-            TransportError::Incompatible(reason) => Self::BadResponse { reason },
-            TransportError::ConnectFailed(_)
+            TransportError::Incompatible { detail: reason } => Self::BadResponse { reason },
+            TransportError::ConnectFailed { .. }
             | TransportError::Disconnected
-            | TransportError::Other(_) => Self::ConnectionLost,
+            | TransportError::Other { .. } => Self::ConnectionLost,
         }
     }
 }
@@ -499,7 +502,7 @@ impl DeliveryEngine {
         let guard = timeout + Duration::from_secs(1);
         match tokio::time::timeout(guard, self.transport.connect(device, timeout)).await {
             Ok(Ok(link)) => Ok(link),
-            Ok(Err(TransportError::ConnectFailed(reason))) => {
+            Ok(Err(TransportError::ConnectFailed { detail: reason })) => {
                 log::info!("connecting failed: {reason}");
                 Err(DeliveryFailure::ConnectionLost)
             }

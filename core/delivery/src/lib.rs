@@ -13,7 +13,12 @@
 //! written on them ([`keyway_protocol::seal::envelope_lock_id`]) and never
 //! opens them. Nothing here logs a job's or a receipt's bytes, a code or a key.
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 mod engine;
+#[cfg(feature = "uniffi")]
+pub mod foreign;
 
 #[cfg(feature = "ble")]
 pub mod ble;
@@ -44,8 +49,14 @@ pub use engine::{
 pub const DEFAULT_MIN_RSSI: i16 = -78;
 
 /// A device heard in a scan that advertises the Keyway service: what the
-/// transport reports, before anyone knows which lock it is.
+/// transport reports, before anyone knows which lock it is. Apps that bring
+/// their own Bluetooth stack report these (as `LockAdvertisement`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "uniffi",
+    derive(uniffi::Record),
+    uniffi(name = "LockAdvertisement")
+)]
 pub struct HeardDevice {
     /// The transport's handle for the device (a Bluetooth address or a
     /// platform identifier); it changes when the lock rotates its address.
@@ -116,17 +127,29 @@ pub fn resolve(heard: &[HeardDevice], keys: &[AdvertKey]) -> Vec<LockSighting> {
 }
 
 /// What went wrong below the protocol: the radio, the adapter, the link.
+/// Apps that bring their own Bluetooth stack throw it from their
+/// `LockTransport` (as `TransportException` in Kotlin).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Error))]
 pub enum TransportError {
     /// Bluetooth is off, blocked, absent, or its service cannot be reached.
-    #[error("Bluetooth is unavailable: {0}")]
-    AdapterUnavailable(String),
+    #[error("Bluetooth is unavailable: {detail}")]
+    AdapterUnavailable {
+        /// What the stack said.
+        detail: String,
+    },
     /// The device was not seen (out of range, or it vanished).
-    #[error("the device {0} is not in range")]
-    NotFound(String),
+    #[error("the device {device} is not in range")]
+    NotFound {
+        /// The handle the scan reported for it.
+        device: String,
+    },
     /// The lock was seen but the connection could not be made.
-    #[error("could not connect to the lock: {0}")]
-    ConnectFailed(String),
+    #[error("could not connect to the lock: {detail}")]
+    ConnectFailed {
+        /// What the stack said.
+        detail: String,
+    },
     /// The link dropped.
     #[error("the Bluetooth link was lost")]
     Disconnected,
@@ -134,24 +157,40 @@ pub enum TransportError {
     #[error("the lock did not answer in time")]
     Timeout,
     /// The device does not offer the Keyway service and characteristics.
-    #[error("the device does not offer the Keyway lock service: {0}")]
-    Incompatible(String),
+    #[error("the device does not offer the Keyway lock service: {detail}")]
+    Incompatible {
+        /// What is missing.
+        detail: String,
+    },
     /// Any other failure of the Bluetooth stack.
-    #[error("Bluetooth error: {0}")]
-    Other(String),
+    #[error("Bluetooth error: {detail}")]
+    Other {
+        /// What the stack said.
+        detail: String,
+    },
 }
 
 impl TransportError {
     /// The stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::AdapterUnavailable(_) => "bluetooth_unavailable",
-            Self::NotFound(_) => "not_found",
-            Self::ConnectFailed(_) => "connect_failed",
+            Self::AdapterUnavailable { .. } => "bluetooth_unavailable",
+            Self::NotFound { .. } => "not_found",
+            Self::ConnectFailed { .. } => "connect_failed",
             Self::Disconnected => "disconnected",
             Self::Timeout => "timeout",
-            Self::Incompatible(_) => "incompatible",
-            Self::Other(_) => "transport_error",
+            Self::Incompatible { .. } => "incompatible",
+            Self::Other { .. } => "transport_error",
+        }
+    }
+}
+
+/// A foreign transport's unexpected exception is an `Other` failure.
+#[cfg(feature = "uniffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for TransportError {
+    fn from(error: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::Other {
+            detail: error.reason,
         }
     }
 }

@@ -80,7 +80,9 @@ impl LockTransport for MemoryTransport {
         _: Duration,
     ) -> Result<Arc<dyn LockLink>, TransportError> {
         if device != *self.0.address.lock().unwrap() {
-            return Err(TransportError::NotFound(device.into()));
+            return Err(TransportError::NotFound {
+                device: device.into(),
+            });
         }
         self.0.connects.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = mpsc::unbounded_channel();

@@ -15,6 +15,9 @@
 //! and the server use it as much as the phone does. Every decoder takes any
 //! bytes and answers with a value or a [`DecodeError`], never a panic.
 
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod advert;
 pub mod digest;
 pub mod frame;

@@ -18,6 +18,7 @@ const TYPE_ERROR: u8 = 0xe0;
 
 /// Errors a lock reports without a seal, when it cannot even read the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ErrorCode {
     /// Frames could not be reassembled.
     MalformedFrame,

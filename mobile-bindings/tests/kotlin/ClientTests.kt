@@ -12,16 +12,17 @@ import uniffi.keyway_codes.AccessPoint
 import uniffi.keyway_api.CodeState
 import uniffi.keyway_api.GuestType
 import uniffi.keyway_client.PendingOp
+import uniffi.keyway_client.VisitOutcome
 import uniffi.keyway_api.Role
 import uniffi.keyway_codes.Rule
-import uniffi.keyway_mobile.Code
+import uniffi.keyway_client.Code
 import uniffi.keyway_mobile.CodeOptions
 import uniffi.keyway_mobile.KeywayClient
-import uniffi.keyway_mobile.KeywayEvent
-import uniffi.keyway_mobile.KeywayException
+import uniffi.keyway_client.KeywayEvent
+import uniffi.keyway_client.KeywayException
 import uniffi.keyway_mobile.KeywayListener
-import uniffi.keyway_mobile.Schedule
-import uniffi.keyway_mobile.Weekday
+import uniffi.keyway_codes.Schedule
+import uniffi.keyway_codes.Weekday
 
 /** Where keyway-fixture put everything (environment variables). */
 object World {
@@ -85,7 +86,7 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
             val phone = newClient()
             check(phone.session() == null) { "a new store has no session" }
             val session = phone.login(World.alice)
-            check(session.role == Role.RESIDENT) { "$session" }
+            check(session.user.role == Role.RESIDENT) { "$session" }
             val doors = phone.doors().associateBy { it.lockId }
             // The package room too: a resident's phone relays its sealed jobs.
             check(doors.keys == setOf(World.unitDoor, World.entrance, World.packageRoom)) { "$doors" }
@@ -99,7 +100,7 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
             val e = expectThrows<KeywayException.PolicyViolation> {
                 runBlocking { phone.pickCode("1234", CodeOptions()) }
             }
-            check(e.violations.map { it.rule } == listOf(Rule.SEQUENTIAL, Rule.COMMON_PIN)) { "${e.violations}" }
+            check(e.rejection.violations.map { it.rule } == listOf(Rule.SEQUENTIAL, Rule.COMMON_PIN)) { "${e.rejection.violations}" }
             check(phone.codes().isEmpty()) { "nothing queued" }
             expectThrows<KeywayException.Unauthorized> { runBlocking { newClient().login("kwa_wrong") } }
         }
@@ -117,7 +118,7 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
             World.movePhone(101.0)
             try {
                 val summary = phone.deliverNearby()
-                check(summary.locks.any { it.lockId == World.unitDoor && it.outcome == "delivered" }) { "$summary" }
+                check(summary.locks.any { it.lockId == World.unitDoor && it.outcome is VisitOutcome.Delivered }) { "$summary" }
                 events.waitFor("active on the unit door") {
                     it is KeywayEvent.CodeChanged && it.code.id == code.id &&
                         it.code.stateOn(World.unitDoor) == CodeState.ACTIVE
@@ -131,7 +132,7 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
     "guest codes" to {
         runBlocking {
             val phone = newClient()
-            phone.login(World.alice)
+            val session = phone.login(World.alice)
             val permanent = phone.createGuestCode(GuestType.PERMANENT, null, "Nanny")
             check(permanent.schedule == Schedule.Always) { "${permanent.schedule}" }
             val now = java.time.Instant.now()
@@ -140,7 +141,7 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
             check(temporary.schedule is Schedule.Window) { "${temporary.schedule}" }
             val weekly = phone.createGuestCode(
                 GuestType.RECURRING,
-                Schedule.Recurring(listOf(Weekday.TUESDAY), "18:00", "20:00", null),
+                Schedule.Recurring(listOf(Weekday.TUESDAY), "18:00", "20:00", session.property.timeZone),
                 "Piano teacher")
             check((weekly.schedule as Schedule.Recurring).weekdays == listOf(Weekday.TUESDAY)) { "${weekly.schedule}" }
             for (code in listOf(permanent, temporary, weekly)) {

@@ -5,7 +5,7 @@ import uniffi.keyway_codes.AccessPoint
 import uniffi.keyway_codes.CodeKind
 import uniffi.keyway_codes.ModelConstraint
 import uniffi.keyway_codes.Rule
-import uniffi.keyway_mobile.KeywayException
+import uniffi.keyway_client.KeywayException
 import uniffi.keyway_mobile.LogLevel
 import uniffi.keyway_mobile.Logger
 import uniffi.keyway_mobile.PolicyContext
@@ -33,8 +33,8 @@ fun context(
 val policyTests: List<Pair<String, () -> Unit>> = listOf(
     "a refused code lists every rule" to {
         val e = expectThrows<KeywayException.PolicyViolation> { checkCode("1234", context()) }
-        check(e.violations.map { it.rule } == listOf(Rule.SEQUENTIAL, Rule.COMMON_PIN)) { "${e.violations}" }
-        check(e.violations.all { it.message.isNotEmpty() }) { "empty message" }
+        check(e.rejection.violations.map { it.rule } == listOf(Rule.SEQUENTIAL, Rule.COMMON_PIN)) { "${e.rejection.violations}" }
+        check(e.rejection.violations.all { it.message.isNotEmpty() }) { "empty message" }
     },
     "an acceptable code passes" to { checkCode("4817", context()) },
     "bad input is a typed error" to {

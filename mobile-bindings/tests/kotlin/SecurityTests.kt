@@ -13,9 +13,9 @@ import java.util.concurrent.ConcurrentHashMap
 import kotlinx.coroutines.runBlocking
 import uniffi.keyway_mobile.CodeOptions
 import uniffi.keyway_mobile.KeywayClient
-import uniffi.keyway_mobile.KeywayException
-import uniffi.keyway_mobile.SecretStore
-import uniffi.keyway_mobile.SecretStoreFailure
+import uniffi.keyway_client.KeywayException
+import uniffi.keyway_client.SecretStore
+import uniffi.keyway_client.SecretStoreFailure
 
 /** The app's key store (Android Keystore, iOS Keychain) as a test double. */
 class Keychain : SecretStore {

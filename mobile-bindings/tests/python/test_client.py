@@ -7,10 +7,7 @@ import threading
 
 import pytest
 
-from keyway import keyway_api as api
-from keyway import keyway_client as phone_core
-from keyway import keyway_codes as codes
-from keyway import keyway_mobile as keyway
+import keyway
 
 
 class Events(keyway.KeywayListener):
@@ -57,8 +54,8 @@ def test_login_opens_a_session_with_the_residents_doors(world, tmp_path):
     phone = client(world, tmp_path)
     assert phone.session() is None
     session = run(phone.login(world["tokens"]["alice"]))
-    assert session.role == api.Role.RESIDENT
-    assert session.unit_id == world["units"]["4B"]
+    assert session.user.role == keyway.Role.RESIDENT
+    assert session.user.unit_id == world["units"]["4B"]
     assert phone.session() == session
     doors = {d.lock_id: d for d in phone.doors()}
     # The unit door, the community door, and the package room (a resident's
@@ -68,8 +65,8 @@ def test_login_opens_a_session_with_the_residents_doors(world, tmp_path):
         world["locks"]["entrance"],
         world["locks"]["package_room"],
     }
-    assert doors[world["locks"]["unit_4b"]].access_point == codes.AccessPoint.UNIT_DOOR
-    assert doors[world["locks"]["package_room"]].access_point == codes.AccessPoint.PACKAGE_ROOM
+    assert doors[world["locks"]["unit_4b"]].access_point == keyway.AccessPoint.UNIT_DOOR
+    assert doors[world["locks"]["package_room"]].access_point == keyway.AccessPoint.PACKAGE_ROOM
 
 
 def test_bad_token_is_unauthorized(world, tmp_path):
@@ -85,9 +82,9 @@ def test_picking_1234_lists_every_violated_rule(world, tmp_path):
     run(phone.login(world["tokens"]["alice"]))
     with pytest.raises(keyway.KeywayError.PolicyViolation) as caught:
         run(phone.pick_code("1234", keyway.CodeOptions()))
-    rules = [v.rule for v in caught.value.violations]
-    assert rules == [codes.Rule.SEQUENTIAL, codes.Rule.COMMON_PIN]
-    assert all(v.message for v in caught.value.violations)
+    rules = [v.rule for v in caught.value.rejection.violations]
+    assert rules == [keyway.Rule.SEQUENTIAL, keyway.Rule.COMMON_PIN]
+    assert all(v.message for v in caught.value.rejection.violations)
     # The same check without a request, and nothing was queued.
     with pytest.raises(keyway.KeywayError.PolicyViolation):
         phone.check_code("1440", keyway.CodeOptions())
@@ -104,25 +101,30 @@ def test_a_generated_code_goes_pending_then_active_in_range(world, tmp_path, sim
     code = run(phone.generate_code(keyway.CodeOptions(name="Front door")))
     unit = world["locks"]["unit_4b"]
     assert code.value is not None and len(code.value) == 4
-    assert state_on(code, unit) == api.CodeState.PENDING
-    assert state_on(code, world["locks"]["entrance"]) == api.CodeState.PENDING
+    assert state_on(code, unit) == keyway.CodeState.PENDING
+    assert state_on(code, world["locks"]["entrance"]) == keyway.CodeState.PENDING
     # Out of range: nothing changes.
     summary = run(phone.deliver_nearby())
-    assert all(v.outcome == "out_of_range" for v in summary.locks)
-    assert state_on(phone.code(code.id), unit) == api.CodeState.PENDING
+    assert all(
+        isinstance(v.outcome, keyway.VisitOutcome.FAILED)
+        and isinstance(v.outcome.failure, keyway.DeliveryFailure.OUT_OF_RANGE)
+        for v in summary.locks
+    )
+    assert state_on(phone.code(code.id), unit) == keyway.CodeState.PENDING
     # In range of the unit door and the entrance.
     sim.move_phone(101.0)
     summary = run(phone.deliver_nearby())
     outcomes = {v.lock_id: v.outcome for v in summary.locks}
-    assert outcomes[unit] == "delivered", summary
+    assert isinstance(outcomes[unit], keyway.VisitOutcome.DELIVERED), summary
+    assert outcomes[unit].receipts >= 1, summary
     assert summary.synced
     events.wait_for(
         lambda e: isinstance(e, keyway.KeywayEvent.CODE_CHANGED)
         and e.code.id == code.id
-        and state_on(e.code, unit) == api.CodeState.ACTIVE
+        and state_on(e.code, unit) == keyway.CodeState.ACTIVE
     )
-    assert events.states_of(code.id, unit)[-2:] == [api.CodeState.PENDING, api.CodeState.ACTIVE]
-    assert state_on(phone.code(code.id), unit) == api.CodeState.ACTIVE
+    assert events.states_of(code.id, unit)[-2:] == [keyway.CodeState.PENDING, keyway.CodeState.ACTIVE]
+    assert state_on(phone.code(code.id), unit) == keyway.CodeState.ACTIVE
     # The door opens with it.
     entry = sim.type_code(unit, code.value)
     assert entry["entry"]["result"] == "granted"
@@ -130,27 +132,30 @@ def test_a_generated_code_goes_pending_then_active_in_range(world, tmp_path, sim
 
 def test_guest_codes_of_every_type(world, tmp_path):
     phone = client(world, tmp_path)
-    run(phone.login(world["tokens"]["alice"]))
+    session = run(phone.login(world["tokens"]["alice"]))
     now = datetime.datetime.now(datetime.timezone.utc)
-    permanent = run(phone.create_guest_code(api.GuestType.PERMANENT, None, "Nanny"))
-    assert permanent.kind == codes.CodeKind.GUEST
+    permanent = run(phone.create_guest_code(keyway.GuestType.PERMANENT, None, "Nanny"))
+    assert permanent.kind == keyway.CodeKind.GUEST
     assert permanent.schedule == keyway.Schedule.ALWAYS()
     window = keyway.Schedule.WINDOW(now, now + datetime.timedelta(days=2))
-    temporary = run(phone.create_guest_code(api.GuestType.TEMPORARY, window, "Cousin"))
+    temporary = run(phone.create_guest_code(keyway.GuestType.TEMPORARY, window, "Cousin"))
     assert isinstance(temporary.schedule, keyway.Schedule.WINDOW)
     weekly = keyway.Schedule.RECURRING(
-        [keyway.Weekday.MONDAY, keyway.Weekday.THURSDAY], "09:00", "12:30", None
+        [keyway.Weekday.MONDAY, keyway.Weekday.THURSDAY],
+        "09:00",
+        "12:30",
+        session.property.time_zone,
     )
-    recurring = run(phone.create_guest_code(api.GuestType.RECURRING, weekly, "Dog walker"))
+    recurring = run(phone.create_guest_code(keyway.GuestType.RECURRING, weekly, "Dog walker"))
     assert recurring.schedule.weekdays == [keyway.Weekday.MONDAY, keyway.Weekday.THURSDAY]
     assert recurring.schedule.time_zone == "America/New_York"
-    delivery = run(phone.create_guest_code(api.GuestType.DELIVERY, None, "Groceries"))
+    delivery = run(phone.create_guest_code(keyway.GuestType.DELIVERY, None, "Groceries"))
     assert isinstance(delivery.schedule, keyway.Schedule.WINDOW)
     for code in (permanent, temporary, recurring, delivery):
         assert code.value is not None
-        assert all(lock.state == api.CodeState.PENDING for lock in code.locks)
+        assert all(lock.state == keyway.CodeState.PENDING for lock in code.locks)
     with pytest.raises(keyway.KeywayError.InvalidArgument):
-        run(phone.create_guest_code(api.GuestType.RECURRING, None, None))
+        run(phone.create_guest_code(keyway.GuestType.RECURRING, None, None))
 
 
 def test_change_disable_enable_delete(world, tmp_path):
@@ -162,7 +167,7 @@ def test_change_disable_enable_delete(world, tmp_path):
     assert not run(phone.disable_code(code.id)).enabled
     assert run(phone.enable_code(code.id)).enabled
     deleted = run(phone.delete_code(code.id))
-    assert deleted.status in (api.CodeStatus.DELETED,)
+    assert deleted.status in (keyway.CodeStatus.DELETED,)
     with pytest.raises(keyway.KeywayError.NotFound):
         run(phone.disable_code("no-such-code"))
 
@@ -176,21 +181,21 @@ def test_a_code_requested_offline_goes_out_on_sync(world, tmp_path, network):
     code = run(phone.pick_code("5183", keyway.CodeOptions(name="Offline")))
     unit = world["locks"]["unit_4b"]
     assert code.server_id is None
-    assert code.pending == phone_core.PendingOp.CREATE
-    assert state_on(code, unit) == api.CodeState.REQUESTED
+    assert code.pending == keyway.PendingOp.CREATE
+    assert state_on(code, unit) == keyway.CodeState.REQUESTED
     events.wait_for(lambda e: isinstance(e, keyway.KeywayEvent.CONNECTIVITY) and not e.online)
     with pytest.raises(keyway.KeywayError.Network):
         run(phone.sync())
     # The app restarts offline: the request is still there.
     phone = client(world, tmp_path)
-    assert state_on(phone.code(code.id), unit) == api.CodeState.REQUESTED
+    assert state_on(phone.code(code.id), unit) == keyway.CodeState.REQUESTED
     network.up()
     summary = run(phone.sync())
     assert summary.sent == 1
     synced = phone.code(code.id)
     assert synced.server_id is not None
     assert synced.pending is None
-    assert state_on(synced, unit) == api.CodeState.PENDING
+    assert state_on(synced, unit) == keyway.CodeState.PENDING
     assert run(phone.sync()).sent == 0
 
 
@@ -201,16 +206,16 @@ def test_an_app_transport_is_used_instead_of_btleplug(world, tmp_path):
 
         async def scan(self, duration_ms):
             self.scans += 1
-            raise keyway.TransportFailure.AdapterUnavailable("Bluetooth is off")
+            raise keyway.TransportError.AdapterUnavailable("Bluetooth is off")
 
         async def connect(self, lock_id, timeout_ms):
-            raise keyway.TransportFailure.NotFound(lock_id)
+            raise keyway.TransportError.NotFound(lock_id)
 
         async def write_frame(self, lock_id, frame, with_response):
-            raise keyway.TransportFailure.Disconnected("no link")
+            raise keyway.TransportError.Disconnected()
 
         async def next_notification(self, lock_id, timeout_ms):
-            raise keyway.TransportFailure.Disconnected("no link")
+            raise keyway.TransportError.Disconnected()
 
         async def disconnect(self, lock_id):
             return None

@@ -2,17 +2,16 @@
 
 import pytest
 
-from keyway import keyway_codes as codes
-from keyway import keyway_mobile as keyway
+import keyway
 
 
 def context(**overrides):
     fields = dict(
-        kind=codes.CodeKind.RESIDENT,
+        kind=keyway.CodeKind.RESIDENT,
         six_digit_codes=False,
         custom_codes=True,
         affiliated_numbers=["1440"],
-        access_point=codes.AccessPoint.UNIT_DOOR,
+        access_point=keyway.AccessPoint.UNIT_DOOR,
         enter_key=True,
         constraints=[],
         existing_codes=[],
@@ -25,9 +24,9 @@ def context(**overrides):
 def test_a_refused_code_lists_every_rule():
     with pytest.raises(keyway.KeywayError.PolicyViolation) as caught:
         keyway.check_code("1234", context())
-    rules = [v.rule for v in caught.value.violations]
-    assert rules == [codes.Rule.SEQUENTIAL, codes.Rule.COMMON_PIN]
-    assert all(v.message for v in caught.value.violations)
+    rules = [v.rule for v in caught.value.rejection.violations]
+    assert rules == [keyway.Rule.SEQUENTIAL, keyway.Rule.COMMON_PIN]
+    assert all(v.message for v in caught.value.rejection.violations)
 
 
 def test_an_acceptable_code_passes():
@@ -51,7 +50,7 @@ def test_generated_codes_pass_the_check():
 
 
 def test_exhaustion_is_typed():
-    ctx = context(constraints=[codes.ModelConstraint.CANNOT_CONTAIN0789])
+    ctx = context(constraints=[keyway.ModelConstraint.CANNOT_CONTAIN0789])
     with pytest.raises(keyway.KeywayError.Exhausted):
         keyway.generate_codes(ctx, 5000)
 

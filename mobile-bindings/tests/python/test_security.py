@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import http
-from keyway import keyway_mobile as keyway
+import keyway
 
 
 class Keychain(keyway.SecretStore):

@@ -167,7 +167,7 @@ fn delivery_json(report: &keyway_client::DeliveryReport) -> Value {
         "heard": report.heard,
         "receipts_uploaded": report.receipts_uploaded,
         "synced": report.synced,
-        "locks": report.locks.iter().map(|l| json!({"lock_id": l.lock_id, "outcome": l.outcome, "receipts": l.receipts})).collect::<Vec<_>>(),
+        "locks": report.locks.iter().map(|l| json!({"lock_id": l.lock_id, "outcome": l.outcome.code(), "receipts": l.outcome.receipts()})).collect::<Vec<_>>(),
     })
 }
 

@@ -172,6 +172,7 @@ pub struct Violation {
 
 /// A code that breaks one or more rules. Its machine code is `policy_violation`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 #[error("the code breaks {} rule(s): {}", .violations.len(), rule_list(.violations))]
 pub struct Rejection {
     /// Every violated rule, in a stable order.
