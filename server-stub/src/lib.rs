@@ -19,6 +19,7 @@
 //! - [`auth`]: callers (bearer tokens), roles and scoping rules.
 //! - [`admin`]: the operator's typed admin functions and the `admin` command.
 //! - [`crypto`]: secrets at rest, lookup MACs, tokens.
+//! - [`passwords`]: the Portal's password rules and argon2id hashing.
 //! - [`notify`]: the notification outbox's worker and senders.
 //! - [`qr`]: QR codes as SVG and PNG.
 //! - [`clock`]: the server's clock.
@@ -36,6 +37,7 @@ pub mod db;
 pub mod error;
 pub mod notify;
 pub mod ops;
+pub mod passwords;
 pub mod qr;
 
 pub use keyway_core as core;

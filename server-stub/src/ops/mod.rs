@@ -6,6 +6,8 @@
 //! and returns API views or a domain [`crate::error::Error`].
 //!
 //! - [`session`]: login, logout, who the caller is, their doors.
+//! - [`accounts`]: the Portal's sign-in: passwords, sessions, set-password
+//!   links.
 //! - [`codes`]: choosing digits, creating, changing, enabling, disabling and
 //!   deleting codes; the unit codes residents ask for.
 //! - [`holders`]: carriers, couriers, staff members and their codes (the
@@ -21,6 +23,7 @@
 //! - [`idempotent`]: writes answered once per idempotency key.
 //! - [`sweep`]: expiry and forgetting, in the background.
 
+pub mod accounts;
 pub mod codes;
 pub mod holders;
 pub mod idempotent;

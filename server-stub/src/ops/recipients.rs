@@ -37,7 +37,9 @@ pub const FORGOT_PINS_PER_RECIPIENT_PER_DAY: i64 = 5;
 pub const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
-fn normalize_email(email: &str) -> Option<String> {
+/// An email address as stored and compared: trimmed and lowercased; `None`
+/// when it is not an address.
+pub fn normalize_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
     let (local, domain) = email.split_once('@')?;
     (!local.is_empty()

@@ -246,6 +246,7 @@ impl Admin {
             name: name.to_owned(),
             role,
             unit: unit.map(str::to_owned),
+            email: None,
         };
         self.run(admin::create_user(&self.store, property, &spec))
             .unwrap()
