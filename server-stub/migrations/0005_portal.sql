@@ -36,3 +36,8 @@ CREATE TABLE password_links (
     used_at BIGINT
 );
 CREATE INDEX password_links_user ON password_links (user_id);
+
+-- The dashboard's recent activity and the notifications page read a
+-- property's newest audit entries and messages.
+CREATE INDEX audit_property ON audit_log (property_id, recorded_seq);
+CREATE INDEX outbox_property ON outbox (property_id, created_at);

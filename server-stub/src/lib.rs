@@ -11,7 +11,9 @@
 //!
 //! - [`app`]: settings, shared state, serving and workers.
 //! - [`api`]: the HTTP endpoints, extractors, problem documents and the
-//!   OpenAPI document.
+//!   OpenAPI document; the router, which also serves the Portal.
+//! - [`portal`]: the Portal, the pages managers and staff use in a browser,
+//!   on the same operations and rules as the API.
 //! - [`ops`]: domain operations (codes, holders, recipients,
 //!   reconciliation, visits, sync, receipts, limits, idempotent writes).
 //! - [`db`]: the data layer: the store, migrations, read and write contexts,
@@ -38,6 +40,7 @@ pub mod error;
 pub mod notify;
 pub mod ops;
 pub mod passwords;
+pub mod portal;
 pub mod qr;
 
 pub use keyway_core as core;

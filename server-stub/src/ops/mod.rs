@@ -18,7 +18,9 @@
 //! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
 //!   jobs sealed for the lock's session.
 //! - [`sync`], [`receipts`]: what changed for a phone; what locks did.
-//! - [`policy`], [`locks`]: the property's settings; locks and audit trails.
+//! - [`policy`], [`locks`]: the property's settings; locks, audit trails
+//!   and recent activity.
+//! - [`notifications`]: the outbox as staff see it (never a body).
 //! - [`limits`]: rate limits shared by instances.
 //! - [`idempotent`]: writes answered once per idempotency key.
 //! - [`sweep`]: expiry and forgetting, in the background.
@@ -29,6 +31,7 @@ pub mod holders;
 pub mod idempotent;
 pub mod limits;
 pub mod locks;
+pub mod notifications;
 pub mod policy;
 pub mod receipts;
 pub mod recipients;

@@ -91,6 +91,53 @@ pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<RecipientView>> 
         .collect()
 }
 
+/// One recipient of the caller's property.
+pub async fn get(store: &Store, caller: &Caller, id: &str) -> Result<RecipientView> {
+    let row = holders::recipient(&mut store.read().await?, &caller.property_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("recipient"))?;
+    view_of(store.key(), row)
+}
+
+/// The recipients whose name, email address or phone number contains
+/// `query` (any case); all of them for an empty query.
+pub async fn search(store: &Store, caller: &Caller, query: &str) -> Result<Vec<RecipientView>> {
+    let query = query.trim().to_lowercase();
+    let all = list(store, caller).await?;
+    if query.is_empty() {
+        return Ok(all);
+    }
+    let has = |text: &Option<String>| {
+        text.as_ref()
+            .is_some_and(|t| t.to_lowercase().contains(&query))
+    };
+    Ok(all
+        .into_iter()
+        .filter(|r| r.name.to_lowercase().contains(&query) || has(&r.email) || has(&r.phone))
+        .collect())
+}
+
+/// A recipient's one-time PINs, newest first (the last `limit`), ended ones
+/// too: sent (active), used, expired or replaced (deleted).
+pub async fn pins(store: &Store, caller: &Caller, id: &str, limit: i64) -> Result<Vec<CodeView>> {
+    let mut read = store.read().await?;
+    holder_name(&mut read, HolderKind::Recipient, &caller.property_id, id).await?;
+    let rows = crate::db::codes::history_of_holder(
+        &mut read,
+        &caller.property_id,
+        HolderKind::Recipient.as_str(),
+        id,
+        limit.clamp(1, 100),
+    )
+    .await?;
+    let visible: Vec<(&CodeRow, bool)> = rows
+        .iter()
+        .filter(|row| caller.may_use_code(row))
+        .map(|row| (row, caller.may_see_value(row)))
+        .collect();
+    crate::db::codes::code_views(&mut read, &visible).await
+}
+
 /// A recipient to add, checked before the write.
 #[derive(Debug, Clone)]
 pub struct NewRecipientSpec {
