@@ -10,7 +10,7 @@
 
 use keyway_core::api::Role;
 
-use super::limits::rate_limit;
+use super::limits::{give_back, rate_limit};
 use super::recipients::normalize_email;
 use crate::auth::Caller;
 use crate::clock::now_secs;
@@ -29,10 +29,11 @@ pub const SESSION_MAX_SECS: i64 = 12 * 3600;
 const TOUCH_EVERY_SECS: i64 = 60;
 /// The window of the sign-in limits.
 pub const SIGN_IN_WINDOW_SECS: i64 = 15 * 60;
-/// Sign-in attempts per account (email address, known or not) in a window.
+/// Failed sign-in attempts per account (email address, known or not) in a
+/// window.
 pub const SIGN_INS_PER_ACCOUNT: i64 = 10;
-/// Sign-in attempts per client address in a window.
-pub const SIGN_INS_PER_CLIENT: i64 = 30;
+/// Sign-in attempts per client address in a window (failed or not).
+pub const SIGN_INS_PER_CLIENT: i64 = 60;
 /// How long a set-password link works, by default.
 pub const LINK_SECS: i64 = 72 * 3600;
 /// MAC domain of users' email addresses.
@@ -122,8 +123,8 @@ async fn hash(password: &str) -> Result<String> {
 }
 
 /// Signs in with an email address and a password from `client`: the limits
-/// (per client address and per account, counted whether or not the address
-/// is known), one password check (against a decoy hash when there is no
+/// (attempts per client address, failures per account, counted whether or
+/// not the address is known), one password check (against a decoy hash when there is no
 /// account), then a new session. Residents are refused with
 /// `portal_not_for_residents` once their password is right.
 pub async fn sign_in(store: &Store, email: &str, password: &str, client: &str) -> Result<SignedIn> {
@@ -138,13 +139,10 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client: &str) -
         SIGN_INS_PER_CLIENT,
     )
     .await?;
-    rate_limit(
-        store,
-        &format!("portal-account:{mac}"),
-        window,
-        SIGN_INS_PER_ACCOUNT,
-    )
-    .await?;
+    // Every attempt counts against the account until it succeeds (then it
+    // is given back): only failures add up, however many run at once.
+    let account_bucket = format!("portal-account:{mac}");
+    rate_limit(store, &account_bucket, window, SIGN_INS_PER_ACCOUNT).await?;
     let account = accounts::by_email_mac(&mut store.read().await?, &mac).await?;
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let matches =
@@ -153,6 +151,7 @@ pub async fn sign_in(store: &Store, email: &str, password: &str, client: &str) -
         Some(account) if matches => account,
         _ => return Err(invalid_credentials()),
     };
+    give_back(store, &account_bucket, window).await?;
     if role_of(&account)? == Role::Resident {
         return Err(Error::new(
             ErrorKind::Forbidden,
@@ -246,13 +245,15 @@ pub async fn set_password(store: &Store, user_id: &str, password: &str) -> Resul
 }
 
 /// Changes the signed-in user's password after checking the current one
-/// (limited like sign-in, per account). Every session ends, this one too.
+/// (failures limited like sign-in's, per account); the new one is checked
+/// against the rules first. Every session ends, this one too.
 pub async fn change_password(
     store: &Store,
     session: &Session,
     current: &str,
     new: &str,
 ) -> Result<()> {
+    passwords::check_new(new)?;
     let user_id = &session.caller.user_id;
     let bucket = format!("portal-password:{user_id}");
     rate_limit(store, &bucket, SIGN_IN_WINDOW_SECS, SIGN_INS_PER_ACCOUNT).await?;
@@ -266,6 +267,7 @@ pub async fn change_password(
             "the current password is not right",
         ));
     }
+    give_back(store, &bucket, SIGN_IN_WINDOW_SECS).await?;
     set_password(store, user_id, new).await.map(|_| ())
 }
 

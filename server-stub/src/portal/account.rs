@@ -85,7 +85,7 @@ pub async fn change_password(State(app): State<App>, posted: Posted<PasswordForm
     };
     match result {
         Ok(()) => {
-            let jar = CookieJar::new().remove(removal(SESSION_COOKIE));
+            let jar = CookieJar::new().add(removal(SESSION_COOKIE));
             Ok(redirect_with(jar, "/sign-in?done=password-changed"))
         }
         Err(e) if shown_in_form(&e) => {

@@ -92,9 +92,12 @@ pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static
         .build()
 }
 
-/// A cookie's removal.
+/// A cookie that removes the browser's cookie `name` (empty, expired);
+/// add it to the answer's jar.
 pub fn removal(name: &'static str) -> Cookie<'static> {
-    Cookie::build((name, "")).path("/").build()
+    let mut cookie = Cookie::build((name, "")).path("/").build();
+    cookie.make_removal();
+    cookie
 }
 
 /// The refusal of a post that did not come from a Portal page of this

@@ -57,17 +57,13 @@ fn sign_in_page(
     Ok((jar, render(status, &page)).into_response())
 }
 
-/// `GET /sign-in`: the form (the dashboard for a browser already signed in).
+/// `GET /sign-in`: the form (also to a browser that holds a session:
+/// signing in ends it).
 pub async fn form(
     State(app): State<App>,
     browser: Browser,
     Query(query): Query<SignInQuery>,
 ) -> PageResult {
-    if let Some(token) = browser.session_token()
-        && accounts::session(&app.store, &token).await.is_ok()
-    {
-        return Ok(redirect(&local_path(query.next.as_deref())));
-    }
     let next = query.next.unwrap_or_default();
     sign_in_page(
         &app,
@@ -103,7 +99,7 @@ pub async fn submit(State(app): State<App>, posted: Anonymous<SignInForm>) -> Pa
             let jar = browser
                 .jar
                 .clone()
-                .remove(removal(super::extract::FORM_COOKIE))
+                .add(removal(super::extract::FORM_COOKIE))
                 .add(cookie(SESSION_COOKIE, signed_in.token, browser.https));
             Ok(redirect_with(jar, &local_path(Some(&next))))
         }
@@ -143,7 +139,7 @@ pub async fn sign_out(State(app): State<App>, posted: Posted<Empty>) -> Response
     if let Err(e) = accounts::sign_out(&app.store, &posted.session).await {
         return super::page::PageError(e).into_response();
     }
-    let jar = axum_extra::extract::cookie::CookieJar::new().remove(removal(SESSION_COOKIE));
+    let jar = axum_extra::extract::cookie::CookieJar::new().add(removal(SESSION_COOKIE));
     redirect_with(jar, "/sign-in?done=signed-out")
 }
 
