@@ -8,6 +8,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod portal;
+pub mod table;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
