@@ -68,6 +68,19 @@ impl Caller {
         }
     }
 
+    /// Refuses a staff member managing another's staff PIN: staff set and
+    /// read only their own; managers everyone's (the holder is checked to be
+    /// a staff member of the property by the operation).
+    pub fn require_staff_pin_of(&self, staff_user_id: &str) -> Result<()> {
+        self.require_staff()?;
+        if self.role == Role::Staff && self.user_id != staff_user_id {
+            return Err(Error::forbidden(
+                "staff set only their own PIN; a manager sets others'",
+            ));
+        }
+        Ok(())
+    }
+
     /// What the caller may do with `code`:
     ///
     /// | code | resident | staff | manager |

@@ -267,6 +267,16 @@ pub fn token_hash(token: &str) -> String {
     hex(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
 }
 
+/// Whether two secrets (tokens, MACs) are equal, in time that depends on
+/// their length only.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

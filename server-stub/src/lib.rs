@@ -11,7 +11,9 @@
 //!
 //! - [`app`]: settings, shared state, serving and workers.
 //! - [`api`]: the HTTP endpoints, extractors, problem documents and the
-//!   OpenAPI document.
+//!   OpenAPI document; the router, which also serves the Portal.
+//! - [`portal`]: the Portal, the pages managers and staff use in a browser,
+//!   on the same operations and rules as the API.
 //! - [`ops`]: domain operations (codes, holders, recipients,
 //!   reconciliation, visits, sync, receipts, limits, idempotent writes).
 //! - [`db`]: the data layer: the store, migrations, read and write contexts,
@@ -19,6 +21,7 @@
 //! - [`auth`]: callers (bearer tokens), roles and scoping rules.
 //! - [`admin`]: the operator's typed admin functions and the `admin` command.
 //! - [`crypto`]: secrets at rest, lookup MACs, tokens.
+//! - [`passwords`]: the Portal's password rules and argon2id hashing.
 //! - [`notify`]: the notification outbox's worker and senders.
 //! - [`qr`]: QR codes as SVG and PNG.
 //! - [`clock`]: the server's clock.
@@ -36,4 +39,6 @@ pub mod db;
 pub mod error;
 pub mod notify;
 pub mod ops;
+pub mod passwords;
+pub mod portal;
 pub mod qr;

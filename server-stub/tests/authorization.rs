@@ -10,111 +10,22 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::Fixture;
+use support::table::{Digits, Row};
 
 const ROLES: [&str; 4] = ["anonymous", "resident", "staff", "manager"];
 
-/// One row of the table.
-#[derive(Debug, Clone)]
-struct Row {
-    method: Method,
-    path: String,
-    object: String,
-    /// Per role (anonymous, resident, staff, manager): the expected answer,
-    /// or None for a cell that does not exist.
-    cells: Vec<Option<Expected>>,
-}
-
-/// One cell: a status and what the answer shows of the object's digits.
-#[derive(Debug, Clone, PartialEq)]
-struct Expected {
-    status: u16,
-    digits: Digits,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Digits {
-    /// Nothing said.
-    Any,
-    /// The object is in the answer with its digits.
-    Shown,
-    /// The object is in the answer without its digits.
-    Hidden,
-    /// The object is not in the answer.
-    Absent,
-}
-
-fn parse_cell(text: &str) -> Option<Expected> {
-    if text == "—" {
-        return None;
-    }
-    let (status, rest) = text.split_once(' ').unwrap_or((text, ""));
-    let digits = match rest {
-        "" => Digits::Any,
-        "digits" => Digits::Shown,
-        "no digits" => Digits::Hidden,
-        "absent" => Digits::Absent,
-        other => panic!("unknown cell qualifier `{other}` in `{text}`"),
-    };
-    Some(Expected {
-        status: status
-            .parse()
-            .unwrap_or_else(|_| panic!("bad status in `{text}`")),
-        digits,
-    })
-}
-
 /// The table between its markers in docs/security.md.
 fn table() -> Vec<Row> {
-    let doc = include_str!("../../docs/security.md");
-    let start = doc
-        .find("<!-- authorization table")
-        .expect("the authorization table in docs/security.md");
-    let end = doc[start..]
-        .find("<!-- end of the authorization table -->")
-        .expect("the table's end marker")
-        + start;
-    let mut rows = Vec::new();
-    for line in doc[start..end].lines().skip(3) {
-        let parts: Vec<&str> = line
-            .trim()
-            .trim_matches('|')
-            .split('|')
-            .map(str::trim)
-            .collect();
-        assert_eq!(parts.len(), 6, "a row of six cells: {line}");
-        let endpoint = parts[0].trim_matches('`');
-        let (method, path) = endpoint.split_once(' ').expect("METHOD /path");
-        rows.push(Row {
-            method: method.parse().expect("a method"),
-            path: path.to_owned(),
-            object: parts[1].to_owned(),
-            cells: parts[2..].iter().map(|c| parse_cell(c)).collect(),
-        });
-    }
-    rows
+    support::table::table(
+        include_str!("../../docs/security.md"),
+        "authorization table",
+        4,
+    )
 }
 
 /// Every (method, path) the router serves, read from its source.
 fn routes() -> BTreeSet<(String, String)> {
-    let source = include_str!("../src/api/mod.rs");
-    let body = &source[source.find("Router::new()").expect("the router")..];
-    let body = &body[..body.find(".fallback(").expect("the fallback")];
-    let mut out = BTreeSet::new();
-    for chunk in body.split(".route(").skip(1) {
-        let path = chunk.split('"').nth(1).expect("a quoted path").to_owned();
-        for method in ["get", "post", "put", "delete"] {
-            let calls = chunk.match_indices(&format!("{method}(")).any(|(at, _)| {
-                !chunk[..at]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-            if calls {
-                out.insert((method.to_uppercase(), path.clone()));
-            }
-        }
-    }
-    out
+    support::table::routes(include_str!("../src/api/mod.rs"), ".fallback(")
 }
 
 /// The test's world: the fixture, two more users, and the other property's
@@ -479,12 +390,8 @@ fn every_route_answers_every_role_as_the_table_says() {
         policy,
     };
     let rows = table();
-    let listed: BTreeSet<(String, String)> = rows
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.clone()))
-        .collect();
     assert_eq!(
-        listed,
+        support::table::listed(&rows),
         routes(),
         "the table in docs/security.md must list exactly the router's routes"
     );

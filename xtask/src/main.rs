@@ -4,7 +4,8 @@
 //!   formatting, clippy (the workspace with every target), every Rust test under cargo-nextest with the time
 //!   limits of `.config/nextest.toml` (the btleplug transport and the
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
-//!   tests, the harness self-test, and the Python and Kotlin binding tests;
+//!   tests, the harness self-test, the Portal's browser tests (Debian's
+//!   Chromium driven by playwright-core), and the Python and Kotlin binding tests;
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
 //!   cluster that xtask starts and removes (see [`pg`]).
@@ -29,6 +30,9 @@
 //!   machine; reports each command's time (see [`fresh`], docs/ci.md).
 //! - `cargo xtask harness`: the harness self-test alone (a test failing in a
 //!   worker thread ends in seconds; a hung test is terminated).
+//! - `cargo xtask portal`: the Portal's browser tests alone
+//!   (`KEYWAY_PORTAL_SCREENSHOTS=docs/portal` writes the screenshots of
+//!   docs/portal.md).
 
 mod fresh;
 mod pg;
@@ -51,6 +55,10 @@ fn main() -> ExitCode {
             0 => Ok(()),
             n => Err(format!("{n} harness check(s) failed")),
         }),
+        Some("portal") => match portal_browser_tests().failed {
+            0 => Ok(()),
+            n => Err(format!("{n} portal browser test(s) failed")),
+        },
         Some("pg") => pg_command(&args[1..]),
         Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
@@ -59,7 +67,7 @@ fn main() -> ExitCode {
         Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|harness|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
+                "usage: cargo xtask <test|faults|harness|portal|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
@@ -89,10 +97,11 @@ fn test() -> Result<(), String> {
     ]))?;
     step("cargo nextest run --workspace");
     // The binaries the end-to-end tests start are the ones this build makes
-    // (without it each test process would run its own `cargo build`).
+    // (without it each test process would run its own `cargo build`). The
+    // Portal's browser tests are a step of their own, below.
     let rust = run_counting(
         nextest("default")
-            .arg("--workspace")
+            .args(["--workspace", "-E", NOT_BROWSER])
             .env("KEYWAY_BIN_DIR", target_dir().join("debug")),
         Stream::Stderr,
         nextest_line,
@@ -105,6 +114,7 @@ fn test() -> Result<(), String> {
         libtest_line,
     )?;
     let harness = harness_self_test()?;
+    let browser = portal_browser_tests();
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
     println!("\n==> summary");
@@ -121,6 +131,10 @@ fn test() -> Result<(), String> {
         harness.passed, harness.failed
     );
     println!(
+        "portal browser tests: {} passed, {} failed",
+        browser.passed, browser.failed
+    );
+    println!(
         "server on postgresql: {} passed, {} failed, {} skipped across {} test binaries",
         postgres.passed, postgres.failed, postgres.skipped, postgres.binaries
     );
@@ -135,6 +149,7 @@ fn test() -> Result<(), String> {
     let failed = rust.failed
         + doc.failed
         + harness.failed
+        + browser.failed
         + postgres.failed
         + bindings.python.failed
         + bindings.kotlin.failed;
@@ -142,6 +157,51 @@ fn test() -> Result<(), String> {
         return Err(format!("{failed} test(s) failed"));
     }
     Ok(())
+}
+
+/// The nextest filter that leaves out the Portal's browser tests, which run
+/// as their own step ([`portal_browser_tests`]).
+const NOT_BROWSER: &str = "not (package(keyway-server) & binary(portal_browser))";
+
+/// The Portal's browser tests (server-stub/tests/portal_browser.rs: a real
+/// server, Debian's Chromium driven by playwright-core under `node --test`),
+/// through the same runner, their output shown; counted from node's TAP
+/// summary (`# pass N`, `# fail N`). A run that fails before the browser
+/// starts (no Chromium, no playwright-core) counts as one failure.
+fn portal_browser_tests() -> Totals {
+    step("portal browser tests (Chromium driven by playwright-core)");
+    let started = Instant::now();
+    let mut command = nextest("default");
+    command.args([
+        "--workspace",
+        "-E",
+        "package(keyway-server) & binary(portal_browser)",
+        "--no-capture",
+    ]);
+    let totals = match run_counting(&mut command, Stream::Stdout, tap_line) {
+        Ok(totals) if totals.passed + totals.failed > 0 => totals,
+        Ok(_) => {
+            println!("FAILED: the browser tests reported no summary");
+            Totals {
+                failed: 1,
+                ..Totals::default()
+            }
+        }
+        Err(message) => {
+            println!("FAILED: {message}");
+            Totals {
+                failed: 1,
+                ..Totals::default()
+            }
+        }
+    };
+    println!(
+        "portal browser tests: {} passed, {} failed in {:.1} s",
+        totals.passed,
+        totals.failed,
+        started.elapsed().as_secs_f64()
+    );
+    totals
 }
 
 /// The variable that arms the harness's own tests (server-stub/tests/harness.rs).
@@ -270,7 +330,7 @@ fn server_tests_on_postgres(env: &[(&str, &str)]) -> Result<Totals, String> {
     println!("cluster: {}", cluster.url());
     let mut command = nextest("default");
     command
-        .args(["-p", "keyway-server", "--tests"])
+        .args(["-p", "keyway-server", "--tests", "-E", NOT_BROWSER])
         .env(TEST_DATABASE_VAR, cluster.url());
     for (key, value) in env {
         command.env(key, value);
@@ -744,6 +804,24 @@ fn pytest_line(line: &str, totals: &mut Totals) {
     }
 }
 
+/// node's TAP summary: `# pass 14`, `# fail 1` (and `# cancelled 1`, a
+/// failure too).
+fn tap_line(line: &str, totals: &mut Totals) {
+    let Some(rest) = line.trim().strip_prefix("# ") else {
+        return;
+    };
+    let (label, n) = rest.split_once(' ').unwrap_or((rest, ""));
+    let n = leading_number(n);
+    match label {
+        "pass" => {
+            totals.binaries += 1;
+            totals.passed += n;
+        }
+        "fail" | "cancelled" => totals.failed += n,
+        _ => {}
+    }
+}
+
 /// `Kotlin binding tests: 6 passed, 0 failed`
 fn kotlin_line(line: &str, totals: &mut Totals) {
     if let Some(summary) = line.strip_prefix("Kotlin binding tests: ") {
@@ -794,6 +872,23 @@ mod tests {
             ),
             (8, 2, 1, 3)
         );
+    }
+
+    #[test]
+    fn tap_summaries_are_counted() {
+        let mut totals = Totals::default();
+        for line in [
+            "# Subtest: a test",
+            "ok 1 - a test",
+            "# tests 16",
+            "# pass 14",
+            "# fail 1",
+            "# cancelled 1",
+            "# skipped 0",
+        ] {
+            tap_line(line, &mut totals);
+        }
+        assert_eq!((totals.passed, totals.failed, totals.binaries), (14, 2, 1));
     }
 
     #[test]

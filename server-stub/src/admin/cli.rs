@@ -159,12 +159,45 @@ pub enum UserCommand {
         /// The unit (by name, created if new), for residents.
         #[arg(long)]
         unit: Option<String>,
+        /// The address a manager or staff member signs in to the Portal with.
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Lists a property's users.
     List {
         /// Property id (optional when there is only one).
         #[arg(long)]
         property: Option<String>,
+    },
+    /// Sends a manager or staff member a single-use, expiring link to set
+    /// their Portal password, through the notification outbox.
+    Invite {
+        /// The user id.
+        #[arg(long)]
+        user: String,
+        /// Their sign-in address (needed unless it is set already).
+        #[arg(long)]
+        email: Option<String>,
+        /// The Portal's address as the invitee's browser reaches it.
+        #[arg(
+            long,
+            env = "KEYWAY_PORTAL_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        portal_url: String,
+        /// How long the link works, in hours (at most two weeks).
+        #[arg(long, default_value_t = 72)]
+        valid_hours: u32,
+    },
+    /// Sets a user's Portal password, read from the first line of standard
+    /// input (never from the command line); ends their Portal sessions.
+    SetPassword {
+        /// The user id.
+        #[arg(long)]
+        user: String,
+        /// Their sign-in address, if it is to be set now.
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -183,6 +216,15 @@ pub enum TokenCommand {
         #[arg(long)]
         user: String,
     },
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> AdminResult<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        AdminError::Invalid(format!("cannot read the password from standard input: {e}"))
+    })?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 fn parse_role(text: &str) -> Result<Role, String> {
@@ -404,9 +446,15 @@ async fn user(store: &Store, command: UserCommand) -> AdminResult<(Value, String
             name,
             role,
             unit,
+            email,
         } => {
             let property = super::resolve_property(store, property.as_deref()).await?;
-            let spec = UserSpec { name, role, unit };
+            let spec = UserSpec {
+                name,
+                role,
+                unit,
+                email,
+            };
             let created = super::create_user(store, &property, &spec).await?;
             let text = format!(
                 "created {} {} ({})\nAPI token (shown once, keep it secret):\n{}",
@@ -437,6 +485,34 @@ async fn user(store: &Store, command: UserCommand) -> AdminResult<(Value, String
                 .collect::<Vec<_>>()
                 .join("\n");
             Ok((json!({ "users": to_value(all)? }), text))
+        }
+        UserCommand::Invite {
+            user,
+            email,
+            portal_url,
+            valid_hours,
+        } => {
+            let spec = super::accounts::InviteSpec {
+                user_id: user,
+                email,
+                portal_url,
+                valid_hours,
+            };
+            let invited = super::invite_user(store, &spec).await?;
+            let text = format!(
+                "sent {} a set-password link (in the notification outbox); it works once, until {}",
+                invited.user_id, invited.expires_at
+            );
+            Ok((to_value(invited)?, text))
+        }
+        UserCommand::SetPassword { user, email } => {
+            let password = read_password()?;
+            let set = super::set_password(store, &user, email.as_deref(), &password).await?;
+            let text = format!(
+                "set the password of {}; {} Portal session(s) ended",
+                set.user_id, set.sessions_ended
+            );
+            Ok((to_value(set)?, text))
         }
     }
 }

@@ -7,6 +7,7 @@
 //! ([`cli`]) is a thin layer over them, and so are the demo and the test
 //! fixtures.
 
+pub mod accounts;
 pub mod cli;
 pub mod seed;
 
@@ -28,6 +29,7 @@ use crate::db::users::{NewApiToken, NewUser};
 use crate::db::{Store, Write, locks, properties, users};
 use crate::ops::policy::validate_policy;
 
+pub use accounts::{Invited, PasswordSet, invite_user, set_password};
 pub use cli::{AdminArgs, AdminCommand, execute_json, run};
 pub use seed::{SeedSpec, Seeded, seed};
 
@@ -362,6 +364,9 @@ pub struct UserSpec {
     pub role: Role,
     /// The unit (by name, created if new) of a resident.
     pub unit: Option<String>,
+    /// The address the user signs in to the Portal with (managers and
+    /// staff); one account per address.
+    pub email: Option<String>,
 }
 
 /// A user as created, with their first API token (shown once).
@@ -420,6 +425,9 @@ pub async fn create_user(
         created_at: now_secs(),
     };
     crate::db::insert(&mut w, std::slice::from_ref(&user)).await?;
+    if let Some(email) = &spec.email {
+        crate::ops::accounts::set_email_in(&mut w, &user.id, email).await?;
+    }
     let (token, row) = api_token(&user.id)?;
     crate::db::insert(&mut w, &[row]).await?;
     w.commit().await?;

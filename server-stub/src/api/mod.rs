@@ -11,6 +11,11 @@
 //! - [`policy`], [`carriers`], [`couriers`], [`staff`], [`recipients`]: the
 //!   manager and staff endpoints.
 //! - [`public`]: the public forgot-PIN request.
+//!
+//! The router also serves the Portal ([`crate::portal`]), at every path that
+//! is not the API's ([`is_api_path`]): the API's middleware (problem
+//! documents, the `%00` refusal) applies to API paths only, the Portal's to
+//! its own pages, and the request log to both.
 
 pub mod carriers;
 pub mod codes;
@@ -39,7 +44,14 @@ use crate::app::App;
 
 pub use openapi::ApiDoc;
 
-/// Every route.
+/// Whether `path` belongs to the JSON API (`/v1/…`, `/healthz`,
+/// `/openapi.json`); every other path is the Portal's. The OpenAPI contract
+/// covers exactly these paths.
+pub fn is_api_path(path: &str) -> bool {
+    path == "/healthz" || path == "/openapi.json" || path == "/v1" || path.starts_with("/v1/")
+}
+
+/// Every route: the API's and the Portal's.
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/healthz", get(session::healthz))
@@ -102,9 +114,7 @@ pub fn router(app: App) -> Router {
             get(recipients::lookup_pin),
         )
         .route("/v1/public/forgot-pin", post(public::forgot_pin))
-        .fallback(|| async {
-            problem::http_problem(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-        })
+        .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             problem::http_problem(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -114,14 +124,28 @@ pub fn router(app: App) -> Router {
         })
         .layer(middleware::from_fn(problem_documents))
         .layer(middleware::from_fn(refuse_nul_in_uri))
+        .merge(crate::portal::router())
         .layer(middleware::from_fn(log_requests))
         .with_state(app)
+}
+
+/// An unknown path: a problem document under the API's paths, the Portal's
+/// page elsewhere.
+async fn not_found(request: Request) -> Response {
+    if is_api_path(request.uri().path()) {
+        problem::http_problem(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    } else {
+        crate::portal::page::not_found()
+    }
 }
 
 /// Every refusal is a problem document with a stable code: the handlers'
 /// own errors are, and this turns the few that axum answers itself (a body
 /// over the size limit, say) into one too.
 async fn problem_documents(request: Request, next: Next) -> Response {
+    if !is_api_path(request.uri().path()) {
+        return next.run(request).await;
+    }
     let response = next.run(request).await;
     let status = response.status();
     let is_problem = response
@@ -155,6 +179,9 @@ async fn problem_documents(request: Request, next: Next) -> Response {
 /// sees it: ids and cursors never hold one, and PostgreSQL cannot store it.
 async fn refuse_nul_in_uri(request: Request, next: Next) -> Response {
     let uri = request.uri();
+    if !is_api_path(uri.path()) {
+        return next.run(request).await;
+    }
     let nul = |text: &str| text.contains("%00");
     if nul(uri.path()) || uri.query().is_some_and(nul) {
         return extract::nul_refused().into_response();

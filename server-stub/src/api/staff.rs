@@ -5,14 +5,14 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Response;
-use keyway_api::{CodeView, Problem, Role, SetCodeRequest, StaffView};
+use keyway_api::{CodeView, Problem, SetCodeRequest, StaffView};
 
 use super::carriers::put_holder_code;
 use super::extract::ApiPath;
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::db::holders::HolderKind;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::holders;
 
 /// Staff members and their PINs.
@@ -42,11 +42,6 @@ pub async fn set_staff_pin(
     ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response> {
-    caller.require_staff()?;
-    if caller.role == Role::Staff && caller.user_id != id {
-        return Err(Error::forbidden(
-            "staff set only their own PIN; a manager sets others'",
-        ));
-    }
+    caller.require_staff_pin_of(&id)?;
     put_holder_code(app, caller, idem, id, body, HolderKind::Staff).await
 }

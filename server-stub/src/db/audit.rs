@@ -99,6 +99,20 @@ type AuditRow = (
     Option<String>,
 );
 
+fn entry(row: AuditRow) -> AuditEntry {
+    let (source, epoch, lock_seq, at, kind, slot, code_id, detail) = row;
+    AuditEntry {
+        source,
+        epoch: epoch.filter(|e| !e.is_empty()),
+        lock_seq: lock_seq.and_then(|s| u32::try_from(s).ok()),
+        at: ts(at),
+        kind,
+        slot: slot.and_then(|s| u16::try_from(s).ok()),
+        code_id,
+        detail,
+    }
+}
+
 /// A lock's entries recorded after position `after`, at most `limit`.
 pub async fn list(
     cx: &mut impl Context,
@@ -114,19 +128,62 @@ pub async fn list(
     .bind(limit)
     .fetch_all(cx.conn())
     .await?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+/// A lock's newest entries of one kind and source (`None`: any), newest
+/// first, at most `limit`.
+pub async fn newest(
+    cx: &mut impl Context,
+    lock_id: &str,
+    kind: Option<&str>,
+    source: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
+    let rows: Vec<AuditRow> = sqlx::query_as(
+        "SELECT source, epoch, lock_seq, at, kind, slot, code_id, detail FROM audit_log WHERE lock_id = $1 AND ($2 = '' OR kind = $2) AND ($3 = '' OR source = $3) ORDER BY recorded_seq DESC, at DESC, lock_seq DESC LIMIT $4",
+    )
+    .bind(lock_id.to_owned())
+    .bind(kind.unwrap_or_default().to_owned())
+    .bind(source.unwrap_or_default().to_owned())
+    .bind(limit)
+    .fetch_all(cx.conn())
+    .await?;
+    Ok(rows.into_iter().map(entry).collect())
+}
+
+/// A property's newest entries over all its locks, newest first, each
+/// with its lock's id.
+pub async fn recent(
+    cx: &mut impl Context,
+    property_id: &str,
+    limit: i64,
+) -> Result<Vec<(String, AuditEntry)>> {
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        i64,
+        String,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT lock_id, source, epoch, lock_seq, at, kind, slot, code_id, detail FROM audit_log WHERE property_id = $1 ORDER BY recorded_seq DESC, at DESC LIMIT $2",
+    )
+    .bind(property_id.to_owned())
+    .bind(limit)
+    .fetch_all(cx.conn())
+    .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(source, epoch, lock_seq, at, kind, slot, code_id, detail)| AuditEntry {
-                source,
-                epoch: epoch.filter(|e| !e.is_empty()),
-                lock_seq: lock_seq.and_then(|s| u32::try_from(s).ok()),
-                at: ts(at),
-                kind,
-                slot: slot.and_then(|s| u16::try_from(s).ok()),
-                code_id,
-                detail,
-            },
-        )
+        .map(|(lock, source, epoch, seq, at, kind, slot, code, detail)| {
+            (
+                lock,
+                entry((source, epoch, seq, at, kind, slot, code, detail)),
+            )
+        })
         .collect())
 }

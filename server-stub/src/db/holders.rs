@@ -125,6 +125,21 @@ pub async fn couriers(
     .await?)
 }
 
+/// One courier of a property (name, key card).
+pub async fn courier(
+    cx: &mut impl Context,
+    property_id: &str,
+    id: &str,
+) -> Result<Option<(String, Option<String>)>> {
+    Ok(
+        sqlx::query_as("SELECT name, key_card_id FROM couriers WHERE id = $1 AND property_id = $2")
+            .bind(id.to_owned())
+            .bind(property_id.to_owned())
+            .fetch_optional(cx.conn())
+            .await?,
+    )
+}
+
 /// Gives a courier a key card.
 pub async fn set_key_card(w: &mut Write, courier_id: &str, card: &str) -> Result<()> {
     sqlx::query("UPDATE couriers SET key_card_id = $1 WHERE id = $2")

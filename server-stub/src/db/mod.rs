@@ -20,6 +20,7 @@
 //! Named queries live in one module per table group; none takes a SQL
 //! fragment from outside.
 
+pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod codes;
@@ -68,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "visits",
         include_str!("../../migrations/0004_visits.sql"),
+    ),
+    (
+        5,
+        "portal",
+        include_str!("../../migrations/0005_portal.sql"),
     ),
 ];
 

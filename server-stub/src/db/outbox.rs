@@ -97,3 +97,27 @@ pub async fn mark_failed(
         .await?;
     Ok(())
 }
+
+/// A message as staff see it: id, channel, sealed recipient, subject,
+/// status, attempts, created and sent (Unix seconds). Never the body.
+pub type Listed = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+/// A property's newest messages, newest first, at most `limit`.
+pub async fn recent(cx: &mut impl Context, property_id: &str, limit: i64) -> Result<Vec<Listed>> {
+    Ok(sqlx::query_as(
+        "SELECT id, channel, recipient, subject, status, attempts, created_at, sent_at FROM outbox WHERE property_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(property_id.to_owned())
+    .bind(limit)
+    .fetch_all(cx.conn())
+    .await?)
+}

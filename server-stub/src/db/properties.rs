@@ -180,3 +180,28 @@ pub async fn has_unit(cx: &mut impl Context, property_id: &str, unit_id: &str) -
             .await?;
     Ok(found.is_some())
 }
+
+/// A property's units (id, name), by name.
+pub async fn units(cx: &mut impl Context, property_id: &str) -> Result<Vec<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, name FROM units WHERE property_id = $1 ORDER BY name, id")
+            .bind(property_id.to_owned())
+            .fetch_all(cx.conn())
+            .await?,
+    )
+}
+
+/// The name of unit `unit_id` of `property_id`.
+pub async fn unit_name(
+    cx: &mut impl Context,
+    property_id: &str,
+    unit_id: &str,
+) -> Result<Option<String>> {
+    let found: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM units WHERE id = $1 AND property_id = $2")
+            .bind(unit_id.to_owned())
+            .bind(property_id.to_owned())
+            .fetch_optional(cx.conn())
+            .await?;
+    Ok(found.map(|(name,)| name))
+}

@@ -15,3 +15,16 @@ pub async fn hit(cx: &mut impl Context, bucket: &str, window_start: i64) -> Resu
     .await?;
     Ok(hits)
 }
+
+/// Takes one hit back from `bucket`'s window starting at `window_start` (an
+/// attempt that turned out not to count).
+pub async fn unhit(cx: &mut impl Context, bucket: &str, window_start: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE rate_limits SET hits = hits - 1 WHERE bucket = $1 AND window_start = $2 AND hits > 0",
+    )
+    .bind(bucket.to_owned())
+    .bind(window_start)
+    .execute(cx.conn())
+    .await?;
+    Ok(())
+}

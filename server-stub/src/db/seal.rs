@@ -18,6 +18,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("recipients", "phone", "id"),
     ("outbox", "recipient", "id"),
     ("outbox", "body", "id"),
+    ("users", "email", "id"),
 ];
 
 /// The format of sealed values this server writes, kept in `meta` as

@@ -138,6 +138,18 @@ pub async fn carriers(store: &Store, caller: &Caller) -> Result<Vec<CarrierView>
     Ok(out)
 }
 
+/// One carrier and its access code.
+pub async fn carrier(store: &Store, caller: &Caller, id: &str) -> Result<CarrierView> {
+    let mut read = store.read().await?;
+    let name = holder_name(&mut read, HolderKind::Carrier, &caller.property_id, id).await?;
+    let code = current_view(&mut read, caller, HolderKind::Carrier, id).await?;
+    Ok(CarrierView {
+        id: id.to_owned(),
+        name,
+        code,
+    })
+}
+
 /// Adds a carrier with its access code, in this write.
 pub async fn create_carrier(
     w: &mut Write,
@@ -189,6 +201,21 @@ pub async fn couriers(store: &Store, caller: &Caller) -> Result<Vec<CourierView>
         });
     }
     Ok(out)
+}
+
+/// One courier and their PIN.
+pub async fn courier(store: &Store, caller: &Caller, id: &str) -> Result<CourierView> {
+    let mut read = store.read().await?;
+    let (name, key_card_id) = holders::courier(&mut read, &caller.property_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("courier"))?;
+    let pin = current_view(&mut read, caller, HolderKind::Courier, id).await?;
+    Ok(CourierView {
+        id: id.to_owned(),
+        name,
+        key_card_id,
+        pin,
+    })
 }
 
 /// Adds a courier (without a PIN yet), in this write.
@@ -275,4 +302,17 @@ pub async fn staff(store: &Store, caller: &Caller) -> Result<Vec<StaffView>> {
         out.push(StaffView { user_id, name, pin });
     }
     Ok(out)
+}
+
+/// One staff member (or manager) and their PIN, digits as the caller may
+/// see them.
+pub async fn staff_member(store: &Store, caller: &Caller, user_id: &str) -> Result<StaffView> {
+    let mut read = store.read().await?;
+    let name = holder_name(&mut read, HolderKind::Staff, &caller.property_id, user_id).await?;
+    let pin = current_view(&mut read, caller, HolderKind::Staff, user_id).await?;
+    Ok(StaffView {
+        user_id: user_id.to_owned(),
+        name,
+        pin,
+    })
 }

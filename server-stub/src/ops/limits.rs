@@ -80,3 +80,13 @@ pub async fn rate_limit(store: &Store, bucket: &str, window_secs: i64, max: i64)
     }
     Ok(())
 }
+
+/// Takes back the attempt [`rate_limit`] counted in `bucket` in the current
+/// window: an attempt that turned out not to count (a sign-in that
+/// succeeded counts no failure against the account). Counting first and
+/// giving back after keeps the limit strict under concurrent attempts.
+pub async fn give_back(store: &Store, bucket: &str, window_secs: i64) -> Result<()> {
+    let now = now_secs();
+    let window_start = now - now.rem_euclid(window_secs);
+    rate_limits::unhit(&mut store.read().await?, bucket, window_start).await
+}

@@ -6,6 +6,8 @@
 //! and returns API views or a domain [`crate::error::Error`].
 //!
 //! - [`session`]: login, logout, who the caller is, their doors.
+//! - [`accounts`]: the Portal's sign-in: passwords, sessions, set-password
+//!   links.
 //! - [`codes`]: choosing digits, creating, changing, enabling, disabling and
 //!   deleting codes; the unit codes residents ask for.
 //! - [`holders`]: carriers, couriers, staff members and their codes (the
@@ -16,16 +18,20 @@
 //! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
 //!   jobs sealed for the lock's session.
 //! - [`sync`], [`receipts`]: what changed for a phone; what locks did.
-//! - [`policy`], [`locks`]: the property's settings; locks and audit trails.
+//! - [`policy`], [`locks`]: the property's settings; locks, audit trails
+//!   and recent activity.
+//! - [`notifications`]: the outbox as staff see it (never a body).
 //! - [`limits`]: rate limits shared by instances.
 //! - [`idempotent`]: writes answered once per idempotency key.
 //! - [`sweep`]: expiry and forgetting, in the background.
 
+pub mod accounts;
 pub mod codes;
 pub mod holders;
 pub mod idempotent;
 pub mod limits;
 pub mod locks;
+pub mod notifications;
 pub mod policy;
 pub mod receipts;
 pub mod recipients;

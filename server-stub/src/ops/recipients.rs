@@ -37,7 +37,9 @@ pub const FORGOT_PINS_PER_RECIPIENT_PER_DAY: i64 = 5;
 pub const FORGOT_ANSWER: &str =
     "If this address belongs to a recipient here, a new single-use PIN is on its way to it.";
 
-fn normalize_email(email: &str) -> Option<String> {
+/// An email address as stored and compared: trimmed and lowercased; `None`
+/// when it is not an address.
+pub fn normalize_email(email: &str) -> Option<String> {
     let email = email.trim().to_lowercase();
     let (local, domain) = email.split_once('@')?;
     (!local.is_empty()
@@ -87,6 +89,53 @@ pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<RecipientView>> 
         .into_iter()
         .map(|row| view_of(store.key(), row))
         .collect()
+}
+
+/// One recipient of the caller's property.
+pub async fn get(store: &Store, caller: &Caller, id: &str) -> Result<RecipientView> {
+    let row = holders::recipient(&mut store.read().await?, &caller.property_id, id)
+        .await?
+        .ok_or_else(|| Error::not_found("recipient"))?;
+    view_of(store.key(), row)
+}
+
+/// The recipients whose name, email address or phone number contains
+/// `query` (any case); all of them for an empty query.
+pub async fn search(store: &Store, caller: &Caller, query: &str) -> Result<Vec<RecipientView>> {
+    let query = query.trim().to_lowercase();
+    let all = list(store, caller).await?;
+    if query.is_empty() {
+        return Ok(all);
+    }
+    let has = |text: &Option<String>| {
+        text.as_ref()
+            .is_some_and(|t| t.to_lowercase().contains(&query))
+    };
+    Ok(all
+        .into_iter()
+        .filter(|r| r.name.to_lowercase().contains(&query) || has(&r.email) || has(&r.phone))
+        .collect())
+}
+
+/// A recipient's one-time PINs, newest first (the last `limit`), ended ones
+/// too: sent (active), used, expired or replaced (deleted).
+pub async fn pins(store: &Store, caller: &Caller, id: &str, limit: i64) -> Result<Vec<CodeView>> {
+    let mut read = store.read().await?;
+    holder_name(&mut read, HolderKind::Recipient, &caller.property_id, id).await?;
+    let rows = crate::db::codes::history_of_holder(
+        &mut read,
+        &caller.property_id,
+        HolderKind::Recipient.as_str(),
+        id,
+        limit.clamp(1, 100),
+    )
+    .await?;
+    let visible: Vec<(&CodeRow, bool)> = rows
+        .iter()
+        .filter(|row| caller.may_use_code(row))
+        .map(|row| (row, caller.may_see_value(row)))
+        .collect();
+    crate::db::codes::code_views(&mut read, &visible).await
 }
 
 /// A recipient to add, checked before the write.

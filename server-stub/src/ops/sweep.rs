@@ -1,5 +1,6 @@
 //! The sweep: ends codes whose window closed (one property per write) and
-//! forgets spent visits and old job records.
+//! forgets spent visits, old job records, and Portal sessions and
+//! set-password links that ended a day ago.
 
 use crate::clock::now_secs;
 use crate::db::{Store, codes, jobs};
@@ -28,5 +29,6 @@ pub async fn sweep_once(store: &Store) -> Result<usize> {
     }
     crate::ops::visits::forget_spent(store, now).await?;
     jobs::forget_issued_before(&mut store.read().await?, now - JOB_RECORD_SECS).await?;
+    crate::ops::accounts::forget_expired(store, now).await?;
     Ok(expired)
 }

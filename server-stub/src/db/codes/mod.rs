@@ -194,6 +194,27 @@ pub async fn of_holder(
     .await
 }
 
+/// A holder's codes, ended ones too, newest first, at most `limit`.
+pub async fn history_of_holder(
+    cx: &mut impl Context,
+    property_id: &str,
+    holder_type: &str,
+    holder_id: &str,
+    limit: i64,
+) -> Result<Vec<CodeRow>> {
+    fetch(
+        cx,
+        "property_id = $1 AND holder_type = $2 AND holder_id = $3 ORDER BY created_at DESC, id LIMIT $4",
+        vec![
+            property_id.into(),
+            holder_type.into(),
+            holder_id.into(),
+            limit.into(),
+        ],
+    )
+    .await
+}
+
 /// The ids of a unit's codes.
 pub async fn ids_of_unit(cx: &mut impl Context, unit_id: &str) -> Result<HashSet<String>> {
     let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM codes WHERE unit_id = $1")

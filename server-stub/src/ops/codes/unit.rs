@@ -10,7 +10,7 @@ use keyway_api::{
 use keyway_codes::{CodeKind, Schedule};
 
 use super::{Holder, NewCode, NewDigits};
-use crate::auth::Caller;
+use crate::auth::{Caller, CodeAccess};
 use crate::db::codes::{self, CodeRow, code_view, code_views};
 use crate::db::locks::{self, LockRow};
 use crate::db::{Context, Store, Write, properties};
@@ -241,4 +241,59 @@ pub async fn change(
     };
     let row = super::change(w, &property, &code, digits, &caller.user_id).await?;
     code_view(w, &row, caller.may_see_value(&row)).await
+}
+
+/// A unit as staff and managers list it.
+#[derive(Debug, Clone)]
+pub struct UnitSummary {
+    /// The unit's id.
+    pub id: String,
+    /// Its name ("4B").
+    pub name: String,
+    /// Its resident and guest codes that are not deleted.
+    pub codes: usize,
+}
+
+/// The property's units with how many codes each has (staff and managers).
+pub async fn units(store: &Store, caller: &Caller) -> Result<Vec<UnitSummary>> {
+    caller.require_staff()?;
+    let mut read = store.read().await?;
+    let all = properties::units(&mut read, &caller.property_id).await?;
+    let codes = codes::of_property(&mut read, &caller.property_id).await?;
+    Ok(all
+        .into_iter()
+        .map(|(id, name)| UnitSummary {
+            codes: codes
+                .iter()
+                .filter(|c| c.unit_id.as_deref() == Some(id.as_str()) && caller.may_use_code(c))
+                .count(),
+            id,
+            name,
+        })
+        .collect())
+}
+
+/// A unit's name and its codes as the caller may see them, each with its
+/// state on every lock and what the caller may do with it.
+pub async fn unit_codes(
+    store: &Store,
+    caller: &Caller,
+    unit_id: &str,
+) -> Result<(String, Vec<(CodeView, CodeAccess)>)> {
+    let mut read = store.read().await?;
+    let name = properties::unit_name(&mut read, &caller.property_id, unit_id)
+        .await?
+        .ok_or_else(|| Error::not_found("unit"))?;
+    let rows = codes::of_unit(&mut read, &caller.property_id, unit_id).await?;
+    let visible: Vec<(&CodeRow, bool)> = rows
+        .iter()
+        .filter(|row| caller.may_use_code(row))
+        .map(|row| (row, caller.may_see_value(row)))
+        .collect();
+    let access: Vec<CodeAccess> = visible
+        .iter()
+        .map(|(row, _)| caller.code_access(row))
+        .collect();
+    let views = code_views(&mut read, &visible).await?;
+    Ok((name, views.into_iter().zip(access).collect()))
 }

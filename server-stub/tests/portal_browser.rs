@@ -1,0 +1,176 @@
+//! The Portal in a real browser: a real `keyway-server` on a real database
+//! (SQLite unless `KEYWAY_TEST_DATABASE_URL` says otherwise), set up with the
+//! typed admin functions and the API, and Debian's Chromium driven by
+//! playwright-core through the Node test file `tests/portal/portal.test.mjs`
+//! (`node --test`). The test fails with the runner's summary lines.
+//!
+//! Needs `chromium` and the test folder's `npm ci` (`.ci/install-deps`
+//! installs both). `KEYWAY_PORTAL_SCREENSHOTS=docs/portal` writes the
+//! screenshots of `docs/portal.md` there (paths relative to the
+//! workspace); otherwise they go to the test's temporary directory.
+//! `cargo xtask test` runs this test as its own step.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use jiff::Timestamp;
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::{Fixture, visit};
+
+/// The browser the tests drive (Debian's package).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+/// `who`'s Portal account (the operator's typed function), as the Node
+/// tests want it.
+fn account(f: &Fixture, who: &str) -> Value {
+    let account = support::portal::account(f, who);
+    json!({"email": account.email, "password": account.password, "user_id": account.user_id})
+}
+
+/// The property as the browser tests find it: accounts, a recipient, a
+/// manager's staff PIN, and a unit door with codes that a phone delivered,
+/// then used once and missed once at the keypad.
+fn set_up(f: &Fixture) -> Value {
+    let mia = account(f, "mia");
+    let sam = account(f, "sam");
+    let alice = account(f, "alice");
+    let zed = account(f, "zed");
+    let mia_token = &f.tokens["mia"];
+    let mia_pin = f.ok(
+        mia_token,
+        Method::PUT,
+        &format!("/v1/manage/staff/{}/pin", f.users["mia"]),
+        json!({"mode": "generate"}),
+    );
+    let recipient = f.ok(
+        mia_token,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Dana Ruiz", "email": "dana@example.com", "phone": "+15551234567"}),
+    );
+    f.ok(
+        mia_token,
+        Method::POST,
+        "/v1/manage/recipients",
+        json!({"name": "Omar Haddad", "email": "omar@example.com"}),
+    );
+    let alice_device = f.login("alice", "phone");
+    let code = f.ok(
+        &alice_device,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "pick", "code": "3859", "name": "Alice"}),
+    );
+    f.ok(
+        &alice_device,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate", "name": "Dog walker", "guest_type": "permanent"}),
+    );
+    let mut door = f.firmware(&f.lock_4b);
+    visit(f, &alice_device, &mut door);
+    door.enter_code("3859", Timestamp::now());
+    door.enter_code("1111", Timestamp::now());
+    visit(f, &alice_device, &mut door);
+    json!({
+        "manager": mia,
+        "staff": sam,
+        "resident": alice,
+        "limited": zed,
+        "manager_pin": mia_pin["value"],
+        "resident_code": code["value"],
+        "recipient": recipient,
+        "unit_4b": f.unit_4b,
+        "unit_door": f.lock_4b,
+        "package_room": f.package_room,
+    })
+}
+
+/// `# pass 12`-style lines of the TAP summary, and the count they give.
+fn tap_count(output: &str, what: &str) -> Option<u64> {
+    output.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix(&format!("# {what} "))
+            .and_then(|n| n.trim().parse().ok())
+    })
+}
+
+#[test]
+fn the_portal_works_in_a_real_browser() {
+    let tests = workspace().join("server-stub/tests/portal");
+    assert!(
+        tests.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run .ci/install-deps (npm ci in {})",
+        tests.display()
+    );
+    let chromium = std::env::var("KEYWAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: run .ci/install-deps (Debian's chromium)"
+    );
+    let f = Fixture::new();
+    let fixture = set_up(&f);
+    let fixture_file = f.dir.path().join("portal-fixture.json");
+    std::fs::write(&fixture_file, fixture.to_string()).unwrap();
+    let screenshots = match std::env::var("KEYWAY_PORTAL_SCREENSHOTS") {
+        Ok(dir) if !dir.is_empty() => workspace().join(dir),
+        _ => f.dir.path().join("screenshots"),
+    };
+    std::fs::create_dir_all(&screenshots).unwrap();
+
+    let started = Instant::now();
+    let output = Command::new("node")
+        .args(["--test", "--test-reporter=tap", "portal.test.mjs"])
+        .current_dir(&tests)
+        .env("PORTAL_URL", &f.server().base)
+        .env("PORTAL_FIXTURE", &fixture_file)
+        .env("PORTAL_SCREENSHOTS", &screenshots)
+        .env("KEYWAY_CHROMIUM", &chromium)
+        .output()
+        .expect("run node (install Node.js: .ci/install-deps)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    let (pass, fail) = (tap_count(&stdout, "pass"), tap_count(&stdout, "fail"));
+    let summary = format!(
+        "portal browser tests: {} passed, {} failed in {:.1} s",
+        pass.unwrap_or(0),
+        fail.unwrap_or(0),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{summary}");
+    assert!(
+        output.status.success() && fail == Some(0) && pass.is_some_and(|n| n > 0),
+        "{summary} (node exited with {})",
+        output.status
+    );
+
+    // The browser saw every password, email and PIN; the server's log saw none.
+    let log = f.server().log_lines().join("\n");
+    for secret in [
+        &fixture["manager"]["password"],
+        &fixture["staff"]["password"],
+        &fixture["resident"]["password"],
+        &fixture["manager"]["email"],
+        &fixture["recipient"]["email"],
+        &fixture["manager_pin"],
+    ] {
+        let secret = secret.as_str().unwrap();
+        assert!(
+            !support::occurs(&log, secret),
+            "the server's log holds a secret of the run"
+        );
+    }
+}
