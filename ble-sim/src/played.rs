@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use jiff::SignedDuration;
 use keyway_delivery::{
-    DeliveryEngine, DeliveryOutcome, LockSighting, VisitError, VisitServer, VisitTicket, resolve,
+    DeliveryEngine, DeliveryOutcome, LockSighting, TransportError, VisitError, VisitServer,
+    VisitTicket, resolve,
 };
 use keyway_protocol::{
     AdvertKey, BaseVersion, Job, JobId, LockId, LockKeys, Op, Outcome, Receipt, RootKey,
@@ -139,11 +140,8 @@ impl PlayedServer {
         &self,
         engine: &DeliveryEngine,
         lock: LockId,
-    ) -> Result<Option<LockSighting>, String> {
-        let heard = engine
-            .scan()
-            .await
-            .map_err(|e| format!("scan failed: {}", e.code()))?;
+    ) -> Result<Option<LockSighting>, PlayedError> {
+        let heard = engine.scan().await?;
         Ok(resolve(&heard, &self.advert_keys())
             .into_iter()
             .find(|s| s.lock_id == lock))
@@ -168,16 +166,16 @@ impl PlayedServer {
         &self,
         lock: LockId,
         outcome: &DeliveryOutcome,
-    ) -> Result<Vec<Receipt>, String> {
+    ) -> Result<Vec<Receipt>, PlayedError> {
         let DeliveryOutcome::Delivered { receipts } = outcome else {
             return Ok(Vec::new());
         };
-        let keys = self.keys(lock).ok_or("no key for the lock")?;
+        let keys = self.keys(lock).ok_or(PlayedError::UnknownLock(lock))?;
         let mut opened = Vec::new();
         for sealed in receipts {
             let receipt = keys
                 .open_receipt(sealed)
-                .map_err(|e| format!("receipt does not open: {}", e.code()))?;
+                .map_err(|e| PlayedError::Receipt(e.code()))?;
             let mut locks = self.locks();
             let known = locks.entry(lock).or_default();
             note_events(known, &receipt);
@@ -188,6 +186,20 @@ impl PlayedServer {
         }
         Ok(opened)
     }
+}
+
+/// Why the played server could not look at a visit.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayedError {
+    /// The scan failed.
+    #[error("scan failed: {}", .0.code())]
+    Scan(#[from] TransportError),
+    /// The lock is not in the provisioning file.
+    #[error("no key for lock {0}")]
+    UnknownLock(LockId),
+    /// A receipt did not open with the lock's keys.
+    #[error("receipt does not open: {0}")]
+    Receipt(&'static str),
 }
 
 fn note_events(known: &mut Known, receipt: &Receipt) {

@@ -22,6 +22,7 @@
 //! so a request of `n` frames takes `n` connection events and its response of
 //! `m` frames another `m` (the lock answers only once the whole request is in).
 
+use crate::sim::SimError;
 use serde::{Deserialize, Serialize};
 
 /// A point on the floor plan, in metres.
@@ -105,27 +106,28 @@ impl RadioConfig {
     }
 
     /// Checks the values are physically sensible.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SimError> {
+        let invalid = |message: String| Err(SimError::InvalidValue(message));
         if !(23..=517).contains(&self.mtu) {
-            return Err(format!("mtu {} is not 23-517", self.mtu));
+            return invalid(format!("mtu {} is not 23-517", self.mtu));
         }
         if !(7.5..=4000.0).contains(&self.connection_interval_ms) {
-            return Err("connection_interval_ms is not 7.5-4000".into());
+            return invalid("connection_interval_ms is not 7.5-4000".into());
         }
         if !self.tx_power_1m.is_finite() || !(0.5..=10.0).contains(&self.path_loss_exponent) {
-            return Err("tx_power_1m must be finite and path_loss_exponent 0.5-10".into());
+            return invalid("tx_power_1m must be finite and path_loss_exponent 0.5-10".into());
         }
         if !(20.0..=10_240.0).contains(&self.advertising_interval_ms) {
-            return Err("advertising_interval_ms is not 20-10240".into());
+            return invalid("advertising_interval_ms is not 20-10240".into());
         }
         if self.rssi_spread_db > 20 {
-            return Err("rssi_spread_db is at most 20".into());
+            return invalid("rssi_spread_db is at most 20".into());
         }
         if !(0.0..=86_400.0).contains(&self.temporary_timeout_s) {
-            return Err("temporary_timeout_s is not 0-86400".into());
+            return invalid("temporary_timeout_s is not 0-86400".into());
         }
         if self.rssi_hold_ms > 60_000 {
-            return Err("rssi_hold_ms is at most 60000".into());
+            return invalid("rssi_hold_ms is at most 60000".into());
         }
         Ok(())
     }

@@ -154,7 +154,7 @@ pub struct Sim {
 impl Sim {
     /// Starts every lock of `config`, resuming each from its state file.
     pub fn new(config: &Resolved) -> Result<Self, SimError> {
-        config.radio.validate().map_err(SimError::InvalidValue)?;
+        config.radio.validate()?;
         let (temp, dir) = match &config.state_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -508,7 +508,7 @@ impl Sim {
 
     /// Changes the radio's parameters (new links use the new MTU).
     pub fn set_radio(&self, radio: RadioConfig) -> Result<(), SimError> {
-        radio.validate().map_err(SimError::InvalidValue)?;
+        radio.validate()?;
         {
             let mut world = self.world();
             if let Some(seed) = radio.seed.filter(|s| Some(*s) != world.radio.seed) {

@@ -465,7 +465,7 @@ impl DeliveryEngine {
         if jobs.is_empty() {
             return Ok(DeliveryOutcome::Checked);
         }
-        plan(lock_id, &jobs).map_err(|reason| DeliveryFailure::InvalidJobs { reason })?;
+        plan(lock_id, &jobs)?;
         log::info!("delivering {} job(s) to lock {lock_id}", jobs.len());
         let sent = visit.jobs.insert(jobs);
         let receipts = self.send_jobs(link, sent).await?;
@@ -557,15 +557,16 @@ fn unexpected(message: Message, to: &str) -> DeliveryFailure {
 }
 
 /// Checks that every job is addressed to `lock_id` and fits in one message.
-fn plan(lock_id: LockId, jobs: &[Vec<u8>]) -> Result<(), String> {
+fn plan(lock_id: LockId, jobs: &[Vec<u8>]) -> Result<(), DeliveryFailure> {
     let max_len = keyway_protocol::frame::MAX_MESSAGE_LEN;
+    let invalid = |reason: String| DeliveryFailure::InvalidJobs { reason };
     for (i, job) in jobs.iter().enumerate() {
-        let addressed = envelope_lock_id(job).map_err(|e| format!("job {i}: {e}"))?;
+        let addressed = envelope_lock_id(job).map_err(|e| invalid(format!("job {i}: {e}")))?;
         if addressed != lock_id {
-            return Err(format!("job {i} is addressed to another lock"));
+            return Err(invalid(format!("job {i} is addressed to another lock")));
         }
         if JOBS_HEADER_LEN + ENVELOPE_LEN_PREFIX + job.len() > max_len {
-            return Err(format!("job {i} is too large for one message"));
+            return Err(invalid(format!("job {i} is too large for one message")));
         }
     }
     Ok(())
