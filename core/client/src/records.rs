@@ -1,0 +1,212 @@
+//! The records an app shows: the session, its doors and its codes, each
+//! code's pending request and the server's refusal of it.
+
+use jiff::Timestamp;
+use keyway_api::{
+    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, PropertyView,
+    UserView,
+};
+use keyway_codes::code::{AccessPoint, CodeKind, Origin};
+use keyway_codes::policy::{ModelConstraint, Violation};
+use keyway_codes::schedule::Schedule;
+
+/// The logged-in device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Session {
+    /// Who is logged in.
+    pub user: UserView,
+    /// Their property and its policy.
+    pub property: PropertyView,
+    /// This device's id at the server.
+    pub device_id: String,
+}
+
+/// A door the user may use or carry jobs to, with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Door {
+    /// The lock's id (16 hex digits).
+    pub lock_id: String,
+    /// Its name.
+    pub name: String,
+    /// The kind of door.
+    pub access_point: AccessPoint,
+    /// The unit, for unit doors.
+    pub unit_id: Option<String>,
+    /// Whether its keypad has an enter key.
+    pub enter_key: bool,
+    /// Its model's constraints.
+    pub constraints: Vec<ModelConstraint>,
+    /// The version the server last confirmed on the lock.
+    pub confirmed_version: u32,
+    /// The version the server wants it at (`None`: nothing to carry).
+    pub target_version: Option<u32>,
+    /// A change waits to be carried to it (sealed at the door, on the next visit).
+    pub job_waiting: bool,
+}
+
+/// A request queued on the phone that the server has not answered yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum PendingOp {
+    /// Create the code.
+    Create,
+    /// New digits.
+    Change,
+    /// Deactivate.
+    Disable,
+    /// Reactivate.
+    Enable,
+    /// Delete.
+    Delete,
+}
+
+impl PendingOp {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Change => "change",
+            Self::Disable => "disable",
+            Self::Enable => "enable",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// Parses [`PendingOp::as_str`] output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Create,
+            Self::Change,
+            Self::Disable,
+            Self::Enable,
+            Self::Delete,
+        ]
+        .into_iter()
+        .find(|op| op.as_str() == text)
+    }
+}
+
+/// The server refused a queued request; the app shows it until dismissed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct RequestFailure {
+    /// What was asked.
+    pub op: PendingOp,
+    /// The server's stable problem code (`policy_violation`, `lock_full`, ...).
+    pub code: String,
+    /// What to do about it.
+    pub detail: String,
+    /// For `policy_violation`: every rule broken.
+    pub violations: Vec<Violation>,
+}
+
+/// A code as the app shows it: the server's view with the phone's queued
+/// requests laid over it (`Code` in Kotlin, Swift and Python).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record), uniffi(name = "Code"))]
+pub struct LocalCode {
+    /// The id on this phone: the server's id, or for a code created here a
+    /// local id that never changes (even once the server has accepted it).
+    pub id: String,
+    /// The server's id, once it accepted the code.
+    pub server_id: Option<String>,
+    /// What it is for.
+    pub kind: CodeKind,
+    /// Picked or generated (`None` when not known).
+    pub origin: Option<Origin>,
+    /// A name.
+    pub name: Option<String>,
+    /// For guest codes.
+    pub guest_type: Option<GuestType>,
+    /// The unit.
+    pub unit_id: Option<String>,
+    /// The digits, when known (a generate queued offline has none yet).
+    pub value: Option<String>,
+    /// When it opens.
+    pub schedule: Schedule,
+    /// Meant to open (not deactivated).
+    pub enabled: bool,
+    /// Overall status.
+    pub status: CodeStatus,
+    /// Its state on each lock (`requested` while queued on the phone).
+    pub locks: Vec<CodeOnLock>,
+    /// A request queued on the phone for it.
+    pub pending: Option<PendingOp>,
+    /// The last request the server refused.
+    pub failure: Option<RequestFailure>,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+impl LocalCode {
+    /// Its state on `lock_id`, if it is meant for that lock.
+    pub fn state_on(&self, lock_id: &str) -> Option<CodeState> {
+        self.locks
+            .iter()
+            .find(|l| l.lock_id == lock_id)
+            .map(|l| l.state)
+    }
+}
+
+/// A new code: what it is for and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCode {
+    /// `Resident` or `Guest`.
+    pub kind: CodeKind,
+    /// A name ("Dog walker").
+    pub name: Option<String>,
+    /// For guest codes (default permanent).
+    pub guest_type: Option<GuestType>,
+    /// For temporary, delivery (a window) and recurring guest codes.
+    pub schedule: Option<Schedule>,
+    /// The doors; default: the unit's doors, plus the community doors for
+    /// generated resident codes.
+    pub lock_ids: Option<Vec<String>>,
+    /// The length to generate (4, or 6 where the community allows it).
+    pub length: Option<u8>,
+    /// The unit (staff and managers only).
+    pub unit_id: Option<String>,
+}
+
+impl NewCode {
+    /// A resident's own code on the default doors.
+    pub fn resident() -> Self {
+        Self {
+            kind: CodeKind::Resident,
+            name: None,
+            guest_type: None,
+            schedule: None,
+            lock_ids: None,
+            length: None,
+            unit_id: None,
+        }
+    }
+
+    /// A guest code of `guest_type` with `schedule`.
+    pub fn guest(guest_type: GuestType, schedule: Option<Schedule>) -> Self {
+        Self {
+            kind: CodeKind::Guest,
+            guest_type: Some(guest_type),
+            schedule,
+            ..Self::resident()
+        }
+    }
+
+    pub(crate) fn request(&self, mode: CodeMode, code: Option<String>) -> CreateCodeRequest {
+        CreateCodeRequest {
+            kind: self.kind,
+            mode,
+            code,
+            length: self.length,
+            name: self.name.clone(),
+            guest_type: self.guest_type,
+            schedule: self.schedule.clone(),
+            lock_ids: self.lock_ids.clone(),
+            unit_id: self.unit_id.clone(),
+        }
+    }
+}
