@@ -1,0 +1,230 @@
+//! Doors and codes as the API shows and creates them.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use keyway_codes::code::{AccessPoint, CodeKind, Origin};
+use keyway_codes::policy::ModelConstraint;
+use keyway_codes::schedule::Schedule;
+
+/// A door (one lock) a user may use or carry jobs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DoorView {
+    /// The lock's id, 16 hex digits.
+    pub lock_id: String,
+    /// A name people recognise.
+    pub name: String,
+    /// The kind of door.
+    pub access_point: AccessPoint,
+    /// The unit, for unit doors.
+    pub unit_id: Option<String>,
+    /// Whether the keypad has an enter key (without one, no code may be a
+    /// prefix of another on the lock). The phone's local policy check needs it.
+    #[serde(default = "enter_key_default")]
+    pub enter_key: bool,
+    /// The lock model's constraints, for the phone's local policy check.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub constraints: Vec<ModelConstraint>,
+}
+
+/// Keypads have an enter key unless said otherwise (older servers omit it).
+pub(crate) fn enter_key_default() -> bool {
+    true
+}
+
+/// The state of one code on one lock, as the app shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum CodeState {
+    /// Queued on the phone; the server has not accepted it yet (phone only).
+    Requested,
+    /// Accepted; a sealed job waits for the lock.
+    Pending,
+    /// On the lock and opening the door.
+    Active,
+    /// Being disabled: the lock still accepts it until it confirms.
+    Disabling,
+    /// Kept on the lock but refused at the keypad; can be enabled again.
+    Disabled,
+    /// Being removed: the lock still accepts it until it confirms.
+    Removing,
+    /// Gone from the lock.
+    Removed,
+    /// Its window ended (and it is, or will be, removed from the lock).
+    Expired,
+    /// A one-time PIN that was used.
+    Used,
+    /// The lock refused it; `reason` says why. The previous code stays active.
+    Failed,
+}
+
+/// The overall status of a code, whatever its locks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum CodeStatus {
+    /// Meant to open its doors.
+    Active,
+    /// Deactivated; can be enabled again.
+    Disabled,
+    /// Deleted (a tombstone in sync).
+    Deleted,
+    /// Its window ended.
+    Expired,
+    /// A one-time PIN that was used.
+    Used,
+    /// Every lock refused it.
+    Failed,
+}
+
+/// One code on one lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CodeOnLock {
+    /// The lock's id.
+    pub lock_id: String,
+    /// The lock's name.
+    pub lock_name: String,
+    /// The state on that lock.
+    pub state: CodeState,
+    /// Why it failed (the lock's refusal code), when `state` is `failed`.
+    pub reason: Option<String>,
+    /// During a change: the previous value still opens this door until the
+    /// lock confirms the swap.
+    pub previous_active: bool,
+}
+
+/// The kinds of guest code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum GuestType {
+    /// No end.
+    Permanent,
+    /// A window (from, until).
+    Temporary,
+    /// Weekdays and a daily window.
+    Recurring,
+    /// For a delivery: a short window.
+    Delivery,
+}
+
+/// A code as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeView {
+    /// The code's id; stays the same when its digits change.
+    pub id: String,
+    /// What it is for.
+    pub kind: CodeKind,
+    /// Picked or generated.
+    pub origin: Origin,
+    /// A name ("Dog walker").
+    pub name: Option<String>,
+    /// For guest codes.
+    pub guest_type: Option<GuestType>,
+    /// The unit, for resident and guest codes.
+    pub unit_id: Option<String>,
+    /// Who holds it, for carrier, courier, staff and one-time codes.
+    pub holder_id: Option<String>,
+    /// The digits; shown only to whom the code belongs (the unit's residents;
+    /// staff and managers for package-room codes).
+    pub value: Option<String>,
+    /// When it opens the doors.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub schedule: Schedule,
+    /// Whether it is meant to open the doors (not deactivated).
+    pub enabled: bool,
+    /// Overall status.
+    pub status: CodeStatus,
+    /// Its state on each lock.
+    pub locks: Vec<CodeOnLock>,
+    /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub created_at: Timestamp,
+    /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub updated_at: Timestamp,
+}
+
+/// Generate a code or pick one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CodeMode {
+    /// The server draws the digits.
+    Generate,
+    /// The caller picks them (`code`).
+    Pick,
+}
+
+/// `POST /v1/codes`: a resident's own code or a guest code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateCodeRequest {
+    /// `resident` or `guest`.
+    pub kind: CodeKind,
+    /// Generate or pick (guest codes are always generated).
+    pub mode: CodeMode,
+    /// The picked digits.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The length to generate (4, or 6 where the community allows it).
+    #[serde(default)]
+    pub length: Option<u8>,
+    /// A name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// For guest codes.
+    #[serde(default)]
+    pub guest_type: Option<GuestType>,
+    /// When it opens (default always; temporary and delivery need a window,
+    /// recurring a recurrence).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub schedule: Option<Schedule>,
+    /// The doors (lock ids); default: the unit's doors, plus the community
+    /// doors for generated resident codes.
+    #[serde(default)]
+    pub lock_ids: Option<Vec<String>>,
+    /// For staff and managers creating a code for a unit.
+    #[serde(default)]
+    pub unit_id: Option<String>,
+}
+
+/// `POST /v1/codes/{id}/change` and the PIN setters: new digits for a code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SetCodeRequest {
+    /// Generate or pick.
+    pub mode: CodeMode,
+    /// The picked digits.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The length to generate.
+    #[serde(default)]
+    pub length: Option<u8>,
+}
+
+/// `GET /v1/codes`: the codes the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CodeList {
+    /// The codes, newest change last.
+    pub codes: Vec<CodeView>,
+}
+
+/// `GET /v1/doors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DoorList {
+    /// The doors.
+    pub doors: Vec<DoorView>,
+}
