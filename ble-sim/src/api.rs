@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -18,7 +18,41 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::radio::{Faults, Position, RadioConfig};
+use crate::recording::Recorder;
+use crate::scenario::{Step, entry_code};
 use crate::sim::{Sim, SimError};
+
+/// What the control API's handlers share: the simulator and the recorder
+/// that turns the actions taken while it runs into scenario steps.
+#[derive(Debug, Clone)]
+pub struct Control {
+    /// The simulated building.
+    pub sim: Arc<Sim>,
+    /// The recording, when one runs.
+    pub recorder: Arc<Recorder>,
+}
+
+impl Control {
+    /// The control of `sim`, no recording running.
+    pub fn new(sim: Arc<Sim>) -> Self {
+        Self {
+            sim,
+            recorder: Arc::default(),
+        }
+    }
+}
+
+impl FromRef<Control> for Arc<Sim> {
+    fn from_ref(control: &Control) -> Self {
+        control.sim.clone()
+    }
+}
+
+impl FromRef<Control> for Arc<Recorder> {
+    fn from_ref(control: &Control) -> Self {
+        control.recorder.clone()
+    }
+}
 
 /// An error answer.
 #[derive(Debug)]
@@ -71,8 +105,13 @@ fn answer(value: impl Serialize) -> Answer {
     })
 }
 
-/// The control API's routes.
+/// The control API's routes on `sim`, with no recording.
 pub fn router(sim: Arc<Sim>) -> Router {
+    routes().with_state(Control::new(sim))
+}
+
+/// The control API's routes, for a [`Control`] state.
+pub fn routes() -> Router<Control> {
     Router::new()
         .route("/health", get(|| async { Json(json!({"ok": true})) }))
         .route("/locks", get(list_locks))
@@ -90,7 +129,6 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route("/phone", get(get_phone).put(move_phone))
         .route("/radio", get(get_radio).put(put_radio))
         .route("/adapter", get(get_adapter).put(put_adapter))
-        .with_state(sim)
 }
 
 async fn list_locks(State(sim): State<Arc<Sim>>) -> Answer {
@@ -114,14 +152,50 @@ struct KeypadRequest {
 
 async fn keypad(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     Path(lock): Path<String>,
     body: Result<Json<KeypadRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
-    match (request.keys, request.code) {
-        (Some(keys), None) => answer(json!({"entries": sim.press(&lock, &keys)?})),
-        (None, Some(code)) => answer(json!({"entry": sim.enter_code(&lock, &code)?})),
-        _ => Err(SimError::InvalidValue("give exactly one of `keys` and `code`".into()).into()),
+    let (step, answered) = match (request.keys, request.code) {
+        (Some(keys), None) => {
+            let entries = sim.press(&lock, &keys)?;
+            let expect = entry_code(entries.last().map(|r| &r.entry));
+            let step = keypad_step(named(&sim, &lock), None, Some(keys), expect);
+            (step, json!({"entries": entries}))
+        }
+        (None, Some(code)) => {
+            let entry = sim.enter_code(&lock, &code)?;
+            let step = keypad_step(
+                named(&sim, &lock),
+                Some(code),
+                None,
+                entry_code(entry.as_ref()),
+            );
+            (step, json!({"entry": entry}))
+        }
+        _ => {
+            return Err(
+                SimError::InvalidValue("give exactly one of `keys` and `code`".into()).into(),
+            );
+        }
+    };
+    recorder.note(step);
+    answer(answered)
+}
+
+/// How a recording names `lock` (given by id or name): by its name, which
+/// reads better in a scenario file.
+pub(crate) fn named(sim: &Sim, lock: &str) -> String {
+    sim.lock(lock).map_or_else(|_| lock.to_owned(), |l| l.name)
+}
+
+fn keypad_step(lock: String, code: Option<String>, keys: Option<String>, expect: String) -> Step {
+    Step::Keypad {
+        lock,
+        code,
+        keys,
+        expect,
     }
 }
 
@@ -143,11 +217,16 @@ struct RssiRequest {
 
 async fn set_rssi(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     Path(lock): Path<String>,
     body: Result<Json<RssiRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
     sim.set_rssi(&lock, request.rssi)?;
+    recorder.note(Step::SetRssi {
+        lock: named(&sim, &lock),
+        rssi: request.rssi,
+    });
     let view = sim.lock(&lock)?;
     answer(json!({"rssi": view.rssi, "heard": view.heard}))
 }
@@ -170,13 +249,27 @@ struct ClockRequest {
 
 async fn change_clock(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     Path(lock): Path<String>,
     body: Result<Json<ClockRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
+    let step = |advance_seconds, set| Step::Clock {
+        lock: named(&sim, &lock),
+        advance_seconds,
+        set,
+    };
     match (request.advance_seconds, request.set, request.frozen) {
-        (Some(seconds), None, None) => sim.advance_clock(&lock, seconds)?,
-        (None, Some(to), None) => sim.set_clock(&lock, to)?,
+        (Some(seconds), None, None) => {
+            let now = sim.advance_clock(&lock, seconds)?;
+            recorder.note(step(Some(seconds), None));
+            now
+        }
+        (None, Some(to), None) => {
+            let now = sim.set_clock(&lock, to)?;
+            recorder.note(step(None, Some(to)));
+            now
+        }
         (None, None, Some(frozen)) => sim.freeze_clock(&lock, frozen)?,
         _ => {
             return Err(SimError::InvalidValue(
@@ -194,17 +287,30 @@ async fn get_faults(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> An
 
 async fn put_faults(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     Path(lock): Path<String>,
     body: Result<Json<Faults>, JsonRejection>,
 ) -> Answer {
     let Json(faults) = body?;
     sim.set_faults(&lock, faults)?;
+    recorder.note(Step::Faults {
+        lock: named(&sim, &lock),
+        faults,
+    });
     log::info!("faults set on lock {lock}");
     answer(sim.lock(&lock)?.faults)
 }
 
-async fn clear_faults(State(sim): State<Arc<Sim>>, Path(lock): Path<String>) -> Answer {
+async fn clear_faults(
+    State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
+    Path(lock): Path<String>,
+) -> Answer {
     sim.set_faults(&lock, Faults::default())?;
+    recorder.note(Step::Faults {
+        lock: named(&sim, &lock),
+        faults: Faults::default(),
+    });
     answer(sim.lock(&lock)?.faults)
 }
 
@@ -224,16 +330,21 @@ enum PowerAction {
 
 async fn power(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     Path(lock): Path<String>,
     body: Result<Json<PowerRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
-    let (on, off) = match request.action {
-        PowerAction::Off => (false, true),
-        PowerAction::On => (true, false),
-        PowerAction::Cycle => (true, true),
+    let (on, off, word) = match request.action {
+        PowerAction::Off => (false, true, "off"),
+        PowerAction::On => (true, false, "on"),
+        PowerAction::Cycle => (true, true, "cycle"),
     };
     sim.power(&lock, on, off)?;
+    recorder.note(Step::Power {
+        lock: named(&sim, &lock),
+        action: word.to_owned(),
+    });
     let view = sim.lock(&lock)?;
     answer(json!({"powered": view.powered, "version": view.version}))
 }
@@ -253,10 +364,12 @@ async fn get_phone(State(sim): State<Arc<Sim>>) -> Answer {
 
 async fn move_phone(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     body: Result<Json<Position>, JsonRejection>,
 ) -> Answer {
     let Json(to) = body?;
     sim.move_phone(to)?;
+    recorder.note(Step::MovePhone { x: to.x, y: to.y });
     let heard: Vec<Value> = sim
         .locks()
         .into_iter()
@@ -292,9 +405,14 @@ async fn get_adapter(State(sim): State<Arc<Sim>>) -> Answer {
 
 async fn put_adapter(
     State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
     body: Result<Json<AdapterRequest>, JsonRejection>,
 ) -> Answer {
     let Json(request) = body?;
     sim.set_adapter(request.powered, request.blocked);
+    recorder.note(Step::Adapter {
+        powered: request.powered,
+        blocked: request.blocked,
+    });
     get_adapter(State(sim)).await
 }

@@ -16,6 +16,7 @@
 //! Codes typed on keypads or carried in jobs never appear in log lines.
 
 pub mod api;
+pub mod bench;
 pub mod bluez;
 pub mod bus;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod harness;
 pub mod played;
 pub mod radio;
+pub mod recording;
 pub mod scenario;
 pub mod sim;
 pub mod store;

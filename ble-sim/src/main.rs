@@ -15,6 +15,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use keyway_ble_sim::api::Control;
+use keyway_ble_sim::bench::Bench;
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::config::SimConfig;
 use keyway_ble_sim::harness::{self, Harness};
@@ -122,6 +124,10 @@ fn serve(
             .map(|b| b.address().to_owned())
             .unwrap_or_default()
     });
+    // The bench's deliveries go through btleplug, which reads the system
+    // bus's address once: point it at the simulated BlueZ before any thread.
+    harness::set_system_bus_address(&address);
+    let config = std::path::absolute(&config).unwrap_or(config);
     let runtime = match harness::runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -154,7 +160,10 @@ fn serve(
         }
         println!("export DBUS_SYSTEM_BUS_ADDRESS='{address}'");
         println!("control API: http://{bound}");
-        let app = keyway_ble_sim::api::router(h.sim.clone());
+        println!("bench: http://{bound}/ (the package room's kiosk: http://{bound}/kiosk)");
+        let control = Control::new(h.sim.clone());
+        let bench = Arc::new(Bench::new(config, h.played_server()));
+        let app = keyway_ble_sim::bench::router(control, bench);
         let server = axum::serve(listener, app).with_graceful_shutdown(shutdown());
         if let Err(e) = server.await {
             eprintln!("error [http_failed]: {e}");

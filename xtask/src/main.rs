@@ -4,8 +4,8 @@
 //!   formatting, clippy (the workspace with every target), every Rust test under cargo-nextest with the time
 //!   limits of `.config/nextest.toml` (the btleplug transport and the
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
-//!   tests, the harness self-test, the Portal's browser tests (Debian's
-//!   Chromium driven by playwright-core), and the Python and Kotlin binding tests;
+//!   tests, the harness self-test, the browser tests of the Portal and the
+//!   QA bench (Debian's Chromium driven by playwright-core), and the Python and Kotlin binding tests;
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
 //!   cluster that xtask starts and removes (see [`pg`]).
@@ -30,9 +30,10 @@
 //!   machine; reports each command's time (see [`fresh`], docs/ci.md).
 //! - `cargo xtask harness`: the harness self-test alone (a test failing in a
 //!   worker thread ends in seconds; a hung test is terminated).
-//! - `cargo xtask portal`: the Portal's browser tests alone
-//!   (`KEYWAY_PORTAL_SCREENSHOTS=docs/portal` writes the screenshots of
-//!   docs/portal.md).
+//! - `cargo xtask browser` (or `portal`): the browser tests alone, the
+//!   Portal's and the QA bench's (`KEYWAY_PORTAL_SCREENSHOTS=docs/portal`
+//!   and `KEYWAY_BENCH_SCREENSHOTS=docs/simulator` write the screenshots of
+//!   docs/portal.md and docs/simulator.md).
 
 mod fresh;
 mod pg;
@@ -55,9 +56,9 @@ fn main() -> ExitCode {
             0 => Ok(()),
             n => Err(format!("{n} harness check(s) failed")),
         }),
-        Some("portal") => match portal_browser_tests().failed {
+        Some("browser") | Some("portal") => match browser_tests().failed {
             0 => Ok(()),
-            n => Err(format!("{n} portal browser test(s) failed")),
+            n => Err(format!("{n} browser test(s) failed")),
         },
         Some("pg") => pg_command(&args[1..]),
         Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
@@ -67,7 +68,7 @@ fn main() -> ExitCode {
         Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|harness|portal|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
+                "usage: cargo xtask <test|faults|harness|browser|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
@@ -114,7 +115,7 @@ fn test() -> Result<(), String> {
         libtest_line,
     )?;
     let harness = harness_self_test()?;
-    let browser = portal_browser_tests();
+    let browser = browser_tests();
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
     println!("\n==> summary");
@@ -131,7 +132,7 @@ fn test() -> Result<(), String> {
         harness.passed, harness.failed
     );
     println!(
-        "portal browser tests: {} passed, {} failed",
+        "browser tests (Portal and bench): {} passed, {} failed",
         browser.passed, browser.failed
     );
     println!(
@@ -159,25 +160,24 @@ fn test() -> Result<(), String> {
     Ok(())
 }
 
-/// The nextest filter that leaves out the Portal's browser tests, which run
-/// as their own step ([`portal_browser_tests`]).
-const NOT_BROWSER: &str = "not (package(keyway-server) & binary(portal_browser))";
+/// The nextest filter that leaves out the browser tests (the Portal's and
+/// the QA bench's), which run as their own step ([`browser_tests`]).
+const NOT_BROWSER: &str = "not (binary(portal_browser) | binary(bench_browser))";
 
-/// The Portal's browser tests (server-stub/tests/portal_browser.rs: a real
-/// server, Debian's Chromium driven by playwright-core under `node --test`),
+/// The browser tests: the Portal's and the QA bench's.
+const BROWSER: &str = "(package(keyway-server) & binary(portal_browser)) | (package(keyway-ble-sim) & binary(bench_browser))";
+
+/// The browser tests (server-stub/tests/portal_browser.rs: a real server;
+/// ble-sim/tests/bench_browser.rs: a real simulator; each with Debian's
+/// Chromium driven by playwright-core under `node --test`),
 /// through the same runner, their output shown; counted from node's TAP
 /// summary (`# pass N`, `# fail N`). A run that fails before the browser
 /// starts (no Chromium, no playwright-core) counts as one failure.
-fn portal_browser_tests() -> Totals {
-    step("portal browser tests (Chromium driven by playwright-core)");
+fn browser_tests() -> Totals {
+    step("browser tests: the Portal and the QA bench (Chromium driven by playwright-core)");
     let started = Instant::now();
     let mut command = nextest("default");
-    command.args([
-        "--workspace",
-        "-E",
-        "package(keyway-server) & binary(portal_browser)",
-        "--no-capture",
-    ]);
+    command.args(["--workspace", "-E", BROWSER, "--no-capture"]);
     let totals = match run_counting(&mut command, Stream::Stdout, tap_line) {
         Ok(totals) if totals.passed + totals.failed > 0 => totals,
         Ok(_) => {
@@ -196,7 +196,7 @@ fn portal_browser_tests() -> Totals {
         }
     };
     println!(
-        "portal browser tests: {} passed, {} failed in {:.1} s",
+        "browser tests: {} passed, {} failed in {:.1} s",
         totals.passed,
         totals.failed,
         started.elapsed().as_secs_f64()

@@ -16,22 +16,23 @@ use std::time::Duration;
 use jiff::Timestamp;
 use keyway_delivery::{Backoff, DeliveryConfig};
 use keyway_protocol::{AuditEvent, AuditKind, Op};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, Resolved, SimConfig};
 use crate::radio::Faults;
 
 pub use report::{ScenarioReport, StepReport};
+pub(crate) use steps::{Player, entry_code};
 pub use steps::{StepFailure, run};
 
 /// A scenario file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// What the scenario shows.
     pub name: String,
     /// Longer explanation, for people.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The simulator configuration, relative to the scenario file.
     pub config: PathBuf,
@@ -41,7 +42,7 @@ pub struct Scenario {
 }
 
 /// One step: an action and what it must produce.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Move the phone to (x, y) metres.
@@ -56,7 +57,7 @@ pub enum Step {
         /// Lock name or id.
         lock: String,
         /// dBm.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         rssi: Option<i16>,
     },
     /// Visit the lock through btleplug: the runner, as the server, seals a
@@ -73,15 +74,15 @@ pub enum Step {
         expect: String,
         /// The receipt's outcome (`applied`, `version_mismatch`,
         /// `refused:<reason>`), when delivered.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         expect_receipt: Option<String>,
         /// Job lifetime on the lock's clock (default a week).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_in_seconds: Option<i64>,
         /// Hand the lock the job sealed for an earlier visit instead of
         /// sealing one for this visit's session (what a phone that kept an
         /// old job would try): the lock refuses it with `no_session`.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         replay_previous: bool,
     },
     /// Type on a keypad: a whole `code` (and enter), or `keys` one by one
@@ -90,10 +91,10 @@ pub enum Step {
         /// Lock name or id.
         lock: String,
         /// A whole code.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<String>,
         /// Keys one by one.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         keys: Option<String>,
         /// `granted`, `denied`, `denied:<reason>`, `locked_out` or `none`
         /// (the last entry, for `keys`).
@@ -104,10 +105,10 @@ pub enum Step {
         /// Lock name or id.
         lock: String,
         /// Seconds to move forward.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         advance_seconds: Option<i64>,
         /// A reading to set (records `clock_set`).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         set: Option<Timestamp>,
     },
     /// Replace a lock's faults (`docs/simulator.md`, "Faults").
@@ -130,16 +131,16 @@ pub enum Step {
         /// On or off.
         powered: bool,
         /// Blocked.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         blocked: bool,
     },
     /// Scan through btleplug and check which locks are in range.
     Scan {
         /// Locks that must be heard in range.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         in_range: Vec<String>,
         /// Locks that must be out of range (weak or not heard).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         out_of_range: Vec<String>,
     },
     /// Visit the lock with nothing to deliver (the server settles its status)
@@ -148,7 +149,7 @@ pub enum Step {
         /// Lock name or id.
         lock: String,
         /// Audit event types that must be among its events.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         events: Vec<String>,
     },
     /// Check a lock's state as the simulator sees it.
@@ -156,22 +157,22 @@ pub enum Step {
         /// Lock name or id.
         lock: String,
         /// The state version.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         version: Option<u32>,
         /// How many slots are occupied.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         slots: Option<usize>,
         /// Whether the keypad is locked out.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         locked_out: Option<bool>,
         /// Whether the phone hears it.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         heard: Option<bool>,
         /// Audit event types that must appear in its log.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         audit_contains: Vec<String>,
         /// How many times each event type must appear (`{ job_applied = 1 }`).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "HashMap::is_empty")]
         audit_counts: HashMap<String, usize>,
     },
 }

@@ -9,7 +9,7 @@ use keyway_delivery::{
     DeliveryEngine, DeliveryFailure, DeliveryOutcome, LockTransport, VisitReport, resolve,
 };
 use keyway_lock::Entry;
-use keyway_protocol::{LockId, Op, Outcome};
+use keyway_protocol::{LockId, Op, Outcome, Receipt};
 
 use super::{ScenarioReport, Step, StepReport, event_type, scenario_delivery_config};
 use crate::harness::Harness;
@@ -103,7 +103,7 @@ fn expect_eq<T: PartialEq + fmt::Debug>(
     }
 }
 
-fn entry_code(entry: Option<&Entry>) -> String {
+pub(crate) fn entry_code(entry: Option<&Entry>) -> String {
     match entry {
         None => "none".into(),
         Some(Entry::Granted { .. }) => "granted".into(),
@@ -133,10 +133,10 @@ fn outcome_code(outcome: &Outcome) -> String {
 
 /// The three parties a step acts on: the simulated building, the phone's
 /// delivery engine and the played server.
-struct Player<'a> {
-    sim: &'a Sim,
-    engine: &'a DeliveryEngine,
-    server: &'a PlayedServer,
+pub(crate) struct Player<'a> {
+    pub(crate) sim: &'a Sim,
+    pub(crate) engine: &'a DeliveryEngine,
+    pub(crate) server: &'a PlayedServer,
 }
 
 /// What a `deliver` step asks for.
@@ -161,7 +161,7 @@ struct Check<'a> {
 
 impl Player<'_> {
     /// Plays one step: its action, for the report, and its result.
-    async fn step(&self, step: &Step) -> (String, StepResult) {
+    pub(crate) async fn step(&self, step: &Step) -> (String, StepResult) {
         let sim = self.sim;
         match step {
             Step::MovePhone { x, y } => (
@@ -274,7 +274,11 @@ impl Player<'_> {
         }
     }
 
-    async fn deliver(&self, delivery: &Delivery<'_>) -> StepResult {
+    /// Plays a delivery: the visit's report and the receipts it brought.
+    async fn visit_with(
+        &self,
+        delivery: &Delivery<'_>,
+    ) -> Result<(VisitReport, Vec<Receipt>), StepFailure> {
         let id = self.lock_id(delivery.lock)?;
         self.server.plan(id, delivery.plan());
         let report = self.visit(id).await;
@@ -286,7 +290,32 @@ impl Player<'_> {
             Err(_) => Ok(Vec::new()),
         };
         self.server.plan(id, Plan::Nothing);
-        let (report, receipts) = (report?, receipts?);
+        Ok((report?, receipts?))
+    }
+
+    /// Delivers `ops` to `lock` as a `deliver` step would and says what
+    /// came of it: the visit's outcome code and the last receipt's, the
+    /// expectations a recording of it carries.
+    pub(crate) async fn deliver_observed(
+        &self,
+        lock: &str,
+        ops: &[Op],
+    ) -> Result<(String, Option<String>), StepFailure> {
+        let delivery = Delivery {
+            lock,
+            ops,
+            expect: "",
+            expect_receipt: None,
+            expires_in_seconds: None,
+            replay_previous: false,
+        };
+        let (report, receipts) = self.visit_with(&delivery).await?;
+        let receipt = receipts.last().map(|r| outcome_code(&r.outcome));
+        Ok((report.outcome.code().to_owned(), receipt))
+    }
+
+    async fn deliver(&self, delivery: &Delivery<'_>) -> StepResult {
+        let (report, receipts) = self.visit_with(delivery).await?;
         let got = report.outcome.code();
         if got != delivery.expect {
             return Err(StepFailure::Unexpected {

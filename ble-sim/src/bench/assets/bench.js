@@ -1,0 +1,311 @@
+// Keyway bench: the simulated building in a browser. Every action is a
+// request to the simulator's control API (or the bench's own endpoints);
+// the page follows the world through server-sent events and fetches the
+// server-rendered parts again.
+"use strict";
+
+const json = (method, url, body) =>
+  fetch(url, {
+    method,
+    headers: body === undefined ? {} : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then(async (r) => {
+    const text = await r.text();
+    let data = null;
+    try { data = JSON.parse(text); } catch { data = text; }
+    if (!r.ok) throw new Error(data?.error?.message || `${r.status}`);
+    return data;
+  });
+
+const say = (output, text, ok = true) => {
+  if (!output) return;
+  output.textContent = text;
+  output.classList.toggle("bad", !ok);
+};
+
+// ---- the dashboard ----------------------------------------------------
+
+let dragging = false;
+let refreshing = null;
+
+async function refresh() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    const [floor, locks, recording] = await Promise.all(
+      ["floor", "locks", "recording"].map((p) =>
+        fetch(`/bench/fragments/${p}`).then((r) => r.text())),
+    );
+    if (!dragging) {
+      const focused = document.activeElement?.id === "phone";
+      document.getElementById("floor").innerHTML = floor;
+      if (focused) document.getElementById("phone")?.focus();
+    }
+    const parsed = new DOMParser().parseFromString(locks, "text/html");
+    for (const live of parsed.querySelectorAll("[data-live]")) {
+      const current = document.getElementById(live.id);
+      if (current) current.replaceWith(document.importNode(live, true));
+    }
+    document.getElementById("recording").innerHTML = recording;
+    document.body.dataset.updated = String(Date.now());
+  })().finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+function metres(svg, clientX, clientY) {
+  const point = svg.createSVGPoint();
+  point.x = clientX;
+  point.y = clientY;
+  const local = point.matrixTransform(svg.getScreenCTM().inverse());
+  const scale = Number(svg.dataset.scale);
+  return {
+    x: Math.round((Number(svg.dataset.west) + local.x / scale) * 10) / 10,
+    y: Math.round((Number(svg.dataset.north) - local.y / scale) * 10) / 10,
+  };
+}
+
+const movePhone = (to) => json("PUT", "/phone", to).then(refresh);
+
+function phoneAt() {
+  const label = document.getElementById("phone")?.getAttribute("aria-label") || "";
+  const m = label.match(/at (-?[\d.]+) m east, (-?[\d.]+) m north/);
+  return m ? { x: Number(m[1]), y: Number(m[2]) } : { x: 0, y: 0 };
+}
+
+function wireFloor() {
+  const floor = document.getElementById("floor");
+  floor.addEventListener("pointerdown", (event) => {
+    if (event.target.id !== "phone") return;
+    dragging = true;
+    event.target.setPointerCapture(event.pointerId);
+  });
+  floor.addEventListener("pointermove", (event) => {
+    if (!dragging) return;
+    const svg = document.getElementById("floor-svg");
+    const phone = document.getElementById("phone");
+    const local = svg.createSVGPoint();
+    local.x = event.clientX;
+    local.y = event.clientY;
+    const p = local.matrixTransform(svg.getScreenCTM().inverse());
+    phone.setAttribute("cx", p.x);
+    phone.setAttribute("cy", p.y);
+  });
+  floor.addEventListener("pointerup", (event) => {
+    if (!dragging) return;
+    dragging = false;
+    movePhone(metres(document.getElementById("floor-svg"), event.clientX, event.clientY));
+  });
+  floor.addEventListener("keydown", (event) => {
+    if (event.target.id !== "phone") return;
+    const step = { ArrowLeft: [-0.5, 0], ArrowRight: [0.5, 0], ArrowUp: [0, 0.5], ArrowDown: [0, -0.5] }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const at = phoneAt();
+    movePhone({ x: at.x + step[0], y: at.y + step[1] });
+  });
+}
+
+const actions = {
+  "move-phone": (form) =>
+    movePhone({ x: Number(form.x.value), y: Number(form.y.value) }),
+  keypad: async (form, output) => {
+    const enter = form.dataset.enter === "true";
+    let keys = form.keys.value.trim();
+    if (enter && !keys.endsWith("#")) keys += "#";
+    form.keys.value = "";
+    const answer = await json("POST", `/locks/${form.dataset.lock}/keypad`, { keys });
+    const last = answer.entries.at(-1);
+    say(output, last ? words(last.entry) : "no entry finished yet", last?.entry.result === "granted");
+  },
+  deliver: async (form, output) => {
+    say(output, "delivering…");
+    const answer = await json("POST", `/bench/locks/${form.dataset.lock}/deliver`, {
+      slot: Number(form.slot.value),
+      code: form.code.value,
+      kind: form.kind.value,
+      one_time: form.one_time.checked,
+    });
+    say(output, `${answer.outcome}${answer.receipt ? `, receipt ${answer.receipt}` : ""}`, answer.outcome === "delivered");
+  },
+  faults: async (form, output) => {
+    const faults = {
+      delay_ms: Number(form.delay_ms.value || 0),
+      refuse_connects: Number(form.refuse_connects.value || 0),
+    };
+    if (form.drop_after_frames.value) faults.drop_after_frames = Number(form.drop_after_frames.value);
+    await json("PUT", `/locks/${form.dataset.lock}/faults`, faults);
+    say(output, "faults set");
+  },
+};
+
+function words(entry) {
+  switch (entry.result) {
+    case "granted": return `granted (slot ${entry.slot}${entry.consumed ? ", now used" : ""})`;
+    case "denied": return `denied: ${entry.reason.replaceAll("_", " ")}`;
+    case "locked_out": return `locked out until ${entry.until}`;
+    default: return entry.result;
+  }
+}
+
+function wireControls() {
+  document.addEventListener("submit", async (event) => {
+    const form = event.target.closest("form[data-action]");
+    if (!form) return;
+    event.preventDefault();
+    const output = form.querySelector("output");
+    try {
+      await actions[form.dataset.action](form, output);
+    } catch (error) {
+      say(output, error.message, false);
+    }
+    refresh();
+  });
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    const { key, power, advance, clearFaults, lock } = button.dataset;
+    try {
+      if (key !== undefined) {
+        const input = button.closest("form").keys;
+        input.value += key;
+        if (key === "#") button.closest("form").requestSubmit();
+      } else if (power) {
+        await json("POST", `/locks/${lock}/power`, { action: power });
+      } else if (advance) {
+        await json("POST", `/locks/${lock}/clock`, { advance_seconds: Number(advance) });
+      } else if (clearFaults) {
+        await json("DELETE", `/locks/${clearFaults}/faults`);
+      } else {
+        return;
+      }
+    } catch (error) {
+      alert(error.message);
+    }
+    refresh();
+  });
+}
+
+function wireSession() {
+  document.getElementById("record-start").addEventListener("click", async () => {
+    await json("POST", "/bench/recording");
+    document.getElementById("recorded").value = "";
+    document.getElementById("recorded-download").hidden = true;
+    refresh();
+  });
+  document.getElementById("record-stop").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = event.target.name.value;
+    const response = await fetch("/bench/recording/stop", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name }),
+    });
+    const text = await response.text();
+    const area = document.getElementById("recorded");
+    area.value = response.ok ? text : JSON.parse(text).error.message;
+    if (response.ok) {
+      const link = document.getElementById("recorded-download");
+      link.href = URL.createObjectURL(new Blob([text], { type: "application/toml" }));
+      link.hidden = false;
+    }
+    refresh();
+  });
+  const next = document.getElementById("play-next");
+  document.getElementById("scenario-file").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const response = await fetch("/bench/playback", {
+      method: "POST",
+      headers: { "content-type": "application/toml" },
+      body: await file.text(),
+    });
+    const answer = await response.json();
+    const name = document.getElementById("scenario-name");
+    document.getElementById("playback-log").replaceChildren();
+    if (!response.ok) {
+      name.textContent = answer.error.message;
+      next.disabled = true;
+      return;
+    }
+    name.textContent = `${answer.name}: ${answer.steps} step(s)`;
+    next.disabled = answer.steps === 0;
+  });
+  next.addEventListener("click", async () => {
+    next.disabled = true;
+    const response = await fetch("/bench/playback/next", { method: "POST" });
+    const answer = await response.json();
+    const item = document.createElement("li");
+    if (response.ok) {
+      item.textContent = `${answer.passed ? "ok" : "FAIL"} ${answer.number}. ${answer.action}: ${answer.detail}`;
+      item.className = answer.passed ? "ok" : "bad";
+      next.disabled = answer.done;
+    } else {
+      item.textContent = answer.error.message;
+    }
+    document.getElementById("playback-log").append(item);
+    refresh();
+  });
+}
+
+// ---- the kiosk ----------------------------------------------------------
+
+function wireKiosk(main) {
+  const screens = ["kiosk-welcome", "kiosk-pin", "kiosk-result"].map((id) => document.getElementById(id));
+  const show = (id) => {
+    for (const s of screens) s.hidden = s.id !== id;
+    const target = document.getElementById(id).querySelector("input, button");
+    target?.focus();
+  };
+  const digits = document.getElementById("kiosk-digits");
+  document.getElementById("begin").addEventListener("click", () => { digits.value = ""; show("kiosk-pin"); });
+  document.getElementById("kiosk-cancel").addEventListener("click", () => show("kiosk-welcome"));
+  document.getElementById("kiosk-done").addEventListener("click", () => show("kiosk-welcome"));
+  for (const button of document.querySelectorAll("[data-kiosk-key]")) {
+    button.addEventListener("click", () => {
+      const key = button.dataset.kioskKey;
+      if (key === "⌫") digits.value = digits.value.slice(0, -1);
+      else if (key === "✓") document.getElementById("kiosk-form").requestSubmit();
+      else digits.value += key;
+    });
+  }
+  document.getElementById("kiosk-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const lock = encodeURIComponent(main.dataset.lock);
+    let outcome;
+    let detail = "";
+    try {
+      const answer = await json("POST", `/locks/${lock}/keypad`, { code: digits.value });
+      const entry = answer.entry;
+      if (!entry) outcome = "No answer from the lock";
+      else if (entry.result === "granted") {
+        outcome = "The door is open";
+        detail = entry.consumed ? "This PIN worked once and is now used." : "Take your package and close the door behind you.";
+      } else if (entry.result === "locked_out") {
+        outcome = "Too many wrong PINs";
+        detail = `The keypad accepts PINs again at ${new Date(entry.until).toLocaleTimeString()}.`;
+      } else {
+        outcome = "PIN not recognised";
+        detail = "Check the PIN in your message and try again.";
+      }
+    } catch (error) {
+      outcome = "The lock did not answer";
+      detail = error.message;
+    }
+    digits.value = "";
+    document.getElementById("kiosk-outcome").textContent = outcome;
+    document.getElementById("kiosk-detail").textContent = detail;
+    show("kiosk-result");
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const kiosk = document.querySelector(".kiosk-screen");
+  if (kiosk) {
+    wireKiosk(kiosk);
+    return;
+  }
+  wireFloor();
+  wireControls();
+  wireSession();
+  const events = new EventSource("/bench/events");
+  events.addEventListener("changed", () => refresh());
+});

@@ -1,0 +1,170 @@
+//! The bench's pages (askama templates in `ble-sim/templates/bench/`): the
+//! dashboard, its fragments the script fetches again on each change, and
+//! the package room's kiosk.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+
+use super::BenchState;
+use super::views::{Card, Floor};
+use crate::recording::Recorder;
+use crate::scenario::Step;
+
+/// Renders `page`, or a plain 500 if a template fails.
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            log::error!("bench template failed: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "template failed").into_response()
+        }
+    }
+}
+
+/// The recording as the dashboard shows it.
+#[derive(Debug)]
+pub(super) struct RecordingView {
+    pub(super) on: bool,
+    pub(super) steps: Vec<String>,
+}
+
+impl RecordingView {
+    fn of(recorder: &Recorder) -> Self {
+        Self {
+            on: recorder.is_recording(),
+            steps: recorder.steps().iter().map(describe).collect(),
+        }
+    }
+}
+
+/// A recorded step in words (a code's digits never shown here).
+fn describe(step: &Step) -> String {
+    match step {
+        Step::MovePhone { x, y } => format!("move the phone to ({x:.1}, {y:.1})"),
+        Step::Keypad {
+            lock,
+            code,
+            keys,
+            expect,
+            ..
+        } => {
+            let n = code.as_ref().or(keys.as_ref()).map_or(0, String::len);
+            format!("{n} key(s) on {lock}: {expect}")
+        }
+        Step::Deliver { lock, ops, .. } => format!("deliver {} change(s) to {lock}", ops.len()),
+        Step::Clock { lock, .. } => format!("move the clock of {lock}"),
+        Step::Faults { lock, .. } => format!("set faults on {lock}"),
+        Step::Power { lock, action } => format!("power {action} {lock}"),
+        Step::Adapter { powered, blocked } => {
+            format!("adapter powered={powered} blocked={blocked}")
+        }
+        Step::SetRssi { lock, rssi } => format!("pin the RSSI of {lock} to {rssi:?}"),
+        Step::Scan { .. } => "scan".into(),
+        Step::Status { lock, .. } => format!("visit {lock} for its status"),
+        Step::Check { lock, .. } => format!("check {lock}"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "bench/dashboard.html")]
+struct Dashboard {
+    floor: Floor,
+    cards: Vec<Card>,
+    recording: RecordingView,
+}
+
+/// `GET /`: the dashboard.
+pub(super) async fn dashboard(State(state): State<BenchState>) -> Response {
+    let sim = &state.control.sim;
+    render(&Dashboard {
+        floor: Floor::of(sim),
+        cards: Card::all(sim),
+        recording: RecordingView::of(&state.control.recorder),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "bench/floor.html")]
+struct FloorPart {
+    floor: Floor,
+}
+
+#[derive(Template)]
+#[template(path = "bench/locks.html")]
+struct LocksPart {
+    cards: Vec<Card>,
+}
+
+#[derive(Template)]
+#[template(path = "bench/recording.html")]
+struct RecordingPart {
+    recording: RecordingView,
+}
+
+/// `GET /bench/fragments/{floor|locks|recording}`: one part of the
+/// dashboard, for the script to put in place.
+pub(super) async fn fragment(
+    State(state): State<BenchState>,
+    Path(part): Path<String>,
+) -> Response {
+    let sim = &state.control.sim;
+    match part.as_str() {
+        "floor" => render(&FloorPart {
+            floor: Floor::of(sim),
+        }),
+        "locks" => render(&LocksPart {
+            cards: Card::all(sim),
+        }),
+        "recording" => render(&RecordingPart {
+            recording: RecordingView::of(&state.control.recorder),
+        }),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "bench/kiosk.html")]
+struct Kiosk {
+    lock: String,
+    enter_key: bool,
+    /// Every lock as (id, name), for switching.
+    others: Vec<(String, String)>,
+}
+
+/// `?lock=` on the kiosk.
+#[derive(Debug, Deserialize)]
+pub(super) struct KioskQuery {
+    lock: Option<String>,
+}
+
+/// `GET /kiosk`: the package room's touch screen, on the lock named by
+/// `?lock=` (by default the first package-room lock, else the first lock).
+pub(super) async fn kiosk(
+    State(state): State<BenchState>,
+    Query(q): Query<KioskQuery>,
+) -> Response {
+    let locks = state.control.sim.locks();
+    let chosen = match &q.lock {
+        Some(name) => locks
+            .iter()
+            .find(|l| &l.name == name || l.id.to_string() == *name),
+        None => locks
+            .iter()
+            .find(|l| l.access_point == keyway_codes::AccessPoint::PackageRoom)
+            .or(locks.first()),
+    };
+    let Some(lock) = chosen else {
+        return (StatusCode::NOT_FOUND, "no such lock").into_response();
+    };
+    render(&Kiosk {
+        lock: lock.name.clone(),
+        enter_key: lock.enter_key,
+        others: locks
+            .iter()
+            .map(|l| (l.id.to_string(), l.name.clone()))
+            .collect(),
+    })
+}
