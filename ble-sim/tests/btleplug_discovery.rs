@@ -125,6 +125,38 @@ rusty_fork::rusty_fork_test! {
     }
 
     #[test]
+    fn a_wanted_lock_ends_the_scan_and_an_unwanted_one_does_not() {
+        forked(|bus| async move {
+            let (h, lock, server) = start(&bus, RadioConfig::default()).await;
+            let transport = h.transport().await.unwrap();
+            let keys = server.advert_keys();
+            let ours = |device: &keyway_delivery::HeardDevice| {
+                keyway_delivery::resolve(std::slice::from_ref(device), &keys)
+                    .iter()
+                    .any(|s| s.lock_id == lock.lock_id)
+            };
+            // Ten minutes of scanning end as soon as the lock is heard.
+            let heard = tokio::time::timeout(
+                Duration::from_secs(30),
+                transport.scan_until(Duration::from_secs(600), &ours),
+            )
+            .await
+            .expect("the scan ended when the wanted lock was heard")
+            .unwrap();
+            assert_eq!(heard.len(), 1);
+            // Wanting nothing listens the whole time.
+            let nothing = tokio::time::timeout(
+                Duration::from_secs(3),
+                transport.scan_until(Duration::from_secs(600), &|_| false),
+            )
+            .await;
+            assert!(nothing.is_err(), "a scan wanting nothing ended early");
+            // The lock stays usable after a scan cut short by the timeout.
+            assert_eq!(transport.scan(Duration::from_millis(300)).await.unwrap().len(), 1);
+        });
+    }
+
+    #[test]
     fn btleplug_events_report_the_lock_in_every_discovery_session() {
         forked(|bus| async move {
             let (h, _lock, _server) = start(&bus, RadioConfig::default()).await;

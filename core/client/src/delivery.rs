@@ -31,7 +31,19 @@ impl Client {
         let engine = DeliveryEngine::new(transport, self.inner.config.delivery.clone());
         let locks = self.inner.store.read(store::locks)?;
         let keys: Vec<AdvertKey> = locks.iter().filter_map(advert_key).collect();
-        let heard = engine.scan().await.map_err(|e| match e {
+        let min_rssi = engine.config().min_rssi;
+        // A lock with work in range ends the scan: its visit starts at once.
+        let has_work = |device: &keyway_delivery::HeardDevice| {
+            resolve(std::slice::from_ref(device), &keys)
+                .iter()
+                .any(|seen| {
+                    seen.in_range(min_rssi)
+                        && locks
+                            .iter()
+                            .any(|l| l.lock_id == seen.lock_id.to_string() && needs_visit(l, seen))
+                })
+        };
+        let heard = engine.scan_until(&has_work).await.map_err(|e| match e {
             TransportError::AdapterUnavailable { detail } => ClientError::Bluetooth { detail },
             other => ClientError::Bluetooth {
                 detail: other.to_string(),

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::{HeardDevice, LockLink, LockTransport, TransportError};
+use super::{HeardDevice, LockLink, LockTransport, TransportError, WantedDevice};
 use keyway_protocol::{COMPANY_ID, NOTIFY_CHAR_UUID, SERVICE_UUID, WRITE_CHAR_UUID};
 
 /// A [`LockTransport`] on the platform's Bluetooth stack through btleplug.
@@ -128,6 +128,9 @@ fn describe(e: &btleplug::Error) -> String {
     format!("{e:?}")
 }
 
+/// How often a scan looks at what it has heard so far.
+const SCAN_POLL: Duration = Duration::from_millis(100);
+
 fn service_uuid() -> Uuid {
     Uuid::from_u128(SERVICE_UUID)
 }
@@ -135,6 +138,14 @@ fn service_uuid() -> Uuid {
 #[async_trait]
 impl LockTransport for BleTransport {
     async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError> {
+        self.scan_until(duration, &|_| false).await
+    }
+
+    async fn scan_until(
+        &self,
+        duration: Duration,
+        wanted: &WantedDevice<'_>,
+    ) -> Result<Vec<HeardDevice>, TransportError> {
         let adapter = self.adapter().await?;
         match adapter
             .start_scan(ScanFilter {
@@ -147,10 +158,20 @@ impl LockTransport for BleTransport {
             Err(e) if describe(&e).contains("InProgress") => {}
             Err(e) => return Err(unavailable(e)),
         }
-        tokio::time::sleep(duration).await;
         // Read what was heard while the discovery still runs: BlueZ forgets
         // every device's RSSI as soon as the last discovery stops.
-        let heard = self.heard(&adapter).await;
+        let deadline = tokio::time::Instant::now() + duration;
+        let heard = loop {
+            let now = tokio::time::Instant::now();
+            let nap = SCAN_POLL.min(deadline.saturating_duration_since(now));
+            tokio::time::sleep(nap).await;
+            let heard = self.heard(&adapter).await;
+            let done = tokio::time::Instant::now() >= deadline;
+            match heard {
+                Ok((devices, _)) if !done && !devices.iter().any(wanted) => continue,
+                other => break other,
+            }
+        };
         if let Err(e) = adapter.stop_scan().await {
             log::debug!("stopping the scan failed: {e}");
         }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{DEFAULT_MIN_RSSI, HeardDevice, LockLink, LockSighting, LockTransport, TransportError};
+use super::{
+    DEFAULT_MIN_RSSI, HeardDevice, LockLink, LockSighting, LockTransport, TransportError,
+    WantedDevice,
+};
 use keyway_protocol::frame::{Reassembler, split};
 use keyway_protocol::message::MAX_BATCH;
 use keyway_protocol::seal::envelope_lock_id;
@@ -313,6 +316,21 @@ impl DeliveryEngine {
     /// with [`super::resolve`].
     pub async fn scan(&self) -> Result<Vec<HeardDevice>, TransportError> {
         let heard = self.transport.scan(self.config.scan_time).await?;
+        log::debug!("scan heard {} Keyway device(s)", heard.len());
+        Ok(heard)
+    }
+
+    /// Scans for at most [`DeliveryConfig::scan_time`], ending as soon as a
+    /// device `wanted` says yes to is heard (a lock with work in range: the
+    /// visit need not wait for the rest of the scan).
+    pub async fn scan_until(
+        &self,
+        wanted: &WantedDevice<'_>,
+    ) -> Result<Vec<HeardDevice>, TransportError> {
+        let heard = self
+            .transport
+            .scan_until(self.config.scan_time, wanted)
+            .await?;
         log::debug!("scan heard {} Keyway device(s)", heard.len());
         Ok(heard)
     }

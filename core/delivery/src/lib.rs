@@ -195,6 +195,10 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for TransportError {
     }
 }
 
+/// What a scan that may end early is looking for (see
+/// [`LockTransport::scan_until`]).
+pub type WantedDevice<'a> = dyn for<'d> Fn(&'d HeardDevice) -> bool + Send + Sync + 'a;
+
 /// A Bluetooth stack that can find Keyway locks and open links to them.
 ///
 /// Object safe: the engine holds an `Arc<dyn LockTransport>`, so an app may
@@ -205,6 +209,19 @@ pub trait LockTransport: Send + Sync {
     /// the Keyway service, with its manufacturer data under [`keyway_protocol::COMPANY_ID`],
     /// however weak.
     async fn scan(&self, duration: Duration) -> Result<Vec<HeardDevice>, TransportError>;
+
+    /// Like [`LockTransport::scan`], but may end as soon as a device for
+    /// which `wanted` says yes has been heard (a lock with work, in range),
+    /// reporting everything heard so far. The default listens the whole
+    /// `duration`; the btleplug transport stops early.
+    async fn scan_until(
+        &self,
+        duration: Duration,
+        wanted: &WantedDevice<'_>,
+    ) -> Result<Vec<HeardDevice>, TransportError> {
+        let _ = wanted;
+        self.scan(duration).await
+    }
 
     /// Connects to a device heard in the last scan, discovers the Keyway
     /// service and subscribes to its notify characteristic, within `timeout`.
