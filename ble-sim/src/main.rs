@@ -2,7 +2,9 @@
 //!
 //! - `keyway-ble-sim serve --config FILE`: runs the locks behind a simulated
 //!   BlueZ on a private D-Bus bus (or `--bus ADDRESS`) and the HTTP control
-//!   API; prints the address to export as `DBUS_SYSTEM_BUS_ADDRESS`.
+//!   API with the QA bench at `/`; prints the address to export as
+//!   `DBUS_SYSTEM_BUS_ADDRESS`. `--with-server URL --token TOKEN` attaches a
+//!   resident's phone core that syncs with that server and delivers here.
 //! - `keyway-ble-sim run SCENARIO.toml...`: runs scripted scenarios and exits
 //!   non-zero with a report when an expectation fails.
 //!
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use keyway_ble_sim::api::Control;
-use keyway_ble_sim::bench::Bench;
+use keyway_ble_sim::bench::{Bench, PhoneCore};
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::config::SimConfig;
 use keyway_ble_sim::harness::{self, Harness};
@@ -49,6 +51,10 @@ enum Command {
         /// Keep lock state here (overrides the configuration's `state_dir`).
         #[arg(long)]
         state_dir: Option<PathBuf>,
+        /// Attach a resident's phone core that syncs with this keyway-server
+        /// and delivers to the simulated locks (the bench shows it).
+        #[command(flatten)]
+        phone: PhoneArgs,
     },
     /// Run scenario files and report every step.
     Run {
@@ -56,6 +62,20 @@ enum Command {
         #[arg(required = true)]
         scenarios: Vec<PathBuf>,
     },
+}
+
+/// The bench's phone core.
+#[derive(clap::Args, Clone)]
+struct PhoneArgs {
+    /// The keyway-server the phone core talks to.
+    #[arg(long = "with-server", requires = "token")]
+    server: Option<String>,
+    /// The resident's API token (an operator issues it).
+    #[arg(long, env = "KEYWAY_SIM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The phone core's data directory (default: a temporary one).
+    #[arg(long)]
+    phone_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -86,7 +106,8 @@ fn main() -> ExitCode {
             bus,
             http,
             state_dir,
-        } => serve(config, bus, http, state_dir),
+            phone,
+        } => serve(config, bus, http, state_dir, phone),
         Command::Run { scenarios } => run(scenarios),
     }
 }
@@ -96,6 +117,7 @@ fn serve(
     bus: Option<String>,
     http: SocketAddr,
     state_dir: Option<PathBuf>,
+    phone: PhoneArgs,
 ) -> ExitCode {
     let mut resolved = match SimConfig::load(&config) {
         Ok(resolved) => resolved,
@@ -162,7 +184,32 @@ fn serve(
         println!("control API: http://{bound}");
         println!("bench: http://{bound}/ (the package room's kiosk: http://{bound}/kiosk)");
         let control = Control::new(h.sim.clone());
-        let bench = Arc::new(Bench::new(config, h.played_server()));
+        let mut bench = Bench::new(config, h.played_server());
+        let _phone_dir;
+        if let (Some(server), Some(token)) = (&phone.server, &phone.token) {
+            let dir = match &phone.phone_dir {
+                Some(dir) => dir.clone(),
+                None => match tempfile::tempdir() {
+                    Ok(temp) => {
+                        let path = temp.path().to_owned();
+                        _phone_dir = temp;
+                        path
+                    }
+                    Err(e) => {
+                        eprintln!("error [phone_unavailable]: {e}");
+                        return ExitCode::from(3);
+                    }
+                },
+            };
+            match attach_phone(&h, server, token, &dir).await {
+                Ok(core) => {
+                    core.run();
+                    bench = bench.with_phone(core);
+                }
+                Err(code) => return code,
+            }
+        }
+        let bench = Arc::new(bench);
         let app = keyway_ble_sim::bench::router(control, bench);
         let server = axum::serve(listener, app).with_graceful_shutdown(shutdown());
         if let Err(e) = server.await {
@@ -173,6 +220,32 @@ fn serve(
         println!("keyway-ble-sim: stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// The bench's phone core, logged in; prints why not (never the token).
+async fn attach_phone(
+    h: &Harness,
+    server: &str,
+    token: &str,
+    dir: &std::path::Path,
+) -> Result<Arc<PhoneCore>, ExitCode> {
+    let transport = match h.transport().await {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            return Err(ExitCode::from(3));
+        }
+    };
+    match PhoneCore::attach(server, token, dir, transport).await {
+        Ok(core) => {
+            println!("phone core: logged in to {server}, delivering in range");
+            Ok(core)
+        }
+        Err(e) => {
+            eprintln!("error [{}]: the phone core cannot log in: {e}", e.code());
+            Err(ExitCode::from(3))
+        }
+    }
 }
 
 async fn shutdown() {

@@ -10,6 +10,7 @@
 mod assets;
 mod events;
 mod pages;
+mod phone;
 mod playback;
 mod views;
 
@@ -26,6 +27,7 @@ use crate::api::Control;
 use crate::played::PlayedServer;
 use crate::scenario::{Player, scenario_delivery_config};
 
+pub use phone::PhoneCore;
 pub use playback::Playback;
 
 /// The bench's state beside the control API's.
@@ -39,6 +41,8 @@ pub struct Bench {
     engine: OnceCell<DeliveryEngine>,
     /// The scenario opened for playing step by step.
     playback: Mutex<Option<Playback>>,
+    /// A real phone core attached to a server (`serve --with-server`).
+    phone: Option<Arc<PhoneCore>>,
 }
 
 impl Bench {
@@ -50,7 +54,14 @@ impl Bench {
             played,
             engine: OnceCell::new(),
             playback: Mutex::new(None),
+            phone: None,
         }
+    }
+
+    /// The bench with a real phone core, whose state the dashboard shows.
+    pub fn with_phone(mut self, phone: Arc<PhoneCore>) -> Self {
+        self.phone = Some(phone);
+        self
     }
 
     /// The delivery engine (btleplug on this process's system bus, which

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::BenchState;
+use super::phone::PhoneView;
 use super::views::{Card, Floor};
 use crate::recording::Recorder;
 use crate::scenario::Step;
@@ -74,6 +75,7 @@ struct Dashboard {
     floor: Floor,
     cards: Vec<Card>,
     recording: RecordingView,
+    phone: Option<PhoneView>,
 }
 
 /// `GET /`: the dashboard.
@@ -83,6 +85,7 @@ pub(super) async fn dashboard(State(state): State<BenchState>) -> Response {
         floor: Floor::of(sim),
         cards: Card::all(sim),
         recording: RecordingView::of(&state.control.recorder),
+        phone: state.bench.phone.as_ref().map(|p| p.view()),
     })
 }
 
@@ -104,7 +107,13 @@ struct RecordingPart {
     recording: RecordingView,
 }
 
-/// `GET /bench/fragments/{floor|locks|recording}`: one part of the
+#[derive(Template)]
+#[template(path = "bench/phone.html")]
+struct PhonePart {
+    phone: Option<PhoneView>,
+}
+
+/// `GET /bench/fragments/{floor|locks|recording|phone}`: one part of the
 /// dashboard, for the script to put in place.
 pub(super) async fn fragment(
     State(state): State<BenchState>,
@@ -120,6 +129,9 @@ pub(super) async fn fragment(
         }),
         "recording" => render(&RecordingPart {
             recording: RecordingView::of(&state.control.recorder),
+        }),
+        "phone" => render(&PhonePart {
+            phone: state.bench.phone.as_ref().map(|p| p.view()),
         }),
         _ => StatusCode::NOT_FOUND.into_response(),
     }

@@ -31,8 +31,8 @@ let refreshing = null;
 async function refresh() {
   if (refreshing) return refreshing;
   refreshing = (async () => {
-    const [floor, locks, recording] = await Promise.all(
-      ["floor", "locks", "recording"].map((p) =>
+    const [floor, locks, recording, phone] = await Promise.all(
+      ["floor", "locks", "recording", "phone"].map((p) =>
         fetch(`/bench/fragments/${p}`).then((r) => r.text())),
     );
     if (!dragging) {
@@ -46,6 +46,7 @@ async function refresh() {
       if (current) current.replaceWith(document.importNode(live, true));
     }
     document.getElementById("recording").innerHTML = recording;
+    document.getElementById("phone-core").innerHTML = phone;
     document.body.dataset.updated = String(Date.now());
   })().finally(() => { refreshing = null; });
   return refreshing;

@@ -1,0 +1,151 @@
+//! A real phone core on the bench (`serve --with-server URL --token TOKEN`):
+//! the resident's `keyway_client::Client`, logged in to a `keyway-server`,
+//! talking Bluetooth through btleplug to this simulator. It syncs and
+//! delivers every second, so dragging the phone into range of a lock with a
+//! pending job shows the job delivered and the code active, with no second
+//! terminal. The dashboard shows who it is, its codes and its last visits.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keyway_client::{Client, ClientConfig, ClientError, DeliveryReport, LocalCode};
+use keyway_delivery::LockTransport;
+
+/// How often the phone core syncs and looks for locks with work.
+const ROUND: Duration = Duration::from_secs(1);
+/// Visits the dashboard lists.
+const VISITS_SHOWN: usize = 8;
+
+/// The phone core and what it last did.
+#[derive(Debug)]
+pub struct PhoneCore {
+    client: Client,
+    who: String,
+    log: Mutex<PhoneLog>,
+}
+
+/// What the phone core did lately, for the dashboard.
+#[derive(Debug, Default, Clone)]
+struct PhoneLog {
+    rounds: u64,
+    visits: Vec<String>,
+    error: Option<String>,
+}
+
+/// The phone core as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub(super) struct PhoneView {
+    pub(super) who: String,
+    pub(super) rounds: u64,
+    pub(super) codes: Vec<CodeLine>,
+    pub(super) visits: Vec<String>,
+    pub(super) error: Option<String>,
+}
+
+/// One of the phone's codes (never its digits).
+#[derive(Debug, Clone)]
+pub(super) struct CodeLine {
+    pub(super) name: String,
+    pub(super) states: String,
+}
+
+impl PhoneCore {
+    /// Opens a phone core in `dir` for the server at `url`, logs it in with
+    /// the resident's API token and gives it `transport`.
+    pub async fn attach(
+        url: &str,
+        token: &str,
+        dir: &Path,
+        transport: Arc<dyn LockTransport>,
+    ) -> Result<Arc<Self>, ClientError> {
+        let client = Client::open(ClientConfig::new(url, dir, "keyway-ble-sim bench"))?;
+        client.set_transport(transport);
+        let session = client.login(token).await?;
+        let who = format!(
+            "{} ({:?}) at {}",
+            session.user.name, session.user.role, session.property.name
+        );
+        Ok(Arc::new(Self {
+            client,
+            who,
+            log: Mutex::new(PhoneLog::default()),
+        }))
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, PhoneLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Syncs and delivers once a second until the process ends.
+    pub fn run(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let phone = self.clone();
+        tokio::spawn(async move {
+            loop {
+                phone.round().await;
+                tokio::time::sleep(ROUND).await;
+            }
+        })
+    }
+
+    async fn round(&self) {
+        let synced = self.client.sync().await;
+        let delivered = self.client.deliver_nearby().await;
+        let mut log = self.log();
+        log.rounds += 1;
+        log.error = match (&synced, &delivered) {
+            (Err(e), _) | (_, Err(e)) => Some(format!("{}: {e}", e.code())),
+            _ => None,
+        };
+        if let Ok(report) = delivered {
+            note(&mut log, &report);
+        }
+    }
+
+    /// The phone core now.
+    pub(super) fn view(&self) -> PhoneView {
+        let log = self.log().clone();
+        let codes = self
+            .client
+            .codes()
+            .unwrap_or_default()
+            .iter()
+            .map(line)
+            .collect();
+        PhoneView {
+            who: self.who.clone(),
+            rounds: log.rounds,
+            codes,
+            visits: log.visits,
+            error: log.error,
+        }
+    }
+}
+
+fn note(log: &mut PhoneLog, report: &DeliveryReport) {
+    let at = jiff::Timestamp::now().strftime("%H:%M:%S");
+    for visit in &report.locks {
+        log.visits
+            .insert(0, format!("{at} {}: {}", visit.name, visit.outcome.code()));
+    }
+    log.visits.truncate(VISITS_SHOWN);
+}
+
+fn line(code: &LocalCode) -> CodeLine {
+    let states: Vec<String> = code
+        .locks
+        .iter()
+        .map(|l| format!("{}: {:?}", l.lock_name, l.state))
+        .collect();
+    CodeLine {
+        name: code
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("{:?} code", code.kind)),
+        states: if states.is_empty() {
+            format!("{:?}", code.status)
+        } else {
+            states.join(", ")
+        },
+    }
+}
