@@ -142,6 +142,8 @@ pub(super) async fn fragment(
 struct Kiosk {
     lock: String,
     enter_key: bool,
+    /// Whether a server is attached, so a recipient can ask for a new PIN.
+    temporary_access: bool,
     /// Every lock as (id, name), for switching.
     others: Vec<(String, String)>,
 }
@@ -174,9 +176,60 @@ pub(super) async fn kiosk(
     render(&Kiosk {
         lock: lock.name.clone(),
         enter_key: lock.enter_key,
+        temporary_access: state.bench.phone.is_some(),
         others: locks
             .iter()
             .map(|l| (l.id.to_string(), l.name.clone()))
             .collect(),
     })
+}
+
+/// `{"email": "..."}` or `{"phone": "+1..."}`: who asks for temporary access.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ForgotPin {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+/// `POST /bench/kiosk/forgot-pin`: the kiosk's "Request temporary access",
+/// through the attached server's forgot-PIN flow. Answers 202 whether or not
+/// the address is known, as the server does.
+pub(super) async fn forgot_pin(
+    State(state): State<BenchState>,
+    body: Result<axum::Json<ForgotPin>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let refuse = |status: StatusCode, code: &str, message: String| {
+        let body = serde_json::json!({"error": {"code": code, "message": message}});
+        (status, axum::Json(body)).into_response()
+    };
+    let Ok(axum::Json(request)) = body else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send {\"email\": …} or {\"phone\": …}".into(),
+        );
+    };
+    let Some(phone) = &state.bench.phone else {
+        return refuse(
+            StatusCode::CONFLICT,
+            "no_server",
+            "start the simulator with --with-server to reach a server".into(),
+        );
+    };
+    match phone.forgot_pin(request.email, request.phone).await {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({"sent": true})),
+        )
+            .into_response(),
+        Err(super::phone::ForgotPinError::Refused { status, code }) => refuse(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &code,
+            "the server refused the request".into(),
+        ),
+        Err(e) => refuse(StatusCode::BAD_GATEWAY, "server_unreachable", e.to_string()),
+    }
 }

@@ -22,7 +22,27 @@ const VISITS_SHOWN: usize = 8;
 pub struct PhoneCore {
     client: Client,
     who: String,
+    /// The server's address and the property, for the kiosk's forgot-PIN.
+    server: String,
+    property_id: String,
+    http: reqwest::Client,
     log: Mutex<PhoneLog>,
+}
+
+/// Why the kiosk's request for temporary access did not go out.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgotPinError {
+    /// The server could not be reached.
+    #[error("the server cannot be reached: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    /// The server refused it (a bad address, too many requests).
+    #[error("the server refused the request ({status})")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// The problem's machine code.
+        code: String,
+    },
 }
 
 /// What the phone core did lately, for the dashboard.
@@ -69,8 +89,43 @@ impl PhoneCore {
         Ok(Arc::new(Self {
             client,
             who,
+            server: url.trim_end_matches('/').to_owned(),
+            property_id: session.property.id.clone(),
+            http: reqwest::Client::new(),
             log: Mutex::new(PhoneLog::default()),
         }))
+    }
+
+    /// Asks the server for temporary access to the package room as its
+    /// kiosk does (`POST /v1/public/forgot-pin`): a known recipient gets a
+    /// new single-use PIN by email or SMS, and its job reaches the lock with
+    /// the next phone that passes. The answer is the same whether or not the
+    /// address is known.
+    pub async fn forgot_pin(
+        &self,
+        email: Option<String>,
+        phone: Option<String>,
+    ) -> Result<(), ForgotPinError> {
+        let request = keyway_api::ForgotPinRequest {
+            property_id: self.property_id.clone(),
+            email,
+            phone,
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/public/forgot-pin", self.server))
+            .json(&request)
+            .send()
+            .await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let problem: Option<keyway_api::Problem> = response.json().await.ok();
+        Err(ForgotPinError::Refused {
+            status: status.as_u16(),
+            code: problem.map(|p| p.code).unwrap_or_default(),
+        })
     }
 
     fn log(&self) -> std::sync::MutexGuard<'_, PhoneLog> {

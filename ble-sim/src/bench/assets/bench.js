@@ -250,7 +250,7 @@ function wireSession() {
 // ---- the kiosk ----------------------------------------------------------
 
 function wireKiosk(main) {
-  const screens = ["kiosk-welcome", "kiosk-pin", "kiosk-result"].map((id) => document.getElementById(id));
+  const screens = ["kiosk-welcome", "kiosk-pin", "kiosk-access", "kiosk-result"].map((id) => document.getElementById(id));
   const show = (id) => {
     for (const s of screens) s.hidden = s.id !== id;
     const target = document.getElementById(id).querySelector("input, button");
@@ -260,6 +260,26 @@ function wireKiosk(main) {
   document.getElementById("begin").addEventListener("click", () => { digits.value = ""; show("kiosk-pin"); });
   document.getElementById("kiosk-cancel").addEventListener("click", () => show("kiosk-welcome"));
   document.getElementById("kiosk-done").addEventListener("click", () => show("kiosk-welcome"));
+  const result = (outcome, detail) => {
+    document.getElementById("kiosk-outcome").textContent = outcome;
+    document.getElementById("kiosk-detail").textContent = detail;
+    show("kiosk-result");
+  };
+  document.getElementById("ask-access")?.addEventListener("click", () => show("kiosk-access"));
+  document.getElementById("access-cancel").addEventListener("click", () => show("kiosk-welcome"));
+  document.getElementById("access-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const body = { [form.via.value]: form.address.value.trim() };
+    try {
+      await json("POST", "/bench/kiosk/forgot-pin", body);
+      result("Check your messages",
+        "If we have that address, a new single-use PIN is on its way. It opens once the package room has it.");
+    } catch (error) {
+      result("We could not send a PIN", error.message);
+    }
+    form.address.value = "";
+  });
   for (const button of document.querySelectorAll("[data-kiosk-key]")) {
     button.addEventListener("click", () => {
       const key = button.dataset.kioskKey;
