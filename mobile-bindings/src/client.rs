@@ -10,7 +10,7 @@ use std::time::Duration;
 use keyway_api::GuestType;
 use keyway_client::{
     Client, ClientConfig, ClientEvent, DeliveryReport, Door, LocalCode, NewCode, Session,
-    SyncReport,
+    SyncReport, WakeFilter,
 };
 use keyway_codes::code::CodeKind;
 use keyway_codes::schedule::Schedule;
@@ -224,6 +224,26 @@ impl KeywayClient {
     pub async fn deliver_nearby(&self) -> Result<DeliveryReport, KeywayError> {
         self.ensure_transport().await?;
         self.client.deliver_nearby().await
+    }
+
+    /// One visit to `lock_id` within `budget_ms`, for an app the system woke
+    /// near a lock (Android companion device presence, iOS background
+    /// scanning or state restoration): see docs/bindings.md, "Background
+    /// wake-ups".
+    pub async fn deliver_to(
+        &self,
+        lock_id: String,
+        budget_ms: u64,
+    ) -> Result<DeliveryReport, KeywayError> {
+        self.ensure_transport().await?;
+        self.client
+            .deliver_to(&lock_id, Duration::from_millis(budget_ms))
+            .await
+    }
+
+    /// What to register with the system to be woken near the user's locks.
+    pub fn wake_filter(&self) -> Result<WakeFilter, KeywayError> {
+        self.client.wake_filter()
     }
 
     /// Uses the app's own Bluetooth stack instead of btleplug.

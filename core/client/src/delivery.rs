@@ -7,7 +7,9 @@ use async_trait::async_trait;
 
 use super::*;
 use keyway_api::{VisitAnswer, VisitOpened, VisitStatus};
-use keyway_delivery::{LockSighting, VisitError, VisitServer, VisitTicket, resolve};
+use keyway_delivery::{
+    DeliveryConfig, LockSighting, VisitError, VisitServer, VisitTicket, resolve,
+};
 use keyway_protocol::AdvertKey;
 
 impl Client {
@@ -20,6 +22,58 @@ impl Client {
     /// in one transaction per lock, then uploaded with the settled states
     /// pulled (best effort: offline, receipts wait for the next sync).
     pub async fn deliver_nearby(&self) -> Result<DeliveryReport, ClientError> {
+        let round = Round {
+            target: None,
+            config: self.inner.config.delivery.clone(),
+            deadline: None,
+        };
+        self.deliver_round(round).await
+    }
+
+    /// One visit to `lock_id` within `budget`, for an app the system woke
+    /// because a known lock is near (Android's companion device presence,
+    /// iOS background scanning or state restoration, which give the app
+    /// seconds): scans until that lock is heard, visits it if it needs it,
+    /// and uploads the receipts if time is left. The scan, the connection
+    /// and each answer are bounded by shares of the budget; what does not
+    /// fit waits for the next wake-up or sync (a job the lock applied is
+    /// answered again with its remembered receipt).
+    pub async fn deliver_to(
+        &self,
+        lock_id: &str,
+        budget: Duration,
+    ) -> Result<DeliveryReport, ClientError> {
+        if budget.is_zero() {
+            return Err(ClientError::invalid("the time budget must be above zero"));
+        }
+        let share = |f: f64| budget.mul_f64(f).max(Duration::from_millis(50));
+        let round = Round {
+            target: Some(lock_id.to_owned()),
+            config: DeliveryConfig {
+                scan_time: share(0.4),
+                connect_timeout: share(0.3),
+                response_timeout: share(0.2),
+                attempts: 1,
+                ..self.inner.config.delivery.clone()
+            },
+            deadline: Some(tokio::time::Instant::now() + budget),
+        };
+        self.deliver_round(round).await
+    }
+
+    /// The filter an app registers so the system wakes it near one of the
+    /// user's locks (what the app persists across a restart is only its
+    /// data directory and its secret store: the filter comes from them).
+    pub fn wake_filter(&self) -> Result<WakeFilter, ClientError> {
+        let locks = self.inner.store.read(store::locks)?;
+        Ok(WakeFilter {
+            service_uuid: keyway_protocol::uuid_string(keyway_protocol::SERVICE_UUID),
+            company_id: keyway_protocol::COMPANY_ID,
+            lock_ids: locks.into_iter().map(|l| l.lock_id).collect(),
+        })
+    }
+
+    async fn deliver_round(&self, round: Round) -> Result<DeliveryReport, ClientError> {
         let transport =
             lock(&self.inner.transport)
                 .clone()
@@ -28,8 +82,21 @@ impl Client {
                 })?;
         let token = self.token()?;
         let _busy = self.inner.busy.lock().await;
-        let engine = DeliveryEngine::new(transport, self.inner.config.delivery.clone());
-        let locks = self.inner.store.read(store::locks)?;
+        let engine = DeliveryEngine::new(transport, round.config.clone());
+        let locks: Vec<LockSync> = self
+            .inner
+            .store
+            .read(store::locks)?
+            .into_iter()
+            .filter(|l| round.target.as_ref().is_none_or(|t| &l.lock_id == t))
+            .collect();
+        if let Some(target) = &round.target
+            && locks.is_empty()
+        {
+            return Err(ClientError::NotFound {
+                what: format!("door {target}"),
+            });
+        }
         let keys: Vec<AdvertKey> = locks.iter().filter_map(advert_key).collect();
         let min_rssi = engine.config().min_rssi;
         // A lock with work in range ends the scan: its visit starts at once.
@@ -62,7 +129,7 @@ impl Client {
             let Some(lock) = locks.iter().find(|l| l.lock_id == seen.lock_id.to_string()) else {
                 continue;
             };
-            if !needs_visit(lock, seen) {
+            if !needs_visit(lock, seen) || round.expired() {
                 continue;
             }
             let visit = engine.visit(seen, &server).await;
@@ -80,28 +147,26 @@ impl Client {
             });
             report.locks.push(visit);
         }
-        let reached_server = |visit: &LockVisit| {
-            !matches!(
-                visit.outcome,
-                VisitOutcome::Failed {
-                    failure: DeliveryFailure::ServerUnreachable { .. }
-                }
-            )
-        };
-        if report.locks.iter().any(reached_server) {
-            match self.upload_receipts(&token).await {
-                Ok(n) => {
-                    report.receipts_uploaded = n;
-                    match self.pull(&token).await {
-                        Ok(_) => report.synced = true,
-                        Err(e) => log::info!("pull after delivery failed: {}", e.code()),
-                    }
-                }
-                Err(e) => log::info!("receipts wait for the next sync: {}", e.code()),
-            }
+        if report.locks.iter().any(reached_server) && !round.expired() {
+            self.settle(&token, &mut report).await;
         }
         self.publish();
         Ok(report)
+    }
+
+    /// Uploads the receipts just stored and pulls what they settled (best
+    /// effort: offline, receipts wait for the next sync).
+    async fn settle(&self, token: &str, report: &mut DeliveryReport) {
+        match self.upload_receipts(token).await {
+            Ok(n) => {
+                report.receipts_uploaded = n;
+                match self.pull(token).await {
+                    Ok(_) => report.synced = true,
+                    Err(e) => log::info!("pull after delivery failed: {}", e.code()),
+                }
+            }
+            Err(e) => log::info!("receipts wait for the next sync: {}", e.code()),
+        }
     }
 
     /// Stores one lock's receipts in one transaction before anything else
@@ -161,6 +226,32 @@ impl Drop for WatchHandle {
 }
 
 /// The key that recognises `lock`'s advertisements.
+/// One delivery round: every lock of the user's, or one, with the engine's
+/// settings, within a deadline or not.
+struct Round {
+    target: Option<String>,
+    config: DeliveryConfig,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl Round {
+    /// Whether the round's time budget is spent.
+    fn expired(&self) -> bool {
+        self.deadline
+            .is_some_and(|d| tokio::time::Instant::now() >= d)
+    }
+}
+
+/// Whether the visit reached the server (so receipts may go up now).
+fn reached_server(visit: &LockVisit) -> bool {
+    !matches!(
+        visit.outcome,
+        VisitOutcome::Failed {
+            failure: DeliveryFailure::ServerUnreachable { .. }
+        }
+    )
+}
+
 fn advert_key(lock: &LockSync) -> Option<AdvertKey> {
     AdvertKey::from_hex(lock.lock_id.parse().ok()?, &lock.advert_key)
 }

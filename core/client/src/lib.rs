@@ -58,7 +58,7 @@ pub use config::{ClientConfig, MAX_RECEIPTS_PER_BATCH, RetryPolicy};
 pub use delivery::WatchHandle;
 pub use error::ClientError;
 pub use records::{Door, LocalCode, NewCode, PendingOp, RequestFailure, Session};
-pub use reports::{ClientEvent, DeliveryReport, LockVisit, SyncReport, VisitOutcome};
+pub use reports::{ClientEvent, DeliveryReport, LockVisit, SyncReport, VisitOutcome, WakeFilter};
 pub use secrets::{DEVICE_TOKEN, FileSecretStore, SECRETS_FILE, SecretStore, SecretStoreError};
 pub use stages::{QueuedRequest, Stage, StageHook};
 

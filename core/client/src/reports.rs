@@ -134,3 +134,20 @@ pub enum ClientEvent {
         online: bool,
     },
 }
+
+/// What an app registers with the phone's system so that it is woken when
+/// one of the user's locks is near ([`crate::Client::wake_filter`]); locks
+/// rotate their Bluetooth address, so filters go by service and
+/// manufacturer data, never by address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct WakeFilter {
+    /// The Keyway lock service every lock advertises (iOS:
+    /// `scanForPeripherals(withServices:)`; Android: `ScanFilter` with this
+    /// service UUID, for `CompanionDeviceManager` or a `PendingIntent` scan).
+    pub service_uuid: String,
+    /// The manufacturer data's company identifier (`0xFFFF`).
+    pub company_id: u16,
+    /// The locks this user's phone may visit, for [`crate::Client::deliver_to`].
+    pub lock_ids: Vec<String>,
+}
