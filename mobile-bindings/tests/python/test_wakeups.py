@@ -3,7 +3,9 @@ wake filter with the system and, woken near a lock, calls `deliver_to` with
 the seconds the system gives it, on the app's own Bluetooth stack. Here that
 stack is bleak (the Python BLE library behind Home Assistant's Bluetooth),
 talking to keyway-ble-sim's simulated BlueZ as Android's or iOS's stack
-talks to a real lock."""
+talks to a real lock.
+
+Runs last of the Python suites (by file name): it leaves Alice a code."""
 
 import asyncio
 
