@@ -11,6 +11,7 @@
 //! Exit codes: 0 success, 1 a scenario step failed, 2 bad usage or
 //! configuration, 3 the bus, BlueZ or HTTP server could not start.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -217,7 +218,8 @@ fn serve(
             return ExitCode::from(3);
         }
         h.shutdown().await;
-        println!("keyway-ble-sim: stopped");
+        // Whoever started us may have stopped reading: never panic on it.
+        let _ = writeln!(std::io::stdout(), "keyway-ble-sim: stopped");
         ExitCode::SUCCESS
     })
 }
@@ -238,7 +240,10 @@ async fn attach_phone(
     };
     match PhoneCore::attach(server, token, dir, transport).await {
         Ok(core) => {
-            println!("phone core: logged in to {server}, delivering in range");
+            let _ = writeln!(
+                std::io::stdout(),
+                "phone core: logged in to {server}, delivering in range"
+            );
             Ok(core)
         }
         Err(e) => {
