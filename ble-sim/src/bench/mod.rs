@@ -113,6 +113,7 @@ pub fn router(control: Control, bench: Arc<Bench>) -> Router {
         .route("/bench/assets/{file}", get(assets::serve))
         .route("/bench/locks/{lock}/deliver", post(playback::deliver))
         .route("/bench/kiosk/forgot-pin", post(pages::forgot_pin))
+        .route("/bench/phone", post(pages::phone_action))
         .route("/bench/recording", post(playback::start_recording))
         .route("/bench/recording/stop", post(playback::stop_recording))
         .route("/bench/playback", post(playback::open))

@@ -233,3 +233,54 @@ pub(super) async fn forgot_pin(
         Err(e) => refuse(StatusCode::BAD_GATEWAY, "server_unreachable", e.to_string()),
     }
 }
+
+/// `POST /bench/phone`: the resident's action on the attached phone core
+/// (`{"action": "generate"|"pick"|"change"|"delete", ...}`); a refusal
+/// answers `422` with every violated rule in words.
+pub(super) async fn phone_action(
+    State(state): State<BenchState>,
+    body: Result<axum::Json<super::phone::PhoneAction>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let error = |status: StatusCode, code: &str, message: String, reasons: Vec<String>| {
+        let body =
+            serde_json::json!({"error": {"code": code, "message": message, "reasons": reasons}});
+        (status, axum::Json(body)).into_response()
+    };
+    let action = match body {
+        Ok(axum::Json(action)) => action,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                e.body_text(),
+                vec![],
+            );
+        }
+    };
+    let Some(phone) = &state.bench.phone else {
+        return error(
+            StatusCode::CONFLICT,
+            "no_phone",
+            "start the simulator with --with-server and --token".into(),
+            vec![],
+        );
+    };
+    match phone.act(action).await {
+        Ok(code) => axum::Json(serde_json::json!({
+            "id": code.id,
+            "value": code.value,
+            "status": format!("{:?}", code.status),
+        }))
+        .into_response(),
+        Err(e) => {
+            let reasons = e.violations().iter().map(|v| v.message.clone()).collect();
+            let status = match &e {
+                keyway_client::ClientError::NotFound { .. } => StatusCode::NOT_FOUND,
+                keyway_client::ClientError::Network { .. }
+                | keyway_client::ClientError::Server { .. } => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            error(status, e.code(), e.to_string(), reasons)
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_client::{Client, ClientConfig, ClientError, DeliveryReport, LocalCode};
+use keyway_client::{Client, ClientConfig, ClientError, DeliveryReport, LocalCode, NewCode};
 use keyway_delivery::LockTransport;
 
 /// How often the phone core syncs and looks for locks with work.
@@ -63,11 +63,39 @@ pub(super) struct PhoneView {
     pub(super) error: Option<String>,
 }
 
-/// One of the phone's codes (never its digits).
+/// One of the phone's codes. The resident sees their own digits in the app,
+/// so the bench's phone panel does too.
 #[derive(Debug, Clone)]
 pub(super) struct CodeLine {
+    pub(super) id: String,
     pub(super) name: String,
+    pub(super) value: String,
     pub(super) states: String,
+}
+
+/// What the resident asks of the phone core on the bench.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum PhoneAction {
+    /// A generated resident code.
+    Generate {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// A resident code the resident picked.
+    Pick {
+        code: String,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// New digits for a code (generated when `code` is absent).
+    Change {
+        id: String,
+        #[serde(default)]
+        code: Option<String>,
+    },
+    /// A code removed from every door.
+    Delete { id: String },
 }
 
 impl PhoneCore {
@@ -157,6 +185,24 @@ impl PhoneCore {
         }
     }
 
+    /// Does what the resident asked, as the app would: the phone's local
+    /// policy check first (a refusal lists every rule), then the request.
+    pub(super) async fn act(&self, action: PhoneAction) -> Result<LocalCode, ClientError> {
+        let named = |name: Option<String>| {
+            let mut new = NewCode::resident();
+            new.name = name.filter(|n| !n.trim().is_empty());
+            new
+        };
+        match action {
+            PhoneAction::Generate { name } => self.client.generate_code(named(name)).await,
+            PhoneAction::Pick { code, name } => self.client.pick_code(&code, named(name)).await,
+            PhoneAction::Change { id, code } => {
+                self.client.change_code(&id, code.as_deref(), None).await
+            }
+            PhoneAction::Delete { id } => self.client.delete_code(&id).await,
+        }
+    }
+
     /// The phone core now.
     pub(super) fn view(&self) -> PhoneView {
         let log = self.log().clone();
@@ -193,6 +239,8 @@ fn line(code: &LocalCode) -> CodeLine {
         .map(|l| format!("{}: {:?}", l.lock_name, l.state))
         .collect();
     CodeLine {
+        id: code.id.clone(),
+        value: code.value.clone().unwrap_or_default(),
         name: code
             .name
             .clone()

@@ -17,6 +17,22 @@ const json = (method, url, body) =>
     return data;
   });
 
+/** Sends a request whose refusal may carry the policy's reasons. */
+const phoneRequest = async (body) => {
+  const r = await fetch("/bench/phone", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const data = await r.json();
+  if (!r.ok) {
+    const error = new Error(data.error.message);
+    error.reasons = data.error.reasons || [];
+    throw error;
+  }
+  return data;
+};
+
 const say = (output, text, ok = true) => {
   if (!output) return;
   output.textContent = text;
@@ -127,6 +143,24 @@ const actions = {
     });
     say(output, `${answer.outcome}${answer.receipt ? `, receipt ${answer.receipt}` : ""}`, answer.outcome === "delivered");
   },
+  phone: async (form, output) => {
+    const reasons = form.querySelector(".reasons");
+    reasons?.replaceChildren();
+    const body = { action: form.dataset.phone, name: form.name.value };
+    if (form.code) body.code = form.code.value;
+    try {
+      const answer = await phoneRequest(body);
+      say(output, `${answer.value ?? ""} ${answer.status.toLowerCase()}`.trim());
+    } catch (error) {
+      say(output, "refused", false);
+      for (const reason of error.reasons || [error.message]) {
+        const item = document.createElement("li");
+        item.textContent = reason;
+        reasons?.append(item);
+      }
+      if (!reasons) throw error;
+    }
+  },
   faults: async (form, output) => {
     const faults = {
       delay_ms: Number(form.delay_ms.value || 0),
@@ -163,7 +197,7 @@ function wireControls() {
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("button");
     if (!button) return;
-    const { key, power, advance, clearFaults, lock } = button.dataset;
+    const { key, power, advance, clearFaults, lock, phoneChange, phoneDelete } = button.dataset;
     try {
       if (key !== undefined) {
         const input = button.closest("form").keys;
@@ -175,6 +209,10 @@ function wireControls() {
         await json("POST", `/locks/${lock}/clock`, { advance_seconds: Number(advance) });
       } else if (clearFaults) {
         await json("DELETE", `/locks/${clearFaults}/faults`);
+      } else if (phoneChange) {
+        await phoneRequest({ action: "change", id: phoneChange });
+      } else if (phoneDelete) {
+        await phoneRequest({ action: "delete", id: phoneDelete });
       } else {
         return;
       }
