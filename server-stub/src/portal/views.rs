@@ -5,8 +5,8 @@
 //! that produced the view.
 
 use jiff::Timestamp;
-use keyway_codes::CodeKind;
 use keyway_api::{CodeState, CodeStatus, CodeView};
+use keyway_codes::CodeKind;
 use keyway_codes::Schedule;
 
 use crate::error::Error;

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use keyway_tests::fixture::{Fixture, FixtureOptions};
-use keyway_tests::netswitch::NetSwitch;
+use keyway_testkit::fixture::{Fixture, FixtureOptions};
+use keyway_testkit::netswitch::NetSwitch;
 
 fn usage() -> ExitCode {
     eprintln!("usage: keyway-fixture [--no-sim] [--json FILE] -- COMMAND [ARGS...]");
