@@ -339,6 +339,7 @@ fn every_portal_route_answers_every_role_as_the_table_says() {
     let admin = f.admin();
     let max = admin
         .user(&f.property, "max", keyway_api::Role::Manager, None)
+        .unwrap()
         .user_id;
     drop(admin);
     let sam = account(&f, "sam");
