@@ -39,18 +39,12 @@ pub enum KitError {
     /// PostgreSQL support (the kit's `postgres` feature).
     #[error("{0} names PostgreSQL; build keyway-testkit with its `postgres` feature")]
     NoPostgres(&'static str),
-    /// The private D-Bus bus could not start.
-    #[error(transparent)]
-    Bus(#[from] keyway_ble_sim::bus::BusError),
     /// The simulator refused its configuration.
     #[error(transparent)]
     SimConfig(#[from] keyway_ble_sim::config::ConfigError),
     /// The simulator or its BlueZ could not start.
     #[error(transparent)]
     Harness(#[from] keyway_ble_sim::harness::HarnessError),
-    /// The simulator refused a request (a lock id, a position).
-    #[error(transparent)]
-    Sim(#[from] keyway_ble_sim::sim::SimError),
     /// btleplug could not reach the simulated BlueZ.
     #[error(transparent)]
     Transport(#[from] keyway_delivery::TransportError),
@@ -68,14 +62,6 @@ pub enum KitError {
     /// A program or service did not say it was ready in time.
     #[error("{0} did not start")]
     NotReady(&'static str),
-    /// A program exited unsuccessfully.
-    #[error("{program} exited with {status}")]
-    Exited {
-        /// The program.
-        program: &'static str,
-        /// How it ended.
-        status: std::process::ExitStatus,
-    },
     /// The binaries a process world runs are missing and cargo is not
     /// there to build them.
     #[error(
