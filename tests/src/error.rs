@@ -39,6 +39,9 @@ pub enum KitError {
     /// PostgreSQL support (the kit's `postgres` feature).
     #[error("{0} names PostgreSQL; build keyway-testkit with its `postgres` feature")]
     NoPostgres(&'static str),
+    /// The private D-Bus bus could not start.
+    #[error(transparent)]
+    Bus(#[from] keyway_ble_sim::bus::BusError),
     /// The simulator refused its configuration.
     #[error(transparent)]
     SimConfig(#[from] keyway_ble_sim::config::ConfigError),

@@ -5,7 +5,8 @@
 //!   functions (`keyway_server::admin`) on a world's database
 //!   ([`database`]: SQLite, or PostgreSQL named by
 //!   `KEYWAY_TEST_DATABASE_URL`); [`admin`] runs them from synchronous code.
-//! - [`corridor`]: where the simulated locks stand.
+//! - [`corridor`]: where the property's simulated locks stand; [`bench`]:
+//!   simulated locks on their own, for the simulator's suites.
 //! - [`live`]: the world inside one process (the server's and the
 //!   simulator's libraries); the demo (`keyway-demo`) plays in it.
 //! - [`fixture`]: the world as processes (`keyway-server`,
@@ -21,6 +22,7 @@
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
 
 pub mod admin;
+pub mod bench;
 pub mod binaries;
 pub mod corridor;
 pub mod database;
