@@ -1,8 +1,8 @@
 //! Everything needed to run simulated locks behind the real btleplug in one
 //! process: a private bus made this process's system bus, the simulator, its
 //! BlueZ, and a btleplug transport. The scenario runner, the test kit's
-//! worlds (`keyway-testkit`: the demo's, and the bench of fabricated locks
-//! the simulator's suites and benchmark run on) use it.
+//! worlds (`keyway-testkit`: the demo's, and the standalone locks the
+//! simulator's suites and benchmark run on) use it.
 //!
 //! libdbus (under btleplug) reads `DBUS_SYSTEM_BUS_ADDRESS` once per process
 //! and keeps it, so a process talks to one system bus for its whole life:

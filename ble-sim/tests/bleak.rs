@@ -16,7 +16,7 @@ use keyway_ble_sim::radio::RadioConfig;
 use keyway_delivery::VisitServer;
 use keyway_protocol::frame::{Reassembler, split};
 use keyway_protocol::{Message, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
-use keyway_testkit::bench;
+use keyway_testkit::standalone;
 
 fn python_path() -> PathBuf {
     let tools = std::env::var_os("KEYWAY_TOOLS_DIR")
@@ -55,7 +55,7 @@ async fn bleak_discovers_twice_connects_writes_and_gets_the_locks_answer() {
         return;
     }
     let bus = PrivateBus::start().unwrap();
-    let (h, lock) = bench::one_lock(bus.address(), "Unit 6", 2.0, RadioConfig::default())
+    let (h, lock) = standalone::one_lock(bus.address(), "Unit 6", 2.0, RadioConfig::default())
         .await
         .unwrap();
     let server = h.played_server();

@@ -25,7 +25,7 @@ use keyway_protocol::digest_of;
 use keyway_protocol::frame::frame_count;
 use keyway_protocol::provisioning::ProvisionedLock;
 use keyway_protocol::{ErrorCode, Message, Op, Outcome, Receipt, SlotEntry};
-use keyway_testkit::bench;
+use keyway_testkit::standalone;
 
 /// A simulated lock 2 m from the phone, served on this process's bus, a
 /// btleplug transport, and the played server.
@@ -40,11 +40,11 @@ struct Rig {
 }
 
 fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
-    bench::on_system_bus(body).expect("dbus-daemon runs");
+    standalone::on_system_bus(body).expect("dbus-daemon runs");
 }
 
 async fn rig(address: &str, radio: RadioConfig) -> Rig {
-    let (h, lock) = bench::one_lock(address, "Unit 7", 2.0, radio)
+    let (h, lock) = standalone::one_lock(address, "Unit 7", 2.0, radio)
         .await
         .unwrap();
     let transport = Arc::new(h.transport().await.unwrap());

@@ -22,14 +22,14 @@ use keyway_delivery::{
 };
 use keyway_protocol::provisioning::ProvisionedLock;
 use keyway_protocol::{Op, Outcome, SERVICE_UUID, SlotEntry};
-use keyway_testkit::bench;
+use keyway_testkit::standalone;
 
 fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
-    bench::on_system_bus(body).expect("dbus-daemon runs");
+    standalone::on_system_bus(body).expect("dbus-daemon runs");
 }
 
 async fn start(address: &str, radio: RadioConfig) -> (Harness, ProvisionedLock, PlayedServer) {
-    let (h, lock) = bench::one_lock(address, "Unit 5", 2.0, radio)
+    let (h, lock) = standalone::one_lock(address, "Unit 5", 2.0, radio)
         .await
         .unwrap();
     let server = h.played_server();

@@ -11,7 +11,7 @@ use keyway_ble_sim::bluez::{ADAPTER_PATH, device_path};
 use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::radio::RadioConfig;
-use keyway_testkit::bench;
+use keyway_testkit::standalone;
 use zbus::message::Type;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use zbus::{Connection, MatchRule, MessageStream};
@@ -153,7 +153,7 @@ fn rssi_of(signal: &Signal, device: &str) -> Option<i16> {
 /// One lock 2 m from the phone (about -65 dBm) on a fresh private bus.
 async fn start(radio: RadioConfig) -> (PrivateBus, Harness, String) {
     let bus = PrivateBus::start().unwrap();
-    let (h, _) = bench::one_lock(bus.address(), "Unit 3", 2.0, radio)
+    let (h, _) = standalone::one_lock(bus.address(), "Unit 3", 2.0, radio)
         .await
         .unwrap();
     let address = h.sim.lock("Unit 3").unwrap().address;

@@ -5,7 +5,7 @@
 //!   functions (`keyway_server::admin`) on a world's database
 //!   ([`database`]: SQLite, or PostgreSQL named by
 //!   `KEYWAY_TEST_DATABASE_URL`); [`admin`] runs them from synchronous code.
-//! - [`corridor`]: where the property's simulated locks stand; [`bench`]:
+//! - [`corridor`]: where the property's simulated locks stand; [`standalone`]:
 //!   simulated locks on their own, for the simulator's suites.
 //! - [`live`]: the world inside one process (the server's and the
 //!   simulator's libraries); the demo (`keyway-demo`) plays in it.
@@ -22,7 +22,6 @@
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
 
 pub mod admin;
-pub mod bench;
 pub mod binaries;
 pub mod corridor;
 pub mod database;
@@ -32,6 +31,7 @@ pub mod live;
 pub mod netswitch;
 mod process;
 pub mod property;
+pub mod standalone;
 pub mod world;
 
 pub use error::{KitError, KitResult};

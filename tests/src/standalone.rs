@@ -1,9 +1,9 @@
-//! The simulator's test bench: simulated locks on their own, without a
-//! server or a property — fabricated locks (random ids and keys), their
-//! clocks frozen at [`test_epoch`], at chosen distances from the phone —
-//! served behind the simulated BlueZ on a private bus made this process's
-//! system bus. The simulator's own suites (`ble-sim/tests`) and its
-//! delivery benchmark run on it; the property's locks of the other worlds
+//! Simulated locks standing alone, without a server or a property:
+//! fabricated locks (random ids and keys), their clocks frozen at
+//! [`test_epoch`], at chosen distances from the phone, served behind the
+//! simulated BlueZ on a private bus made this process's system bus. The
+//! simulator's own suites (`ble-sim/tests`) and its
+//! delivery benchmark run on them; the property's locks of the other worlds
 //! come from [`crate::corridor`].
 
 use jiff::Timestamp;
