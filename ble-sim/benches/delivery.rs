@@ -23,6 +23,7 @@ use keyway_codes::schedule::Schedule;
 use keyway_delivery::{DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockLink, LockTransport};
 use keyway_protocol::frame::{Reassembler, split};
 use keyway_protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SessionId, SlotEntry};
+use keyway_testkit::standalone;
 
 const REPEATS: usize = 5;
 
@@ -58,8 +59,8 @@ impl Server {
             session,
             base: BaseVersion::Exact(self.version),
             target: self.version + 1,
-            issued_at: harness::test_epoch(),
-            expires_at: harness::test_epoch() + SignedDuration::from_hours(24),
+            issued_at: standalone::test_epoch(),
+            expires_at: standalone::test_epoch() + SignedDuration::from_hours(24),
             audit_ack: self.audit_ack,
             ops,
         };
@@ -105,10 +106,10 @@ struct Row {
 fn main() {
     let bus = harness::system_bus().expect("dbus-daemon");
     let rows = harness::runtime().unwrap().block_on(async {
-        let lock = harness::test_lock("Bench", true);
+        let lock = standalone::test_lock("Bench", true);
         let id = lock.lock_id;
         let key = id.to_string();
-        let config = harness::test_config(vec![(lock.clone(), 2.0)], RadioConfig::default());
+        let config = standalone::test_config(vec![(lock.clone(), 2.0)], RadioConfig::default());
         let h = Harness::start(bus.address(), &config).await.unwrap();
         let transport = Arc::new(h.transport().await.unwrap());
         let engine = DeliveryEngine::new(transport.clone(), DeliveryConfig::default());

@@ -1,7 +1,8 @@
 //! Everything needed to run simulated locks behind the real btleplug in one
 //! process: a private bus made this process's system bus, the simulator, its
-//! BlueZ, and a btleplug transport. Tests, the benchmark, the scenario runner
-//! and demos use it.
+//! BlueZ, and a btleplug transport. The scenario runner, the test kit's
+//! worlds (`keyway-testkit`: the demo's, and the standalone locks the
+//! simulator's suites and benchmark run on) use it.
 //!
 //! libdbus (under btleplug) reads `DBUS_SYSTEM_BUS_ADDRESS` once per process
 //! and keeps it, so a process talks to one system bus for its whole life:
@@ -11,8 +12,6 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
-use keyway_codes::AccessPoint;
 use keyway_delivery::TransportError;
 use keyway_delivery::ble::BleTransport;
 use keyway_protocol::provisioning::{ProvisionedLock, ProvisioningFile};
@@ -20,8 +19,7 @@ use keyway_protocol::{LockId, RootKey};
 
 use crate::bluez::BluezServer;
 use crate::bus::{BusError, PrivateBus};
-use crate::config::{ClockSpec, LockSpec, Resolved, ResolvedLock};
-use crate::radio::{Position, RadioConfig};
+use crate::config::Resolved;
 use crate::sim::{Sim, SimError};
 
 /// Starts a private bus and makes it this process's D-Bus system bus.
@@ -163,56 +161,4 @@ pub fn deliver_directly(
     let envelope = keys.seal_job(&job).map_err(|e| e.code().to_owned())?;
     sim.handle_message(&id, &Message::Jobs(vec![envelope]).encode())
         .map_err(|e| e.to_string())
-}
-
-/// The instant every lock's frozen clock reads in [`test_config`].
-pub fn test_epoch() -> Timestamp {
-    Timestamp::from_second(1_795_435_200).unwrap_or(Timestamp::UNIX_EPOCH) // 2026-11-23T12:00:00Z
-}
-
-/// A test lock with a random id and key.
-pub fn test_lock(name: &str, enter_key: bool) -> ProvisionedLock {
-    ProvisionedLock {
-        lock_id: LockId::random(),
-        name: name.to_owned(),
-        access_point: AccessPoint::UnitDoor,
-        root_key: RootKey::generate().unwrap_or_else(|_| RootKey::from_bytes(rand::random())),
-        capacity: keyway_lock::DEFAULT_CAPACITY,
-        enter_key,
-        constraints: Vec::new(),
-    }
-}
-
-/// A configuration with `locks` at the given positions (metres east), their
-/// clocks frozen at [`test_epoch`], the phone at the origin, state in a fresh
-/// temporary directory.
-pub fn test_config(locks: Vec<(ProvisionedLock, f64)>, radio: RadioConfig) -> Resolved {
-    let provisioning = ProvisioningFile::new(
-        "Test property",
-        locks.iter().map(|(l, _)| l.clone()).collect(),
-    );
-    Resolved {
-        state_dir: None,
-        phone: Position::default(),
-        radio,
-        locks: locks
-            .into_iter()
-            .map(|(provisioned, x)| ResolvedLock {
-                spec: LockSpec {
-                    id: provisioned.lock_id,
-                    name: None,
-                    x,
-                    y: 0.0,
-                    keypad: None,
-                    capacity: None,
-                    clock: ClockSpec {
-                        start: Some(test_epoch()),
-                        frozen: true,
-                    },
-                },
-                provisioned,
-            })
-            .collect(),
-        provisioning,
-    }
 }

@@ -9,6 +9,7 @@ use keyway_ble_sim::sim::Sim;
 use keyway_codes::code::{Code, CodeKind};
 use keyway_codes::schedule::Schedule;
 use keyway_protocol::{Op, SlotEntry};
+use keyway_testkit::standalone;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -37,9 +38,9 @@ async fn call(
 }
 
 fn setup() -> (Arc<Sim>, axum::Router, String) {
-    let lock = harness::test_lock("Unit 3", true);
+    let lock = standalone::test_lock("Unit 3", true);
     let id = lock.lock_id.to_string();
-    let config = harness::test_config(vec![(lock.clone(), 3.0)], RadioConfig::default());
+    let config = standalone::test_config(vec![(lock.clone(), 3.0)], RadioConfig::default());
     let sim = Arc::new(Sim::new(&config).unwrap());
     // Give the lock a code through the firmware's own protocol path.
     let ops = vec![Op::Put {

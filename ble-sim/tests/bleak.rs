@@ -12,11 +12,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use keyway_ble_sim::bus::PrivateBus;
-use keyway_ble_sim::harness::{self, Harness};
 use keyway_ble_sim::radio::RadioConfig;
 use keyway_delivery::VisitServer;
 use keyway_protocol::frame::{Reassembler, split};
 use keyway_protocol::{Message, NOTIFY_CHAR_UUID, WRITE_CHAR_UUID, uuid_string};
+use keyway_testkit::standalone;
 
 fn python_path() -> PathBuf {
     let tools = std::env::var_os("KEYWAY_TOOLS_DIR")
@@ -55,9 +55,9 @@ async fn bleak_discovers_twice_connects_writes_and_gets_the_locks_answer() {
         return;
     }
     let bus = PrivateBus::start().unwrap();
-    let lock = harness::test_lock("Unit 6", true);
-    let config = harness::test_config(vec![(lock.clone(), 2.0)], RadioConfig::default());
-    let h = Harness::start(bus.address(), &config).await.unwrap();
+    let (h, lock) = standalone::one_lock(bus.address(), "Unit 6", 2.0, RadioConfig::default())
+        .await
+        .unwrap();
     let server = h.played_server();
     let address = h.sim.lock("Unit 6").unwrap().address;
 

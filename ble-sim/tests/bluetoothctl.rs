@@ -5,8 +5,9 @@ use std::process::Command;
 
 use keyway_ble_sim::bluez::device_path;
 use keyway_ble_sim::bus::PrivateBus;
-use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::radio::RadioConfig;
+use keyway_testkit::standalone;
 
 fn bluetoothctl(bus: &str, script: &str) -> String {
     let out = Command::new("sh")
@@ -43,9 +44,9 @@ async fn bluetoothctl_lists_connects_and_reads() {
         "bluetoothctl is missing: install the `bluez` package (.ci/install-deps does)"
     );
     let bus = PrivateBus::start().unwrap();
-    let lock = harness::test_lock("Unit 9", true);
-    let near = harness::test_lock("Far lock", true);
-    let config = harness::test_config(
+    let lock = standalone::test_lock("Unit 9", true);
+    let near = standalone::test_lock("Far lock", true);
+    let config = standalone::test_config(
         vec![(lock.clone(), 2.0), (near.clone(), 500.0)],
         RadioConfig::default(),
     );

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::played::{Plan, PlayedServer};
 use keyway_ble_sim::radio::{CutPoint, Faults, Position, PowerCut, RadioConfig};
 use keyway_ble_sim::scenario::event_type;
@@ -25,6 +25,7 @@ use keyway_protocol::digest_of;
 use keyway_protocol::frame::frame_count;
 use keyway_protocol::provisioning::ProvisionedLock;
 use keyway_protocol::{ErrorCode, Message, Op, Outcome, Receipt, SlotEntry};
+use keyway_testkit::standalone;
 
 /// A simulated lock 2 m from the phone, served on this process's bus, a
 /// btleplug transport, and the played server.
@@ -39,16 +40,13 @@ struct Rig {
 }
 
 fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
-    let bus = harness::system_bus().expect("dbus-daemon runs");
-    let address = bus.address().to_owned();
-    harness::runtime().unwrap().block_on(body(address));
-    drop(bus);
+    standalone::on_system_bus(body).expect("dbus-daemon runs");
 }
 
 async fn rig(address: &str, radio: RadioConfig) -> Rig {
-    let lock = harness::test_lock("Unit 7", true);
-    let config = harness::test_config(vec![(lock.clone(), 2.0)], radio);
-    let h = Harness::start(address, &config).await.unwrap();
+    let (h, lock) = standalone::one_lock(address, "Unit 7", 2.0, radio)
+        .await
+        .unwrap();
     let transport = Arc::new(h.transport().await.unwrap());
     let server = h.played_server();
     Rig {

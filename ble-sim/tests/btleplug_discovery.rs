@@ -11,7 +11,7 @@ use std::time::Duration;
 use btleplug::api::{Central, CentralEvent, Manager as _, ScanFilter};
 use btleplug::platform::Manager;
 use futures::StreamExt;
-use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::played::{Plan, PlayedServer};
 use keyway_ble_sim::radio::RadioConfig;
 use keyway_codes::code::{Code, CodeKind};
@@ -22,18 +22,16 @@ use keyway_delivery::{
 };
 use keyway_protocol::provisioning::ProvisionedLock;
 use keyway_protocol::{Op, Outcome, SERVICE_UUID, SlotEntry};
+use keyway_testkit::standalone;
 
 fn forked<F: std::future::Future<Output = ()>>(body: impl FnOnce(String) -> F) {
-    let bus = harness::system_bus().expect("dbus-daemon runs");
-    let address = bus.address().to_owned();
-    harness::runtime().unwrap().block_on(body(address));
-    drop(bus);
+    standalone::on_system_bus(body).expect("dbus-daemon runs");
 }
 
 async fn start(address: &str, radio: RadioConfig) -> (Harness, ProvisionedLock, PlayedServer) {
-    let lock = harness::test_lock("Unit 5", true);
-    let config = harness::test_config(vec![(lock.clone(), 2.0)], radio);
-    let h = Harness::start(address, &config).await.unwrap();
+    let (h, lock) = standalone::one_lock(address, "Unit 5", 2.0, radio)
+        .await
+        .unwrap();
     let server = h.played_server();
     (h, lock, server)
 }

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use keyway_ble_sim::bluez::{ADAPTER_PATH, device_path};
 use keyway_ble_sim::bus::PrivateBus;
-use keyway_ble_sim::harness::{self, Harness};
+use keyway_ble_sim::harness::Harness;
 use keyway_ble_sim::radio::RadioConfig;
+use keyway_testkit::standalone;
 use zbus::message::Type;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue};
 use zbus::{Connection, MatchRule, MessageStream};
@@ -152,9 +153,9 @@ fn rssi_of(signal: &Signal, device: &str) -> Option<i16> {
 /// One lock 2 m from the phone (about -65 dBm) on a fresh private bus.
 async fn start(radio: RadioConfig) -> (PrivateBus, Harness, String) {
     let bus = PrivateBus::start().unwrap();
-    let lock = harness::test_lock("Unit 3", true);
-    let config = harness::test_config(vec![(lock, 2.0)], radio);
-    let h = Harness::start(bus.address(), &config).await.unwrap();
+    let (h, _) = standalone::one_lock(bus.address(), "Unit 3", 2.0, radio)
+        .await
+        .unwrap();
     let address = h.sim.lock("Unit 3").unwrap().address;
     (bus, h, address)
 }

@@ -8,13 +8,14 @@ use keyway_codes::code::{Code, CodeKind};
 use keyway_codes::schedule::Schedule;
 use keyway_lock::Entry;
 use keyway_protocol::{Op, SlotEntry};
+use keyway_testkit::standalone;
 
 #[test]
 fn a_restarted_simulator_resumes_each_lock() {
     let dir = tempfile::tempdir().unwrap();
-    let lock = harness::test_lock("Unit 5", true);
+    let lock = standalone::test_lock("Unit 5", true);
     let id = lock.lock_id.to_string();
-    let mut config = harness::test_config(vec![(lock.clone(), 1.0)], RadioConfig::default());
+    let mut config = standalone::test_config(vec![(lock.clone(), 1.0)], RadioConfig::default());
     config.state_dir = Some(dir.path().to_owned());
     let ops = vec![Op::Put {
         slot: 3,
@@ -42,7 +43,7 @@ fn a_restarted_simulator_resumes_each_lock() {
     assert!(view.slots[0].consumed, "the one-time code stays used");
     assert_eq!(
         view.clock.as_second(),
-        harness::test_epoch().as_second() + 3600
+        standalone::test_epoch().as_second() + 3600
     );
     assert_eq!(view.audit.len(), 2, "{:?}", view.audit);
     sim.power(&id, true, true).unwrap();

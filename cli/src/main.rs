@@ -1,9 +1,11 @@
 //! `keyway`: the desktop client of Keyway for residents' flows, QA and
-//! scripts, on the same phone core the mobile apps use, and `keyway demo`,
-//! the whole story in one command.
+//! scripts, on the same phone core the mobile apps use, and the offline
+//! policy tools. It links neither the server nor the lock simulator: the
+//! demo of the whole story is its own binary, `keyway-demo` (`cargo xtask
+//! demo`).
 //!
 //! Exit codes: 0 success; 1 refused or failed (a code that breaks rules, a
-//! refusal by the server, a demo step that did not behave); 2 usage error;
+//! refusal by the server); 2 usage error;
 //! 3 not logged in, or the server refused this computer's credentials;
 //! 4 the server could not be reached (queued requests stay queued);
 //! 5 Bluetooth is unavailable. `docs/cli.md` documents every command.
@@ -11,8 +13,6 @@
 mod client_cmd;
 mod code_cmd;
 mod context_args;
-#[cfg(feature = "demo")]
-mod demo;
 mod output;
 mod render;
 mod settings;
@@ -42,10 +42,13 @@ enum Command {
     /// server, no login).
     #[command(subcommand)]
     Code(code_cmd::CodeCommand),
-    /// Play the whole story on a server and simulated locks started inside
-    /// this command; exits non-zero if any step does not behave.
-    #[cfg(feature = "demo")]
-    Demo(demo::DemoArgs),
+    /// The demo moved to its own binary: says so (exit code 2).
+    #[command(hide = true)]
+    Demo {
+        /// Whatever was given after `demo`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        rest: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -57,8 +60,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Code(command) => command.run(cli.global.json),
         Command::Client(command) => client_cmd::run(command, &cli.global),
-        #[cfg(feature = "demo")]
-        Command::Demo(args) => demo::run(args, &cli.global),
+        Command::Demo { .. } => output::Failure::usage(
+            "demo_moved",
+            "the demo is its own binary now: run `cargo xtask demo` (or `keyway-demo`)",
+        )
+        .report(cli.global.json),
     }
 }
 

@@ -233,7 +233,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), StartError> {
 
 /// Runs the server on `listener` (its `listen` setting is not used) until
 /// `shutdown` completes: the same API and workers as [`serve`], for a server
-/// embedded in another program (the `keyway demo`).
+/// embedded in another program (the testkit's in-process world, which the
+/// demo plays in).
 pub async fn serve_on(
     args: ServeArgs,
     listener: tokio::net::TcpListener,

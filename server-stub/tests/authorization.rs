@@ -378,7 +378,7 @@ fn every_route_answers_every_role_as_the_table_says() {
     let admin = f.admin();
     let user = |name: &str, role: &str| {
         let role = keyway_api::Role::parse(role).unwrap();
-        admin.user(&f.property, name, role, None).user_id
+        admin.user(&f.property, name, role, None).unwrap().user_id
     };
     let (stu, max) = (user("stu", "staff"), user("max", "manager"));
     drop(admin);

@@ -828,7 +828,10 @@ fn the_admin_commands_refuse_bad_input_and_a_wrong_key() {
         "Mars/Base",
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown time zone"));
-    support::Admin::open(dir.path(), &db).property("P", "UTC", &[]);
+    support::Admin::open(dir.path(), &db)
+        .unwrap()
+        .property("P", "UTC", &[])
+        .unwrap();
     let out = run(&["lock", "create", "--name", "Door"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --unit"));
     let out = run(&["--data-key", &"ab".repeat(32), "property", "list"]);
@@ -961,6 +964,7 @@ fn admin_seed_fills_a_property_the_server_serves() {
     // A manager pages through all 106 codes.
     let manager = admin
         .user(&property, "M", keyway_api::Role::Manager, None)
+        .unwrap()
         .token;
     drop(admin);
     let (mut cursor, mut seen) = (String::new(), 0);

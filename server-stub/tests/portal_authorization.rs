@@ -339,12 +339,14 @@ fn every_portal_route_answers_every_role_as_the_table_says() {
     let admin = f.admin();
     let max = admin
         .user(&f.property, "max", keyway_api::Role::Manager, None)
+        .unwrap()
         .user_id;
     drop(admin);
     let sam = account(&f, "sam");
     let mia = account(&f, "mia");
     // A link redeemed (used), then one issued after it (unused).
     let max_email = "max@keyway.example";
+    let before = f.delivery_log().len();
     let admin = f.admin();
     admin
         .run(keyway_server::admin::accounts::invite_user(
@@ -358,6 +360,11 @@ fn every_portal_route_answers_every_role_as_the_table_says() {
         ))
         .unwrap();
     drop(admin);
+    // Its message must be in the log before `link` counts the messages, or
+    // `link` would take this first link for the next one.
+    eventually("the first invitation", || {
+        (f.delivery_log().len() > before).then_some(())
+    });
     let used_link = link(&f, &max);
     let mut redeem = Browser::new(&f.server().base);
     let csrf = redeem

@@ -837,7 +837,11 @@ fn doors_and_sync_tell_the_phone_what_its_local_policy_check_needs() {
         "no_zeros".parse().unwrap(),
         "cannot_start_with_12".parse().unwrap(),
     ];
-    let gym = f.admin().lock(&f.property, &spec, "maple.json").lock_id;
+    let gym = f
+        .admin()
+        .lock(&f.property, &spec, "maple.json")
+        .unwrap()
+        .lock_id;
     let alice = f.login("alice", "Alice's phone");
 
     let (_, doors) = f.get(&alice, "/v1/doors");

@@ -1,25 +1,27 @@
-//! A whole Keyway world for end-to-end tests: a real `keyway-server` on a
-//! fresh SQLite file, a property set up with `keyway-server admin --json`,
-//! `keyway-ble-sim serve` running the property's locks behind a simulated
-//! BlueZ on a private bus, and a [`NetSwitch`] in front of the server so a
-//! test can cut the phone's network and restore it.
-//!
-//! The property: "Maple Court" (affiliated numbers 1440 and 94110), unit 4B
-//! with its door, a community entrance and the package room, residents Alice
-//! (4B) and Bob (5C, no door), staff Sam and manager Mia. The locks stand
-//! along a corridor at x = 100 m (Unit 4B), 104 m (Main entrance) and 128 m
-//! (Package room); the phone starts at the origin, out of range of all.
+//! A world of processes: a real `keyway-server` on the world's database
+//! (SQLite in its directory, or PostgreSQL with `KEYWAY_TEST_DATABASE_URL`),
+//! Maple Court set up in process with the typed admin functions
+//! ([`crate::property`]), `keyway-ble-sim serve` running the property's
+//! locks behind a simulated BlueZ on a private bus, and a [`NetSwitch`] in
+//! front of the server so a test can cut the phone's network and restore it.
+//! The end-to-end scenarios, the `keyway` client's tests and the
+//! `keyway-fixture` launcher of the binding tests run in it.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::admin::Admin;
+use crate::binaries::ensure_binaries;
+use crate::database::TestDb;
+use crate::error::{KitError, KitResult};
 use crate::netswitch::NetSwitch;
+use crate::process::{first_line, stop_child};
+use crate::property::Plan;
 
 /// What a fixture is made of, as JSON for other languages' tests.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,160 +90,26 @@ pub struct Fixture {
     _dir: tempfile::TempDir,
 }
 
-/// Where the workspace's binaries are: `KEYWAY_BIN_DIR`, else beside the
-/// running executable (target/debug for binaries, its parent for tests).
-pub fn bin_dir() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("KEYWAY_BIN_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    for dir in exe.ancestors().skip(1).take(3) {
-        if dir.join("keyway-server").is_file() && dir.join("keyway-ble-sim").is_file() {
-            return Ok(dir.to_owned());
-        }
-    }
-    Err("keyway-server and keyway-ble-sim are not built: run `cargo build -p keyway-server -p keyway-ble-sim` (or set KEYWAY_BIN_DIR)".into())
-}
-
-/// Builds the server and simulator binaries when running under cargo (a
-/// no-op when they are up to date), so `cargo test -p keyway-tests` works
-/// alone.
-pub fn ensure_binaries() -> Result<PathBuf, String> {
-    static BUILT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    if std::env::var_os("KEYWAY_BIN_DIR").is_none()
-        && let Some(cargo) = std::env::var_os("CARGO")
-    {
-        BUILT
-            .get_or_init(|| {
-                let status = Command::new(cargo)
-                    .args([
-                        "build",
-                        "-q",
-                        "-p",
-                        "keyway-server",
-                        "-p",
-                        "keyway-ble-sim",
-                        "--bins",
-                    ])
-                    .status()
-                    .map_err(|e| e.to_string())?;
-                if status.success() {
-                    Ok(())
-                } else {
-                    Err(format!("building the binaries failed ({status})"))
-                }
-            })
-            .clone()?;
-    }
-    bin_dir()
-}
-
-fn admin(bin: &Path, dir: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
-    let output = Command::new(bin.join("keyway-server"))
-        .current_dir(dir)
-        .env("KEYWAY_LOG", "warn")
-        .arg("admin")
-        .arg("--json")
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run keyway-server admin: {e}"))?;
-    let text = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        return Err(format!("admin {args:?} failed: {text}"));
-    }
-    serde_json::from_str(text.trim()).map_err(|e| format!("admin output: {e}"))
-}
-
-fn field(value: &serde_json::Value, name: &str) -> Result<String, String> {
-    value[name]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("admin output lacks `{name}`"))
-}
-
-/// Reads a child's output lines on a thread, sending the ones that contain
-/// `marker` (the rest go to `sink`'s stderr when `KEYWAY_FIXTURE_VERBOSE` is set).
-fn watch_lines(
-    stream: impl std::io::Read + Send + 'static,
-    marker: &'static str,
-    tx: mpsc::Sender<String>,
-) {
-    let verbose = std::env::var_os("KEYWAY_FIXTURE_VERBOSE").is_some();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if line.contains(marker) {
-                let _ = tx.send(line.clone());
-            }
-            if verbose {
-                eprintln!("{line}");
-            }
-        }
-    });
+/// The simulator as a process, once it said where it serves.
+struct SimProcess {
+    child: Child,
+    control: String,
+    bus: String,
 }
 
 impl Fixture {
     /// Sets up the property and starts everything.
-    pub fn start(options: FixtureOptions) -> Result<Self, String> {
+    pub fn start(options: FixtureOptions) -> KitResult<Self> {
         let bin = ensure_binaries()?;
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = tempfile::tempdir().map_err(|e| KitError::file("create", "a directory", e))?;
         let d = dir.path();
-        let property = admin(
-            &bin,
-            d,
-            &[
-                "property",
-                "create",
-                "--name",
-                "Maple Court",
-                "--time-zone",
-                "America/New_York",
-                "--affiliated",
-                "1440,94110",
-            ],
-        )?;
-        let property_id = field(&property, "property_id")?;
-        let lock = |args: &[&str]| {
-            let mut all = vec!["lock", "create", "--provisioning", "provisioning.json"];
-            all.extend_from_slice(args);
-            admin(&bin, d, &all)
-        };
-        let unit_4b = lock(&["--name", "Unit 4B", "--unit", "4B"])?;
-        let entrance = lock(&[
-            "--name",
-            "Main entrance",
-            "--access-point",
-            "community_entrance",
-        ])?;
-        let package = lock(&["--name", "Package room", "--access-point", "package_room"])?;
-        let mut tokens = BTreeMap::new();
-        let mut units = BTreeMap::new();
-        units.insert("4B".to_owned(), field(&unit_4b, "unit_id")?);
-        for (name, role, unit) in [
-            ("alice", "resident", Some("4B")),
-            ("bob", "resident", Some("5C")),
-            ("sam", "staff", None),
-            ("mia", "manager", None),
-        ] {
-            let mut args = vec!["user", "create", "--name", name, "--role", role];
-            if let Some(unit) = unit {
-                args.extend_from_slice(&["--unit", unit]);
-            }
-            let out = admin(&bin, d, &args)?;
-            tokens.insert(name.to_owned(), field(&out, "token")?);
-            if let Some(unit) = unit
-                && let Some(id) = out["unit_id"].as_str()
-            {
-                units.insert(unit.to_owned(), id.to_owned());
-            }
-        }
-        let mut locks = BTreeMap::new();
-        locks.insert("unit_4b".to_owned(), field(&unit_4b, "lock_id")?);
-        locks.insert("entrance".to_owned(), field(&entrance, "lock_id")?);
-        locks.insert("package_room".to_owned(), field(&package, "lock_id")?);
+        let db = TestDb::from_env(d)?;
+        let plan = Plan::story();
+        let property = Admin::open(d, &db)?.set_up(&plan)?;
 
-        // The server, on a free port.
         let mut server = Command::new(bin.join("keyway-server"))
             .current_dir(d)
+            .envs(db.env.iter().map(|(k, v)| (k, v)))
             .env("KEYWAY_LOG", "info")
             .env("KEYWAY_SWEEP_INTERVAL_SECS", "5")
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -249,106 +117,56 @@ impl Fixture {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start keyway-server: {e}"))?;
-        let (tx, rx) = mpsc::channel();
-        if let Some(stderr) = server.stderr.take() {
-            watch_lines(stderr, "listening on ", tx);
-        }
-        let direct = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => line
-                .split("listening on ")
-                .nth(1)
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            Err(_) => {
-                let _ = server.kill();
-                let _ = server.wait();
-                return Err("the server did not start".into());
-            }
+            .map_err(|source| KitError::Spawn {
+                program: bin.join("keyway-server"),
+                source,
+            })?;
+        let stderr = server.stderr.take();
+        let Some(direct) = stderr.and_then(|s| first_line(s, "listening on ")) else {
+            stop_child(&mut server);
+            return Err(KitError::NotReady("the server"));
         };
+        let direct = direct
+            .split("listening on ")
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         let upstream = direct.trim_start_matches("http://").to_owned();
-        let net =
-            Arc::new(NetSwitch::start(&upstream).map_err(|e| format!("network switch: {e}"))?);
+        let net = Arc::new(NetSwitch::start(&upstream).map_err(KitError::Listen)?);
 
-        // The simulator, on the property's locks.
-        let mut sim = None;
-        let mut sim_url = None;
-        let mut bus_address = None;
-        if options.simulator {
-            let config = format!(
-                "provisioning = \"{}\"\n\n[phone]\nx = 0.0\ny = 0.0\n\n\
-                 [[lock]]\nid = \"{}\"\nx = 100.0\n\n\
-                 [[lock]]\nid = \"{}\"\nx = 104.0\n\n\
-                 [[lock]]\nid = \"{}\"\nx = 128.0\n",
-                d.join("provisioning.json").display(),
-                locks["unit_4b"],
-                locks["entrance"],
-                locks["package_room"],
-            );
-            std::fs::write(d.join("sim.toml"), config).map_err(|e| e.to_string())?;
-            let mut command = Command::new(bin.join("keyway-ble-sim"));
-            command.args(["serve", "--config", "sim.toml", "--http", "127.0.0.1:0"]);
-            if let Some(bus) = &options.bus {
-                command.args(["--bus", bus]);
-            }
-            let mut child = command
-                .current_dir(d)
-                .env("RUST_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(|e| format!("cannot start keyway-ble-sim: {e}"))?;
-            let (tx, rx) = mpsc::channel();
-            if let Some(stdout) = child.stdout.take() {
-                std::thread::spawn(move || {
-                    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                        let _ = tx.send(line);
-                    }
-                });
-            }
-            let mut bus = None;
-            let mut control = None;
-            while bus.is_none() || control.is_none() {
-                match rx.recv_timeout(Duration::from_secs(60)) {
-                    Ok(line) => {
-                        if let Some(rest) = line.strip_prefix("export DBUS_SYSTEM_BUS_ADDRESS=") {
-                            bus = Some(rest.trim_matches('\'').to_owned());
-                        } else if let Some(rest) = line.strip_prefix("control API: ") {
-                            control = Some(rest.trim().to_owned());
-                        }
-                    }
-                    Err(_) => {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        let _ = server.kill();
-                        let _ = server.wait();
-                        return Err("the simulator did not start".into());
-                    }
+        let sim = if options.simulator {
+            let provisioning = d.join(&plan.provisioning);
+            let config = crate::corridor::sim_toml(&property, &provisioning);
+            let path = d.join("sim.toml");
+            std::fs::write(&path, config).map_err(|e| KitError::file("write", &path, e))?;
+            match start_sim(&bin.join("keyway-ble-sim"), d, options.bus.as_deref()) {
+                Ok(sim) => Some(sim),
+                Err(e) => {
+                    stop_child(&mut server);
+                    return Err(e);
                 }
             }
-            sim = Some(child);
-            sim_url = control;
-            bus_address = bus;
-        }
+        } else {
+            None
+        };
         let info = FixtureInfo {
             server_url: format!("http://{}", net.address()),
             server_direct_url: direct,
-            sim_url,
-            bus_address,
+            sim_url: sim.as_ref().map(|s| s.control.clone()),
+            bus_address: sim.as_ref().map(|s| s.bus.clone()),
             control_url: None,
-            property_id,
-            units,
-            locks,
-            tokens,
+            property_id: property.property_id,
+            units: property.units,
+            locks: property.locks,
+            tokens: property.tokens,
             dir: d.to_owned(),
         };
         Ok(Self {
             info,
             net,
             server,
-            sim,
+            sim: sim.map(|s| s.child),
             _dir: dir,
         })
     }
@@ -357,10 +175,10 @@ impl Fixture {
     /// with [`FixtureInfo`]), `KEYWAY_SERVER_URL`, `KEYWAY_SIM_URL`,
     /// `DBUS_SYSTEM_BUS_ADDRESS`, `KEYWAY_CONTROL_URL`, and per user
     /// `KEYWAY_TOKEN_<USER>` and per lock `KEYWAY_LOCK_<NAME>`.
-    pub fn env(&self) -> Result<Vec<(String, String)>, String> {
+    pub fn env(&self) -> KitResult<Vec<(String, String)>> {
         let path = self.info.dir.join("fixture.json");
-        let json = serde_json::to_string_pretty(&self.info).map_err(|e| e.to_string())?;
-        std::fs::write(&path, json).map_err(|e| e.to_string())?;
+        let json = serde_json::to_string_pretty(&self.info)?;
+        std::fs::write(&path, json).map_err(|e| KitError::file("write", &path, e))?;
         let mut env = vec![
             ("KEYWAY_FIXTURE_JSON".to_owned(), path.display().to_string()),
             ("KEYWAY_SERVER_URL".to_owned(), self.info.server_url.clone()),
@@ -393,28 +211,66 @@ impl Fixture {
 
     fn shutdown(&mut self) {
         self.net.set_up(false);
-        for child in self.sim.iter_mut().chain(std::iter::once(&mut self.server)) {
-            // SIGTERM for a clean stop (the simulator removes its bus),
-            // through rustix: no `kill` program needed. It fails only for a
-            // child already reaped, and then the loop below ends at once.
-            let _ = rustix::process::kill_process(
-                rustix::process::Pid::from_child(child),
-                rustix::process::Signal::TERM,
-            );
-            for _ in 0..50 {
-                if matches!(child.try_wait(), Ok(Some(_))) {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(sim) = &mut self.sim {
+            stop_child(sim);
         }
+        stop_child(&mut self.server);
     }
 }
 
 impl Drop for Fixture {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Starts `keyway-ble-sim serve` on `dir/sim.toml` and waits until it
+/// says where its bus and its control API are.
+fn start_sim(
+    program: &std::path::Path,
+    dir: &std::path::Path,
+    bus: Option<&str>,
+) -> KitResult<SimProcess> {
+    let mut command = Command::new(program);
+    command.args(["serve", "--config", "sim.toml", "--http", "127.0.0.1:0"]);
+    if let Some(bus) = bus {
+        command.args(["--bus", bus]);
+    }
+    let mut child = command
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| KitError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
+    let lines = child.stdout.take().map(crate::process::lines);
+    let mut bus = None;
+    let mut control = None;
+    if let Some(lines) = lines {
+        while bus.is_none() || control.is_none() {
+            let Ok(line) = lines.recv_timeout(Duration::from_secs(60)) else {
+                break;
+            };
+            if let Some(rest) = line.strip_prefix("export DBUS_SYSTEM_BUS_ADDRESS=") {
+                bus = Some(rest.trim_matches('\'').to_owned());
+            } else if let Some(rest) = line.strip_prefix("control API: ") {
+                control = Some(rest.trim().to_owned());
+            }
+        }
+    }
+    match (bus, control) {
+        (Some(bus), Some(control)) => Ok(SimProcess {
+            child,
+            control,
+            bus,
+        }),
+        _ => {
+            stop_child(&mut child);
+            Err(KitError::NotReady("the simulator"))
+        }
     }
 }

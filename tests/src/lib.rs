@@ -1,18 +1,37 @@
-//! End-to-end scenarios across the server, the phone core and the simulated
-//! locks. Scenarios live in `tests/`; this library holds what they share:
+//! One Keyway world for every test and for the demo: the server, the Maple
+//! Court property and the simulated locks, in process or as processes.
 //!
-//! - [`fixture`]: a real server on a fresh SQLite file, a property set up with
-//!   `keyway-server admin --json`, the simulator on the property's locks.
-//! - [`netswitch`]: a TCP forwarder between phones and the server that a test
-//!   can cut and restore.
-//! - [`world`]: a scenario's world in one process: a private bus made the
-//!   process's system bus, the fixture's simulator on it, phones on the real
-//!   btleplug, and the manager's and the simulator's HTTP APIs.
+//! - [`property`]: Maple Court, set up with the operator's typed admin
+//!   functions (`keyway_server::admin`) on a world's database
+//!   ([`database`]: SQLite, or PostgreSQL named by
+//!   `KEYWAY_TEST_DATABASE_URL`); [`admin`] runs them from synchronous code.
+//! - [`corridor`]: where the property's simulated locks stand; [`standalone`]:
+//!   simulated locks on their own, for the simulator's suites.
+//! - [`live`]: the world inside one process (the server's and the
+//!   simulator's libraries); the demo (`keyway-demo`) plays in it.
+//! - [`fixture`]: the world as processes (`keyway-server`,
+//!   `keyway-ble-sim serve`, found by [`binaries`]) behind a [`netswitch`]
+//!   a test can cut; the end-to-end scenarios, the `keyway` client's tests
+//!   and the binding tests' launcher run in it.
+//! - [`world`]: a scenario's helpers on a fixture: a private bus made the
+//!   process's system bus, phones on the real btleplug, and the manager's
+//!   and the simulator's HTTP APIs.
 //!
 //! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
 //! it down; the Python and Kotlin binding tests run under it) and
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
 
+pub mod admin;
+pub mod binaries;
+pub mod corridor;
+pub mod database;
+pub mod error;
 pub mod fixture;
+pub mod live;
 pub mod netswitch;
+mod process;
+pub mod property;
+pub mod standalone;
 pub mod world;
+
+pub use error::{KitError, KitResult};

@@ -25,12 +25,7 @@ use serde_json::{Value, json};
 
 use crate::fixture::{Fixture, FixtureOptions};
 
-/// Where the phone stands next to the unit door and the main entrance.
-pub const AT_HOME: f64 = 102.0;
-/// Next to the package room.
-pub const AT_PACKAGE_ROOM: f64 = 127.0;
-/// Out of range of every lock.
-pub const AWAY: f64 = 0.0;
+pub use crate::corridor::{AT_HOME, AT_PACKAGE_ROOM, AWAY};
 
 /// A server, the simulated locks on this process's bus, and helpers.
 #[derive(Debug)]

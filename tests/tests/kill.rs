@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use keyway_client::Stage;
-use keyway_tests::fixture::{Fixture, FixtureOptions};
+use keyway_testkit::fixture::{Fixture, FixtureOptions};
 use serde_json::{Value, json};
 
 fn helper() -> PathBuf {

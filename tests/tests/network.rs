@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use keyway_client::{Client, ClientConfig, NewCode};
-use keyway_tests::fixture::{Fixture, FixtureOptions};
+use keyway_testkit::fixture::{Fixture, FixtureOptions};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 

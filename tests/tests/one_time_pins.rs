@@ -9,7 +9,7 @@
 //! own process (one D-Bus system bus per process).
 
 use jiff::{SignedDuration, Timestamp};
-use keyway_tests::world::{AT_PACKAGE_ROOM, World, pin_in, state_on};
+use keyway_testkit::world::{AT_PACKAGE_ROOM, World, pin_in, state_on};
 use reqwest::Method;
 use serde_json::{Value, json};
 

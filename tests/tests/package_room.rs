@@ -7,7 +7,7 @@
 //! (never reusable). Each test runs in its own process (one D-Bus system
 //! bus per process).
 
-use keyway_tests::world::{AT_PACKAGE_ROOM, World, rules, state_on};
+use keyway_testkit::world::{AT_PACKAGE_ROOM, World, rules, state_on};
 use reqwest::Method;
 use serde_json::{Value, json};
 

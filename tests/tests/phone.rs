@@ -17,7 +17,7 @@ use keyway_codes::policy::Rule;
 use keyway_codes::schedule::{Schedule, Window};
 use keyway_protocol::provisioning::ProvisioningFile;
 use keyway_protocol::seal::derive_key_bytes;
-use keyway_tests::fixture::{Fixture, FixtureOptions};
+use keyway_testkit::fixture::{Fixture, FixtureOptions};
 
 fn world() -> Fixture {
     Fixture::start(FixtureOptions::server_only()).expect("fixture")

@@ -9,7 +9,7 @@
 use keyway_api::CodeState;
 use keyway_client::{ClientError, LocalCode, NewCode};
 use keyway_codes::policy::Rule;
-use keyway_tests::world::{AT_HOME, AWAY, World};
+use keyway_testkit::world::{AT_HOME, AWAY, World};
 use reqwest::Method;
 use serde_json::json;
 

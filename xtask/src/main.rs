@@ -24,7 +24,8 @@
 //!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
 //!   (`.ci/install-deps --demo`: pkg-config, libdbus-1-dev, dbus), then
-//!   `cargo run --release --bin keyway -- demo`.
+//!   `cargo run --release -p keyway-demo` (the demo's own binary,
+//!   `tests/demo`; extra arguments such as `--portal` are passed on).
 //! - `cargo xtask fresh [--rebuild] [--only WORD]`: the README's two commands
 //!   in a minimal Debian 12 root made with debootstrap, as on a new user's
 //!   machine; reports each command's time (see [`fresh`], docs/ci.md).
@@ -317,9 +318,9 @@ fn harness_self_test() -> Result<Totals, String> {
 fn demo(extra: &[String]) -> Result<(), String> {
     step(".ci/install-deps --demo");
     run(Command::new(root().join(".ci/install-deps")).arg("--demo"))?;
-    step("cargo run --release --bin keyway -- demo");
+    step("cargo run --release -p keyway-demo");
     run(Command::new("cargo")
-        .args(["run", "--release", "--bin", "keyway", "--", "demo"])
+        .args(["run", "--release", "-p", "keyway-demo", "--"])
         .args(extra))
 }
 
@@ -358,12 +359,12 @@ const FAULT_SUITES: &[FaultSuite] = &[
     },
     FaultSuite {
         name: "phone killed (SIGKILL) at every stage of requests, sync and delivery",
-        args: &["-p", "keyway-tests", "--test", "kill"],
+        args: &["-p", "keyway-testkit", "--test", "kill"],
         postgres: false,
     },
     FaultSuite {
         name: "network between phone and server cut and restored many times",
-        args: &["-p", "keyway-tests", "--test", "network"],
+        args: &["-p", "keyway-testkit", "--test", "network"],
         postgres: false,
     },
     FaultSuite {
@@ -486,7 +487,7 @@ fn bindings() -> Result<BindingTotals, String> {
         "-p",
         "keyway-ble-sim",
         "-p",
-        "keyway-tests",
+        "keyway-testkit",
         "--bins",
         "--lib",
     ]))?;

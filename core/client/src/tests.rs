@@ -1,5 +1,5 @@
 //! Store-level tests on a real SQLite file (no server: the end-to-end tests
-//! against a real server are in the keyway-tests crate).
+//! against a real server are in the keyway-testkit crate).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,7 +1,7 @@
 //! The engine against real lock firmware over an in-memory link and a server
 //! played in memory with the lock's keys: the radio and HTTP are the only
 //! parts replaced (the btleplug path is tested in `keyway-ble-sim`, the HTTP
-//! one against the real server in `keyway-tests`).
+//! one against the real server in `keyway-testkit`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

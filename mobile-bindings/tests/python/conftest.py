@@ -2,9 +2,10 @@
 
 `cargo xtask bindings` generates the bindings into target/bindings/python/keyway
 (with the library beside them), puts that directory on PYTHONPATH, and runs
-pytest under `keyway-fixture`, which starts a real keyway-server with a fresh
-SQLite file, a property set up with `keyway-server admin`, and keyway-ble-sim's
-simulated locks on a private D-Bus bus, and exports where they are
+pytest under `keyway-fixture`, the testkit's world as processes: a real
+keyway-server with a fresh SQLite file, the Maple Court property set up with the
+server's typed admin functions, and keyway-ble-sim's simulated locks on a
+private D-Bus bus; it exports where they are
 (KEYWAY_FIXTURE_JSON, DBUS_SYSTEM_BUS_ADDRESS, ...).
 """
 

@@ -253,18 +253,8 @@ pub async fn run(args: AdminArgs) -> std::process::ExitCode {
     }
 }
 
-/// Runs an admin command and returns what `--json` would print, without
-/// printing anything. Kept for `keyway demo`, which still builds an argv;
-/// new callers use the typed functions of [`super`].
-pub async fn execute_json(args: AdminArgs) -> Result<Value, String> {
-    execute(args)
-        .await
-        .map(|(value, _)| value)
-        .map_err(|e| e.to_string())
-}
-
 /// Runs an admin command: its JSON and its text.
-pub async fn execute(args: AdminArgs) -> AdminResult<(Value, String)> {
+async fn execute(args: AdminArgs) -> AdminResult<(Value, String)> {
     let store = args.db.open().await?;
     let result = dispatch(&store, args.command).await;
     store.close().await;

@@ -4,8 +4,8 @@
 //! tokens (stored hashed, shown once); list them; revoke a user; seed a
 //! synthetic property ([`seed`]). They write through the same data layer as
 //! the server, with or without a server running. The `admin` command
-//! ([`cli`]) is a thin layer over them, and so are the demo and the test
-//! fixtures.
+//! ([`cli`]) is a thin layer over them; the demo and every test world
+//! (`keyway-testkit`) call them directly.
 
 pub mod accounts;
 pub mod cli;
@@ -30,7 +30,7 @@ use crate::db::{Store, Write, locks, properties, users};
 use crate::ops::policy::validate_policy;
 
 pub use accounts::{Invited, PasswordSet, invite_user, set_password};
-pub use cli::{AdminArgs, AdminCommand, execute_json, run};
+pub use cli::{AdminArgs, AdminCommand, run};
 pub use seed::{SeedSpec, Seeded, seed};
 
 /// Why an admin operation failed.

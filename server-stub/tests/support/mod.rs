@@ -1,9 +1,12 @@
-//! Test harness: a real `keyway-server` process on a real TCP port with a real
-//! database, set up in process with the server's typed admin functions (the
-//! ones the `admin` command calls), its log output captured line by line. The database is a SQLite file in a temporary directory or,
-//! when `KEYWAY_TEST_DATABASE_URL` names a PostgreSQL server (`cargo xtask
-//! test` starts one), a fresh database on that server for each test, so tests
-//! stay parallel on both.
+//! Test harness: a real `keyway-server` process on a real TCP port with a
+//! real database, its log output captured line by line, in the testkit's
+//! world (`keyway-testkit`): the world's database (a SQLite file in a
+//! temporary directory or, when `KEYWAY_TEST_DATABASE_URL` names a
+//! PostgreSQL server — `cargo xtask test` starts one — a fresh database on
+//! that server for each test, so tests stay parallel on both) and Maple
+//! Court set up in process with the server's typed admin functions
+//! (`keyway_testkit::property`, with the server suites' plan: a door for
+//! 5C and a second property).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -18,14 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use keyway_api::{PolicySettings, Role};
-use keyway_codes::AccessPoint;
 use keyway_lock::{Lock, LockConfig};
 use keyway_protocol::LockId;
 use keyway_protocol::provisioning::ProvisioningFile;
-use keyway_server::admin::{self, LockSpec};
-use keyway_server::app::DbArgs;
-use keyway_server::db::Store;
+pub use keyway_testkit::admin::Admin;
+use keyway_testkit::database::TestDb as KitDb;
+use keyway_testkit::property::Plan;
 use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use rustix::process::Signal;
@@ -34,57 +35,22 @@ use utoipa::OpenApi as _;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
 
-/// The variable naming the PostgreSQL server to test on (any database on it;
-/// each test creates its own next to it).
-pub const TEST_DATABASE_VAR: &str = "KEYWAY_TEST_DATABASE_URL";
-
-/// The database of one test.
+/// A test's database: the testkit's, and a look inside it.
 #[derive(Clone, Debug)]
-pub struct TestDb {
-    /// The environment every `keyway-server` process of the test gets.
-    pub env: Vec<(String, String)>,
-    /// The URL, for looking inside.
-    pub url: String,
+pub struct TestDb(pub KitDb);
+
+impl std::ops::Deref for TestDb {
+    type Target = KitDb;
+
+    fn deref(&self) -> &KitDb {
+        &self.0
+    }
 }
 
 impl TestDb {
     /// A fresh database for a test working in `dir`.
     pub fn new(dir: &Path) -> Self {
-        match std::env::var(TEST_DATABASE_VAR) {
-            Ok(base) if !base.trim().is_empty() => {
-                let name = format!("kw_{:016x}", rand::random::<u64>());
-                block_on(async {
-                    let pool = connect(&base).await;
-                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                        .execute(&pool)
-                        .await
-                        .expect("create the test database");
-                    pool.close().await;
-                });
-                let url = with_database(&base, &name);
-                let key: String = (0..32)
-                    .map(|_| format!("{:02x}", rand::random::<u8>()))
-                    .collect();
-                Self {
-                    env: vec![
-                        ("KEYWAY_DATABASE".into(), url.clone()),
-                        ("KEYWAY_DATA_KEY".into(), key),
-                    ],
-                    url,
-                }
-            }
-            // The server's default: keyway.sqlite and its key file in the
-            // working directory.
-            _ => Self {
-                env: Vec::new(),
-                url: format!("sqlite://{}?mode=rwc", dir.join("keyway.sqlite").display()),
-            },
-        }
-    }
-
-    /// Whether the test runs on PostgreSQL.
-    pub fn is_postgres(&self) -> bool {
-        self.url.starts_with("postgres")
+        Self(KitDb::from_env(dir).unwrap_or_else(|e| panic!("the test database: {e}")))
     }
 
     /// A connection pool for looking inside (tests only read, or set up what
@@ -137,129 +103,6 @@ async fn connect(url: &str) -> sqlx::AnyPool {
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
-}
-
-/// `url` with its database name replaced.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let authority_end = base
-        .find("://")
-        .map(|i| i + 3)
-        .and_then(|start| base[start..].find('/').map(|i| start + i))
-        .unwrap_or(base.len());
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    format!("{}/{name}{query}", &base[..authority_end])
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-/// The operator's admin functions, in process, on a test's database: the
-/// same `keyway_server::admin` functions the `admin` command calls.
-pub struct Admin {
-    runtime: tokio::runtime::Runtime,
-    /// The test's database.
-    pub store: Store,
-    dir: PathBuf,
-}
-
-impl Admin {
-    /// Opens `db` as the server started in `dir` will (for SQLite, the
-    /// database and its key file in `dir`, created if missing).
-    pub fn open(dir: &Path, db: &TestDb) -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let env = |name: &str| {
-            db.env
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        let args = DbArgs {
-            database: env("KEYWAY_DATABASE")
-                .unwrap_or_else(|| dir.join("keyway.sqlite").display().to_string()),
-            data_key: env("KEYWAY_DATA_KEY"),
-            data_key_file: None,
-        };
-        let store = runtime
-            .block_on(args.open())
-            .unwrap_or_else(|e| panic!("open the test database: {e}"));
-        Self {
-            runtime,
-            store,
-            dir: dir.to_owned(),
-        }
-    }
-
-    /// Runs an admin function to completion.
-    pub fn run<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-
-    /// A property with the default policy and the given affiliated numbers.
-    pub fn property(&self, name: &str, time_zone: &str, affiliated: &[&str]) -> String {
-        let spec = admin::PropertySpec {
-            name: name.to_owned(),
-            time_zone: time_zone.to_owned(),
-            policy: PolicySettings {
-                six_digit_codes: false,
-                custom_codes: true,
-                affiliated_numbers: affiliated.iter().map(|a| (*a).to_owned()).collect(),
-                one_time_pin_length: 6,
-                common_pins_builtin: true,
-            },
-        };
-        self.run(admin::create_property(&self.store, &spec))
-            .unwrap()
-            .property_id
-    }
-
-    /// A lock, and the property's provisioning file (`provisioning` in the
-    /// test's directory) written again.
-    pub fn lock(&self, property: &str, spec: &LockSpec, provisioning: &str) -> admin::LockCreated {
-        let created = self
-            .run(admin::create_lock(&self.store, property, spec))
-            .unwrap();
-        let out = self.dir.join(provisioning);
-        self.run(admin::write_provisioning(&self.store, property, &out))
-            .unwrap();
-        created
-    }
-
-    /// A user with their first API token.
-    pub fn user(
-        &self,
-        property: &str,
-        name: &str,
-        role: Role,
-        unit: Option<&str>,
-    ) -> admin::UserCreated {
-        let spec = admin::UserSpec {
-            name: name.to_owned(),
-            role,
-            unit: unit.map(str::to_owned),
-            email: None,
-        };
-        self.run(admin::create_user(&self.store, property, &spec))
-            .unwrap()
-    }
-}
-
-impl Drop for Admin {
-    fn drop(&mut self) {
-        self.runtime.block_on(self.store.close());
-    }
 }
 
 /// The API contract: every (method, path template) the OpenAPI document
@@ -537,55 +380,25 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let db = TestDb::new(d);
-        let admin = Admin::open(d, &db);
-        let property = admin.property("Maple Court", "America/New_York", &["1440", "94110"]);
-        let lock = |name: &str, access_point: AccessPoint, unit: Option<&str>| {
-            admin.lock(
-                &property,
-                &LockSpec::new(name, access_point, unit),
-                "maple.json",
-            )
-        };
-        let l4b = lock("Unit 4B", AccessPoint::UnitDoor, Some("4B"));
-        let l5c = lock("Unit 5C", AccessPoint::UnitDoor, Some("5C"));
-        let entrance = lock("Main entrance", AccessPoint::CommunityEntrance, None);
-        let package = lock("Package room", AccessPoint::PackageRoom, None);
-        let mut tokens = std::collections::HashMap::new();
-        let mut users = std::collections::HashMap::new();
-        let mut user = |name: &str, property: &str, role: Role, unit: Option<&str>| {
-            let created = admin.user(property, name, role, unit);
-            tokens.insert(name.to_owned(), created.token);
-            users.insert(name.to_owned(), created.user_id);
-        };
-        user("alice", &property, Role::Resident, Some("4B"));
-        user("bob", &property, Role::Resident, Some("5C"));
-        user("sam", &property, Role::Staff, None);
-        user("mia", &property, Role::Manager, None);
-        let other = admin.property("Oak Tower", "UTC", &[]);
-        let other_lock = admin.lock(
-            &other,
-            &LockSpec::new("Oak 1A", AccessPoint::UnitDoor, Some("1A")),
-            "oak.json",
-        );
-        user("zed", &other, Role::Manager, None);
-        user("yan", &other, Role::Resident, Some("1A"));
-        drop(admin);
+        let p = Admin::open(d, &db)
+            .and_then(|admin| admin.set_up(&Plan::server_tests()))
+            .unwrap_or_else(|e| panic!("set up Maple Court: {e}"));
         let server = Server::start(d, &db, env);
         Self {
-            unit_4b: l4b.unit_id.unwrap(),
-            unit_5c: l5c.unit_id.unwrap(),
-            lock_4b: l4b.lock_id,
-            lock_5c: l5c.lock_id,
-            entrance: entrance.lock_id,
-            package_room: package.lock_id,
-            other_lock: other_lock.lock_id,
+            unit_4b: p.units["4B"].clone(),
+            unit_5c: p.units["5C"].clone(),
+            lock_4b: p.locks["unit_4b"].clone(),
+            lock_5c: p.locks["unit_5c"].clone(),
+            entrance: p.locks["entrance"].clone(),
+            package_room: p.locks["package_room"].clone(),
+            other_lock: p.locks["oak_1a"].clone(),
+            other_property: p.other_property.clone().unwrap(),
+            property: p.property_id,
+            tokens: p.tokens.into_iter().collect(),
+            users: p.users.into_iter().collect(),
             dir,
             db,
             server: Some(server),
-            property,
-            tokens,
-            users,
-            other_property: other,
             client: Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -596,6 +409,7 @@ impl Fixture {
     /// The admin functions on this fixture's database.
     pub fn admin(&self) -> Admin {
         Admin::open(self.dir.path(), &self.db)
+            .unwrap_or_else(|e| panic!("open the test database: {e}"))
     }
 
     pub fn server(&self) -> &Server {

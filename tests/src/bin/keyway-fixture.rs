@@ -1,5 +1,6 @@
-//! `keyway-fixture`: starts a Keyway world (server on a fresh SQLite file, a
-//! property with users and locks, the lock simulator on a private bus, a
+//! `keyway-fixture`: starts the testkit's world as processes
+//! (`keyway_testkit::fixture`: the server on a fresh database, Maple Court set
+//! up with the typed admin functions, the lock simulator on a private bus, a
 //! cuttable network in front of the server), runs one command in it, and
 //! tears everything down. The command's exit code is the launcher's.
 //!
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use keyway_tests::fixture::{Fixture, FixtureOptions};
-use keyway_tests::netswitch::NetSwitch;
+use keyway_testkit::fixture::{Fixture, FixtureOptions};
+use keyway_testkit::netswitch::NetSwitch;
 
 fn usage() -> ExitCode {
     eprintln!("usage: keyway-fixture [--no-sim] [--json FILE] -- COMMAND [ARGS...]");

@@ -13,11 +13,11 @@ use serde_json::Value;
 #[derive(Debug)]
 pub(crate) struct ApiFailure {
     /// The HTTP status (0 when the server was not reached).
-    pub(crate) status: u16,
+    status: u16,
     /// The server's problem code.
-    pub(crate) code: String,
+    code: String,
     /// What it said.
-    pub(crate) detail: String,
+    detail: String,
 }
 
 impl std::fmt::Display for ApiFailure {
