@@ -62,6 +62,9 @@ pub enum KitError {
         /// Why.
         source: std::io::Error,
     },
+    /// The world has no user of that name.
+    #[error("no user {0} in the property")]
+    UnknownUser(String),
     /// A program or service did not say it was ready in time.
     #[error("{0} did not start")]
     NotReady(&'static str),

@@ -58,6 +58,9 @@ pub struct FixtureOptions {
     /// starts itself (a test that runs btleplug in its own process makes
     /// the bus first, before any thread: see [`crate::world`]).
     pub bus: Option<String>,
+    /// The user (`alice`, ...) whose phone core the simulator's bench
+    /// attaches to the server (`serve --with-server`), if any.
+    pub phone: Option<String>,
 }
 
 impl FixtureOptions {
@@ -66,6 +69,15 @@ impl FixtureOptions {
         Self {
             simulator: true,
             bus: None,
+            phone: None,
+        }
+    }
+
+    /// A server and the simulator, whose bench carries `user`'s phone core.
+    pub fn with_phone_of(user: &str) -> Self {
+        Self {
+            phone: Some(user.to_owned()),
+            ..Self::with_simulator()
         }
     }
 
@@ -74,6 +86,7 @@ impl FixtureOptions {
         Self {
             simulator: false,
             bus: None,
+            phone: None,
         }
     }
 }
@@ -140,7 +153,25 @@ impl Fixture {
             let config = crate::corridor::sim_toml(&property, &provisioning);
             let path = d.join("sim.toml");
             std::fs::write(&path, config).map_err(|e| KitError::file("write", &path, e))?;
-            match start_sim(&bin.join("keyway-ble-sim"), d, options.bus.as_deref()) {
+            let phone = match &options.phone {
+                Some(user) => {
+                    let token = property
+                        .tokens
+                        .get(user)
+                        .ok_or_else(|| KitError::UnknownUser(user.clone()))?;
+                    Some((format!("http://{}", net.address()), token.clone()))
+                }
+                None => None,
+            };
+            let sim = start_sim(
+                &bin.join("keyway-ble-sim"),
+                d,
+                options.bus.as_deref(),
+                phone
+                    .as_ref()
+                    .map(|(url, token)| (url.as_str(), token.as_str())),
+            );
+            match sim {
                 Ok(sim) => Some(sim),
                 Err(e) => {
                     stop_child(&mut server);
@@ -230,11 +261,17 @@ fn start_sim(
     program: &std::path::Path,
     dir: &std::path::Path,
     bus: Option<&str>,
+    phone: Option<(&str, &str)>,
 ) -> KitResult<SimProcess> {
     let mut command = Command::new(program);
     command.args(["serve", "--config", "sim.toml", "--http", "127.0.0.1:0"]);
     if let Some(bus) = bus {
         command.args(["--bus", bus]);
+    }
+    if let Some((server, token)) = phone {
+        command
+            .args(["--with-server", server])
+            .env("KEYWAY_SIM_TOKEN", token);
     }
     let mut child = command
         .current_dir(dir)

@@ -52,6 +52,7 @@ impl World {
         let f = Fixture::start(FixtureOptions {
             simulator: true,
             bus: Some(bus.address().to_owned()),
+            phone: None,
         })
         .expect("fixture");
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -163,10 +163,10 @@ fn test() -> Result<(), String> {
 
 /// The nextest filter that leaves out the browser tests (the Portal's and
 /// the QA bench's), which run as their own step ([`browser_tests`]).
-const NOT_BROWSER: &str = "not (binary(portal_browser) | binary(bench_browser))";
+const NOT_BROWSER: &str = "not binary(/_browser$/)";
 
 /// The browser tests: the Portal's and the QA bench's.
-const BROWSER: &str = "(package(keyway-server) & binary(portal_browser)) | (package(keyway-ble-sim) & binary(bench_browser))";
+const BROWSER: &str = "binary(/_browser$/)";
 
 /// The browser tests (server-stub/tests/portal_browser.rs: a real server;
 /// ble-sim/tests/bench_browser.rs: a real simulator; each with Debian's

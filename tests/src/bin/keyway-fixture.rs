@@ -58,6 +58,7 @@ fn main() -> ExitCode {
     let mut fixture = match Fixture::start(FixtureOptions {
         simulator,
         bus: None,
+        phone: None,
     }) {
         Ok(f) => f,
         Err(e) => {
