@@ -150,6 +150,12 @@ impl LiveWorld {
         }
     }
 
+    /// A server played in process with every lock's key, for the bench's
+    /// own deliveries (`keyway_ble_sim::bench`).
+    pub fn played_server(&self) -> Option<keyway_ble_sim::played::PlayedServer> {
+        self.harness.as_ref().map(Harness::played_server)
+    }
+
     /// The delivery log (emails and text messages sent so far).
     pub fn delivery_log(&self) -> PathBuf {
         self.dir.path().join(DELIVERY_LOG)

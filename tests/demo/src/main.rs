@@ -6,11 +6,14 @@
 //! real phone core (`keyway_client`) talking to the simulated locks
 //! through btleplug; the manager is the server's manager API. While it
 //! runs it prints the Portal's address and the manager's sign-in; with
-//! `--portal` the server stays up after the story until Ctrl-C.
+//! `--portal` the server stays up after the story until Ctrl-C, with the QA
+//! bench (`keyway_ble_sim::bench`) serving the same simulated locks and
+//! Alice's phone core, so every step can be done again by clicking.
 //!
 //! Exit codes: 0 every step behaved; 1 a step did not; 5 no D-Bus bus could
 //! be started for the simulated Bluetooth.
 
+mod bench;
 mod manage;
 mod scenes;
 mod story;
@@ -155,7 +158,28 @@ async fn keep_portal_up(story: &Story, world: &LiveWorld) {
             world.server_url, manager.email, manager.password
         );
     }
+    let bench = match bench::serve(world).await {
+        Ok(bench) => Some(bench),
+        Err(e) => {
+            eprintln!("error[bench_unavailable]: {e}");
+            None
+        }
+    };
+    if let Some(bench) = &bench {
+        if story.json {
+            println!(
+                "{}",
+                serde_json::json!({"bench": format!("{}/", bench.url)})
+            );
+        } else {
+            println!(
+                "The QA bench (the simulated building, with Alice's phone core) is at {}/ and the package room's kiosk at {}/kiosk.",
+                bench.url, bench.url
+            );
+        }
+    }
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("error[internal]: cannot wait for Ctrl-C: {e}");
     }
+    drop(bench);
 }

@@ -69,8 +69,9 @@ fn the_demo_plays_every_step_and_its_portal_takes_the_printed_sign_in() {
         .spawn()
         .expect("keyway-demo runs");
     let stdout = demo.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    lines.read_line(&mut line).unwrap();
     let report: Value =
         serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("demo output ({e}): {line}"));
     assert_eq!(report["ok"], true, "{report}");
@@ -93,6 +94,24 @@ fn the_demo_plays_every_step_and_its_portal_takes_the_printed_sign_in() {
     );
     let (status, session) = sign_in(url, email, "not the password at all");
     assert!(!session, "a wrong password gets no session ({status})");
+
+    // The bench serves the same locks, with Alice's phone core.
+    let mut line = String::new();
+    lines.read_line(&mut line).unwrap();
+    let bench: Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let page = reqwest::blocking::get(bench["bench"].as_str().unwrap())
+        .unwrap()
+        .text()
+        .unwrap();
+    for shown in [
+        "Unit 4B",
+        "Main entrance",
+        "Package room",
+        "Alice",
+        "Generate a code",
+    ] {
+        assert!(page.contains(shown), "the bench shows {shown}");
+    }
 
     // Ctrl-C ends it cleanly.
     rustix::process::kill_process(
