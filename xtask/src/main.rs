@@ -5,7 +5,7 @@
 //!   limits of `.config/nextest.toml` (the btleplug transport and the
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
 //!   tests, the harness self-test, the browser tests of the Portal and the
-//!   QA bench (Debian's Chromium driven by playwright-core), and the Python and Kotlin binding tests;
+//!   QA bench (Debian's Chromium driven by playwright-core), and the Python, Kotlin and Swift binding tests;
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
 //!   cluster that xtask starts and removes (see [`pg`]).
@@ -17,9 +17,10 @@
 //! - `cargo xtask pg start [--durable]` / `cargo xtask pg stop`: a private
 //!   PostgreSQL cluster for benchmarks and by-hand runs; `start` prints its URL.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
-//!   Swift and Python bindings into `target/bindings`, and runs the Python and
-//!   Kotlin binding tests, each under `keyway-fixture` (a real server with a
-//!   fresh database, a property, and the simulated locks on a private bus).
+//!   Swift and Python bindings into `target/bindings`, and runs the Python,
+//!   Kotlin and Swift binding tests, each under `keyway-fixture` (a real
+//!   server with a fresh database, a property, and the simulated locks on a
+//!   private bus); Swift is compiled and run in a Debian 13 root (see [`swift`]).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`
 //!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
@@ -37,6 +38,7 @@
 
 mod fresh;
 mod pg;
+mod swift;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -147,13 +149,24 @@ fn test() -> Result<(), String> {
         "kotlin bindings: {} passed, {} failed",
         bindings.kotlin.passed, bindings.kotlin.failed
     );
+    println!(
+        "swift bindings: {} passed, {} failed{}",
+        bindings.swift.passed,
+        bindings.swift.failed,
+        if bindings.swift.skipped > 0 {
+            " (skipped: no Swift root on this machine)"
+        } else {
+            ""
+        }
+    );
     let failed = rust.failed
         + doc.failed
         + harness.failed
         + browser.failed
         + postgres.failed
         + bindings.python.failed
-        + bindings.kotlin.failed;
+        + bindings.kotlin.failed
+        + bindings.swift.failed;
     if failed > 0 {
         return Err(format!("{failed} test(s) failed"));
     }
@@ -469,9 +482,11 @@ fn install() -> Result<(), String> {
 struct BindingTotals {
     python: Totals,
     kotlin: Totals,
+    swift: Totals,
 }
 
-/// Builds the library, generates every binding and runs the Python and Kotlin tests.
+/// Builds the library, generates every binding and runs the Python, Kotlin
+/// and Swift tests.
 fn bindings() -> Result<BindingTotals, String> {
     let root = root();
     let target = target_dir();
@@ -588,13 +603,18 @@ fn bindings() -> Result<BindingTotals, String> {
         Stream::Stdout,
         kotlin_line,
     )?;
-    if python.failed + kotlin.failed > 0 {
+    let swift = swift::tests(&out, &library, &fixture)?;
+    if python.failed + kotlin.failed + swift.failed > 0 {
         return Err(format!(
-            "binding tests failed: {} python, {} kotlin",
-            python.failed, kotlin.failed
+            "binding tests failed: {} python, {} kotlin, {} swift",
+            python.failed, kotlin.failed, swift.failed
         ));
     }
-    Ok(BindingTotals { python, kotlin })
+    Ok(BindingTotals {
+        python,
+        kotlin,
+        swift,
+    })
 }
 
 fn root() -> PathBuf {
