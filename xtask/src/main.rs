@@ -8,7 +8,9 @@
 //!   QA bench (Debian's Chromium driven by playwright-core), and the Python, Kotlin and Swift binding tests;
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
-//!   cluster that xtask starts and removes (see [`pg`]).
+//!   cluster that xtask starts and removes (see [`pg`]). Last, the mobile
+//!   library is built as apps get it and must stay within
+//!   [`MOBILE_LIBRARY_BUDGET`].
 //! - `cargo xtask faults`: every fault suite (the server killed mid-request on
 //!   SQLite and PostgreSQL, the lock's power-loss suites), with more rounds
 //!   than `cargo xtask test` runs. A suite is one line in [`FAULT_SUITES`].
@@ -21,6 +23,8 @@
 //!   Kotlin and Swift binding tests, each under `keyway-fixture` (a real
 //!   server with a fresh database, a property, and the simulated locks on a
 //!   private bus); Swift is compiled and run in a Debian 13 root (see [`swift`]).
+//! - `cargo xtask size`: the mobile library's size check alone (the last
+//!   step of `cargo xtask test`).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`
 //!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
@@ -65,12 +69,16 @@ fn main() -> ExitCode {
         Some("pg") => pg_command(&args[1..]),
         Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
+        Some("size") => mobile_library_size().and_then(|check| match check.failed {
+            0 => Ok(()),
+            _ => Err(check.line),
+        }),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         Some("demo") => demo(&args[1..]),
         Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|harness|browser|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
+                "usage: cargo xtask <test|faults|harness|browser|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|size|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
@@ -120,6 +128,7 @@ fn test() -> Result<(), String> {
     let browser = browser_tests();
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
+    let size = mobile_library_size()?;
     println!("\n==> summary");
     println!(
         "rust: {} passed, {} failed, {} skipped across {} test binaries",
@@ -159,7 +168,9 @@ fn test() -> Result<(), String> {
             ""
         }
     );
-    let failed = rust.failed
+    println!("{}", size.line);
+    let failed = size.failed
+        + rust.failed
         + doc.failed
         + harness.failed
         + browser.failed
@@ -472,6 +483,57 @@ fn pg_command(args: &[String]) -> Result<(), String> {
         }
         _ => Err("usage: cargo xtask pg start [--durable] | cargo xtask pg stop".into()),
     }
+}
+
+/// The most the stripped `release-mobile` library (`libkeyway_mobile.so`,
+/// default features, x86_64 Linux) may weigh. Issue 16 asks for 4 MiB; the
+/// library was 8.26 MiB before that work and is 5.30 MiB after it
+/// (docs/performance.md, "Mobile library size", lists what each crate adds
+/// and what is left to reach 4 MiB). The budget is the size reached plus a
+/// little room, so that any growth past it fails the test command; lower it
+/// as the library shrinks, never raise it without a line in that document.
+const MOBILE_LIBRARY_BUDGET: u64 = 5_600_000;
+
+/// The outcome of the mobile library's size check: its summary line, and 1
+/// failure when it is over [`MOBILE_LIBRARY_BUDGET`].
+struct SizeCheck {
+    line: String,
+    failed: u64,
+}
+
+/// Builds the mobile library as apps get it (`--profile release-mobile`,
+/// which strips it) and checks its size against [`MOBILE_LIBRARY_BUDGET`].
+fn mobile_library_size() -> Result<SizeCheck, String> {
+    step("mobile library size (cargo build -p keyway-mobile --profile release-mobile)");
+    run(Command::new("cargo").args([
+        "build",
+        "-p",
+        "keyway-mobile",
+        "--profile",
+        "release-mobile",
+    ]))?;
+    let path = target_dir()
+        .join("release-mobile")
+        .join(library_file_name());
+    let size = std::fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let over = size > MOBILE_LIBRARY_BUDGET;
+    let line = format!(
+        "mobile library size: {size} bytes ({:.2} MiB), budget {MOBILE_LIBRARY_BUDGET} bytes ({:.2} MiB): {}",
+        mebibytes(size),
+        mebibytes(MOBILE_LIBRARY_BUDGET),
+        if over { "FAILED, over budget" } else { "ok" }
+    );
+    println!("{line}");
+    Ok(SizeCheck {
+        line,
+        failed: u64::from(over),
+    })
+}
+
+fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn install() -> Result<(), String> {
