@@ -449,7 +449,7 @@ fn remove_tree(path: &Path) -> Result<(), String> {
     std::fs::remove_dir_all(path).map_err(|e| format!("removing {}: {e}", path.display()))
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -5,10 +5,12 @@
 //!   limits of `.config/nextest.toml` (the btleplug transport and the
 //!   simulator included: they need `dbus-daemon` and `bluetoothctl`), the doc
 //!   tests, the harness self-test, the browser tests of the Portal and the
-//!   QA bench (Debian's Chromium driven by playwright-core), and the Python and Kotlin binding tests;
+//!   QA bench (Debian's Chromium driven by playwright-core), and the Python, Kotlin and Swift binding tests;
 //!   prints each runner's summary and a total. Exits non-zero on any failure.
 //!   The server's tests then run a second time against a private PostgreSQL
-//!   cluster that xtask starts and removes (see [`pg`]).
+//!   cluster that xtask starts and removes (see [`pg`]). Last, the mobile
+//!   library is built as apps get it and must stay within
+//!   [`MOBILE_LIBRARY_BUDGET`].
 //! - `cargo xtask faults`: every fault suite (the server killed mid-request on
 //!   SQLite and PostgreSQL, the lock's power-loss suites), with more rounds
 //!   than `cargo xtask test` runs. A suite is one line in [`FAULT_SUITES`].
@@ -17,9 +19,12 @@
 //! - `cargo xtask pg start [--durable]` / `cargo xtask pg stop`: a private
 //!   PostgreSQL cluster for benchmarks and by-hand runs; `start` prints its URL.
 //! - `cargo xtask bindings`: builds the mobile library, generates the Kotlin,
-//!   Swift and Python bindings into `target/bindings`, and runs the Python and
-//!   Kotlin binding tests, each under `keyway-fixture` (a real server with a
-//!   fresh database, a property, and the simulated locks on a private bus).
+//!   Swift and Python bindings into `target/bindings`, and runs the Python,
+//!   Kotlin and Swift binding tests, each under `keyway-fixture` (a real
+//!   server with a fresh database, a property, and the simulated locks on a
+//!   private bus); Swift is compiled and run in a Debian 13 root (see [`swift`]).
+//! - `cargo xtask size`: the mobile library's size check alone (the last
+//!   step of `cargo xtask test`).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`
 //!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
@@ -38,6 +43,7 @@
 
 mod fresh;
 mod pg;
+mod swift;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -64,12 +70,16 @@ fn main() -> ExitCode {
         Some("pg") => pg_command(&args[1..]),
         Some("fuzz") => run(Command::new(root().join("fuzz/run.sh")).args(&args[1..])),
         Some("bindings") => install().and_then(|()| bindings()).map(|_| ()),
+        Some("size") => mobile_library_size().and_then(|check| match check.failed {
+            0 => Ok(()),
+            _ => Err(check.line),
+        }),
         Some("bench") => run(Command::new("cargo").args(["bench", "--workspace"])),
         Some("demo") => demo(&args[1..]),
         Some("fresh") => fresh::fresh(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test|faults|harness|browser|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|bench|demo|fresh [--rebuild] [--only WORD]>"
+                "usage: cargo xtask <test|faults|harness|browser|fuzz [SECONDS] [TARGET…]|pg start [--durable]|pg stop|bindings|size|bench|demo|fresh [--rebuild] [--only WORD]>"
             );
             return ExitCode::from(2);
         }
@@ -119,6 +129,7 @@ fn test() -> Result<(), String> {
     let browser = browser_tests();
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
+    let size = mobile_library_size()?;
     println!("\n==> summary");
     println!(
         "rust: {} passed, {} failed, {} skipped across {} test binaries",
@@ -148,13 +159,26 @@ fn test() -> Result<(), String> {
         "kotlin bindings: {} passed, {} failed",
         bindings.kotlin.passed, bindings.kotlin.failed
     );
-    let failed = rust.failed
+    println!(
+        "swift bindings: {} passed, {} failed{}",
+        bindings.swift.passed,
+        bindings.swift.failed,
+        if bindings.swift.skipped > 0 {
+            " (skipped: no Swift root on this machine)"
+        } else {
+            ""
+        }
+    );
+    println!("{}", size.line);
+    let failed = size.failed
+        + rust.failed
         + doc.failed
         + harness.failed
         + browser.failed
         + postgres.failed
         + bindings.python.failed
-        + bindings.kotlin.failed;
+        + bindings.kotlin.failed
+        + bindings.swift.failed;
     if failed > 0 {
         return Err(format!("{failed} test(s) failed"));
     }
@@ -462,6 +486,57 @@ fn pg_command(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// The most the stripped `release-mobile` library (`libkeyway_mobile.so`,
+/// default features, x86_64 Linux) may weigh. Issue 16 asks for 4 MiB; the
+/// library was 8.26 MiB before that work and is 5.30 MiB after it
+/// (docs/performance.md, "Mobile library size", lists what each crate adds
+/// and what is left to reach 4 MiB). The budget is the size reached plus a
+/// little room, so that any growth past it fails the test command; lower it
+/// as the library shrinks, never raise it without a line in that document.
+const MOBILE_LIBRARY_BUDGET: u64 = 5_600_000;
+
+/// The outcome of the mobile library's size check: its summary line, and 1
+/// failure when it is over [`MOBILE_LIBRARY_BUDGET`].
+struct SizeCheck {
+    line: String,
+    failed: u64,
+}
+
+/// Builds the mobile library as apps get it (`--profile release-mobile`,
+/// which strips it) and checks its size against [`MOBILE_LIBRARY_BUDGET`].
+fn mobile_library_size() -> Result<SizeCheck, String> {
+    step("mobile library size (cargo build -p keyway-mobile --profile release-mobile)");
+    run(Command::new("cargo").args([
+        "build",
+        "-p",
+        "keyway-mobile",
+        "--profile",
+        "release-mobile",
+    ]))?;
+    let path = target_dir()
+        .join("release-mobile")
+        .join(library_file_name());
+    let size = std::fs::metadata(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    let over = size > MOBILE_LIBRARY_BUDGET;
+    let line = format!(
+        "mobile library size: {size} bytes ({:.2} MiB), budget {MOBILE_LIBRARY_BUDGET} bytes ({:.2} MiB): {}",
+        mebibytes(size),
+        mebibytes(MOBILE_LIBRARY_BUDGET),
+        if over { "FAILED, over budget" } else { "ok" }
+    );
+    println!("{line}");
+    Ok(SizeCheck {
+        line,
+        failed: u64::from(over),
+    })
+}
+
+fn mebibytes(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 fn install() -> Result<(), String> {
     step(".ci/install-deps");
     run(&mut Command::new(root().join(".ci/install-deps")))
@@ -470,9 +545,11 @@ fn install() -> Result<(), String> {
 struct BindingTotals {
     python: Totals,
     kotlin: Totals,
+    swift: Totals,
 }
 
-/// Builds the library, generates every binding and runs the Python and Kotlin tests.
+/// Builds the library, generates every binding and runs the Python, Kotlin
+/// and Swift tests.
 fn bindings() -> Result<BindingTotals, String> {
     let root = root();
     let target = target_dir();
@@ -589,13 +666,18 @@ fn bindings() -> Result<BindingTotals, String> {
         Stream::Stdout,
         kotlin_line,
     )?;
-    if python.failed + kotlin.failed > 0 {
+    let swift = swift::tests(&out, &library, &fixture)?;
+    if python.failed + kotlin.failed + swift.failed > 0 {
         return Err(format!(
-            "binding tests failed: {} python, {} kotlin",
-            python.failed, kotlin.failed
+            "binding tests failed: {} python, {} kotlin, {} swift",
+            python.failed, kotlin.failed, swift.failed
         ));
     }
-    Ok(BindingTotals { python, kotlin })
+    Ok(BindingTotals {
+        python,
+        kotlin,
+        swift,
+    })
 }
 
 fn root() -> PathBuf {
