@@ -9,19 +9,12 @@
 //! `KEYWAY_BENCH_SCREENSHOTS=docs/simulator` writes the screenshots of
 //! docs/simulator.md.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Instant;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_owned()
-}
+use keyway_testkit::browser::{run_node_tests, workspace};
 
 fn sim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_keyway-ble-sim"))
@@ -63,26 +56,8 @@ impl Drop for Served {
     }
 }
 
-fn tap_count(output: &str, what: &str) -> Option<u64> {
-    output.lines().find_map(|line| {
-        line.trim()
-            .strip_prefix(&format!("# {what} "))
-            .and_then(|n| n.trim().parse().ok())
-    })
-}
-
 #[test]
 fn the_bench_works_in_a_real_browser_and_its_recording_replays() {
-    let playwright = workspace().join("server-stub/tests/portal/node_modules/playwright-core");
-    assert!(
-        playwright.is_dir(),
-        "playwright-core is not installed: run .ci/install-deps"
-    );
-    let chromium = std::env::var("KEYWAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: run .ci/install-deps (Debian's chromium)"
-    );
     let dir = tempfile::tempdir().unwrap();
     let screenshots = match std::env::var("KEYWAY_BENCH_SCREENSHOTS") {
         Ok(d) if !d.is_empty() => workspace().join(d),
@@ -91,33 +66,19 @@ fn the_bench_works_in_a_real_browser_and_its_recording_replays() {
     std::fs::create_dir_all(&screenshots).unwrap();
     let served = Served::start(&dir.path().join("state"));
 
-    let started = Instant::now();
-    let output = Command::new("node")
-        .args(["--test", "--test-reporter=tap", "bench.test.mjs"])
-        .current_dir(workspace().join("ble-sim/tests/bench"))
-        .env("BENCH_URL", &served.url)
-        .env("BENCH_OUT", dir.path())
-        .env("BENCH_SCREENSHOTS", &screenshots)
-        .env("KEYWAY_CHROMIUM", &chromium)
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .output()
-        .expect("run node (.ci/install-deps installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    let (pass, fail) = (tap_count(&stdout, "pass"), tap_count(&stdout, "fail"));
-    let summary = format!(
-        "bench browser tests: {} passed, {} failed in {:.1} s",
-        pass.unwrap_or(0),
-        fail.unwrap_or(0),
-        started.elapsed().as_secs_f64()
-    );
+    let run = run_node_tests(
+        &workspace().join("ble-sim/tests/bench"),
+        "bench.test.mjs",
+        &[
+            ("BENCH_URL", OsStr::new(&served.url)),
+            ("BENCH_OUT", dir.path().as_os_str()),
+            ("BENCH_SCREENSHOTS", screenshots.as_os_str()),
+        ],
+    )
+    .expect("node and the browser run");
+    let summary = run.summary("bench browser tests");
     println!("{summary}");
-    assert!(
-        output.status.success() && fail == Some(0) && pass.is_some_and(|n| n > 0),
-        "{summary} (node exited with {})",
-        output.status
-    );
+    assert!(run.ok(), "{summary}");
     drop(served);
 
     // What was clicked replays to the same result on a fresh simulator.

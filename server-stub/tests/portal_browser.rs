@@ -12,24 +12,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::ffi::OsStr;
 
 use jiff::Timestamp;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::{Fixture, visit};
 
-/// The browser the tests drive (Debian's package).
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
+use keyway_testkit::browser::{run_node_tests, workspace};
 
 /// `who`'s Portal account (the operator's typed function), as the Node
 /// tests want it.
@@ -97,28 +87,8 @@ fn set_up(f: &Fixture) -> Value {
     })
 }
 
-/// `# pass 12`-style lines of the TAP summary, and the count they give.
-fn tap_count(output: &str, what: &str) -> Option<u64> {
-    output.lines().find_map(|line| {
-        line.trim()
-            .strip_prefix(&format!("# {what} "))
-            .and_then(|n| n.trim().parse().ok())
-    })
-}
-
 #[test]
 fn the_portal_works_in_a_real_browser() {
-    let tests = workspace().join("server-stub/tests/portal");
-    assert!(
-        tests.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed: run .ci/install-deps (npm ci in {})",
-        tests.display()
-    );
-    let chromium = std::env::var("KEYWAY_CHROMIUM").unwrap_or_else(|_| CHROMIUM.to_owned());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: run .ci/install-deps (Debian's chromium)"
-    );
     let f = Fixture::new();
     let fixture = set_up(&f);
     let fixture_file = f.dir.path().join("portal-fixture.json");
@@ -129,33 +99,19 @@ fn the_portal_works_in_a_real_browser() {
     };
     std::fs::create_dir_all(&screenshots).unwrap();
 
-    let started = Instant::now();
-    let output = Command::new("node")
-        .args(["--test", "--test-reporter=tap", "portal.test.mjs"])
-        .current_dir(&tests)
-        .env("PORTAL_URL", &f.server().base)
-        .env("PORTAL_FIXTURE", &fixture_file)
-        .env("PORTAL_SCREENSHOTS", &screenshots)
-        .env("KEYWAY_CHROMIUM", &chromium)
-        .output()
-        .expect("run node (install Node.js: .ci/install-deps)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    let (pass, fail) = (tap_count(&stdout, "pass"), tap_count(&stdout, "fail"));
-    let summary = format!(
-        "portal browser tests: {} passed, {} failed in {:.1} s",
-        pass.unwrap_or(0),
-        fail.unwrap_or(0),
-        started.elapsed().as_secs_f64()
-    );
+    let run = run_node_tests(
+        &workspace().join("server-stub/tests/portal"),
+        "portal.test.mjs",
+        &[
+            ("PORTAL_URL", OsStr::new(&f.server().base)),
+            ("PORTAL_FIXTURE", fixture_file.as_os_str()),
+            ("PORTAL_SCREENSHOTS", screenshots.as_os_str()),
+        ],
+    )
+    .expect("node and the browser run");
+    let summary = run.summary("portal browser tests");
     println!("{summary}");
-    assert!(
-        output.status.success() && fail == Some(0) && pass.is_some_and(|n| n > 0),
-        "{summary} (node exited with {})",
-        output.status
-    );
+    assert!(run.ok(), "{summary}");
 
     // The browser saw every password, email and PIN; the server's log saw none.
     let log = f.server().log_lines().join("\n");

@@ -23,6 +23,7 @@
 
 pub mod admin;
 pub mod binaries;
+pub mod browser;
 pub mod corridor;
 pub mod database;
 pub mod error;

@@ -132,6 +132,13 @@ test("cutting the power turns the lock off, and it comes back", async () => {
   await page.screenshot({ path: join(shots, "bench.png"), fullPage: true });
 });
 
+test("the lock's clock is set to a chosen instant", async () => {
+  const lock = card("Main entrance");
+  await lock.getByLabel("Set the clock to (UTC)").fill("2026-12-24T18:30");
+  await lock.getByRole("button", { name: "Set the clock" }).click();
+  await lock.locator(".facts", { hasText: "2026-12-24 18:30:00 UTC" }).waitFor();
+});
+
 test("stopping the recording gives a scenario file of every step", async () => {
   await page.getByLabel("Scenario name").fill("Recorded in the browser test");
   await page.getByRole("button", { name: "Stop and save" }).click();
@@ -139,7 +146,8 @@ test("stopping the recording gives a scenario file of every step", async () => {
   await page.waitForFunction(() => document.getElementById("recorded").value.includes("[[step]]"));
   const text = await recorded.inputValue();
   for (const expected of ['do = "move_phone"', 'do = "deliver"', 'expect = "granted"',
-    'expect = "denied:unknown_code"', 'expect = "locked_out"', 'action = "off"', 'do = "check"']) {
+    'expect = "denied:unknown_code"', 'expect = "locked_out"', 'action = "off"', 'do = "check"',
+    'set = "2026-12-24T18:30:00Z"']) {
     assert.ok(text.includes(expected), `${expected} is missing from\n${text}`);
   }
   assert.ok(await page.getByRole("link", { name: "Download recorded.toml" }).isVisible());

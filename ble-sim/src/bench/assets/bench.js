@@ -161,6 +161,12 @@ const actions = {
       if (!reasons) throw error;
     }
   },
+  "clock-set": async (form, output) => {
+    const value = form.at.value;
+    const at = `${value.length === 16 ? `${value}:00` : value}Z`;
+    const answer = await json("POST", `/locks/${form.dataset.lock}/clock`, { set: at });
+    say(output, `now ${answer.now ?? at}`);
+  },
   faults: async (form, output) => {
     const faults = {
       delay_ms: Number(form.delay_ms.value || 0),
