@@ -126,7 +126,7 @@ pub fn deliver_directly(
     lock: &ProvisionedLock,
     ops: Vec<keyway_protocol::Op>,
     lifetime: jiff::SignedDuration,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, DirectError> {
     use keyway_protocol::{BaseVersion, Job, JobId, LockKeys, Message};
     let id = lock.lock_id.to_string();
     let keys = LockKeys::derive(&lock.root_key, lock.lock_id);
@@ -136,29 +136,42 @@ pub fn deliver_directly(
         since_seq: 0,
     }
     .encode();
-    let answer = sim
-        .handle_message(&id, &request)
-        .map_err(|e| e.to_string())?;
+    let answer = sim.handle_message(&id, &request)?;
     let Ok(Message::Status(sealed)) = Message::decode(&answer) else {
-        return Err("the lock did not answer the status request".into());
+        return Err(DirectError::NoStatus);
     };
     let status = keys
         .open_status(&sealed, challenge)
-        .map_err(|e| e.code().to_owned())?;
+        .map_err(|e| DirectError::Seal(e.code()))?;
     let job = Job {
         job_id: JobId::random(),
         session: status.session,
         base: BaseVersion::Exact(status.version),
         target: status.version + 1,
         issued_at: status.lock_time,
-        expires_at: status
-            .lock_time
-            .checked_add(lifetime)
-            .map_err(|e| e.to_string())?,
+        expires_at: status.lock_time.checked_add(lifetime)?,
         audit_ack: 0,
         ops,
     };
-    let envelope = keys.seal_job(&job).map_err(|e| e.code().to_owned())?;
-    sim.handle_message(&id, &Message::Jobs(vec![envelope]).encode())
-        .map_err(|e| e.to_string())
+    let envelope = keys
+        .seal_job(&job)
+        .map_err(|e| DirectError::Seal(e.code()))?;
+    Ok(sim.handle_message(&id, &Message::Jobs(vec![envelope]).encode())?)
+}
+
+/// Why [`deliver_directly`] could not hand the lock its job.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectError {
+    /// The simulator refused the message (no such lock, no power).
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// The lock answered the status request with something else.
+    #[error("the lock did not answer the status request")]
+    NoStatus,
+    /// Sealing or opening failed (its stable code).
+    #[error("sealing failed: {0}")]
+    Seal(&'static str),
+    /// The job's lifetime overflows the lock's clock.
+    #[error("the job's lifetime: {0}")]
+    Lifetime(#[from] jiff::Error),
 }
