@@ -173,12 +173,17 @@ pub struct ServeArgs {
 }
 
 /// An address (`10.0.0.5`) or a CIDR range (`10.0.0.0/8`).
-fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, NotAnAddress> {
     let text = text.trim();
     text.parse::<ipnet::IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("`{text}` is not an IP address or CIDR range"))
+        .map_err(|_| NotAnAddress(text.to_owned()))
 }
+
+/// A `--trusted-proxies` entry that is neither an IP address nor a range.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an IP address or CIDR range")]
+pub struct NotAnAddress(String);
 
 /// Shared state of the running server.
 #[derive(Clone)]

@@ -227,9 +227,14 @@ fn read_password() -> AdminResult<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_owned())
 }
 
-fn parse_role(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| "role is resident, staff or manager".to_owned())
+fn parse_role(text: &str) -> Result<Role, UnknownRole> {
+    Role::parse(text).ok_or(UnknownRole)
 }
+
+/// A `--role` other than resident, staff or manager.
+#[derive(Debug, thiserror::Error)]
+#[error("role is resident, staff or manager")]
+pub struct UnknownRole;
 
 /// Runs an admin command; returns the process exit code.
 pub async fn run(args: AdminArgs) -> std::process::ExitCode {
