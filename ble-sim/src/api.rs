@@ -58,8 +58,31 @@ impl FromRef<Control> for Arc<Recorder> {
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: String,
     message: String,
+    reasons: Vec<String>,
+}
+
+impl ApiError {
+    /// An error answer with its status, stable code and message.
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<String>,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.to_string(),
+            reasons: Vec::new(),
+        }
+    }
+
+    /// The same, listing reasons in words (a refused code's violated rules).
+    pub fn with_reasons(mut self, reasons: Vec<String>) -> Self {
+        self.reasons = reasons;
+        self
+    }
 }
 
 impl From<SimError> for ApiError {
@@ -70,39 +93,32 @@ impl From<SimError> for ApiError {
             SimError::LockOff(_) => StatusCode::CONFLICT,
             SimError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self {
-            status,
-            code: e.code(),
-            message: e.to_string(),
-        }
+        Self::new(status, e.code(), e)
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_request",
-            message: e.body_text(),
-        }
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut error = json!({"code": self.code, "message": self.message});
+        if !self.reasons.is_empty() {
+            error["reasons"] = json!(self.reasons);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
     }
 }
 
 type Answer = Result<Json<Value>, ApiError>;
 
 fn answer(value: impl Serialize) -> Answer {
-    serde_json::to_value(value).map(Json).map_err(|e| ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        code: "internal",
-        message: e.to_string(),
-    })
+    serde_json::to_value(value)
+        .map(Json)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))
 }
 
 /// The control API's routes on `sim`, with no recording.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::BenchState;
 use super::phone::PhoneView;
 use super::views::{Card, Floor};
+use crate::api::ApiError;
 use crate::recording::Recorder;
 use crate::scenario::Step;
 
@@ -201,10 +202,8 @@ pub(super) async fn forgot_pin(
     State(state): State<BenchState>,
     body: Result<axum::Json<ForgotPin>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let refuse = |status: StatusCode, code: &str, message: String| {
-        let body = serde_json::json!({"error": {"code": code, "message": message}});
-        (status, axum::Json(body)).into_response()
-    };
+    let refuse =
+        |status, code: &str, message: String| ApiError::new(status, code, message).into_response();
     let Ok(axum::Json(request)) = body else {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -241,10 +240,10 @@ pub(super) async fn phone_action(
     State(state): State<BenchState>,
     body: Result<axum::Json<super::phone::PhoneAction>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let error = |status: StatusCode, code: &str, message: String, reasons: Vec<String>| {
-        let body =
-            serde_json::json!({"error": {"code": code, "message": message, "reasons": reasons}});
-        (status, axum::Json(body)).into_response()
+    let error = |status, code: &str, message: String, reasons: Vec<String>| {
+        ApiError::new(status, code, message)
+            .with_reasons(reasons)
+            .into_response()
     };
     let action = match body {
         Ok(axum::Json(action)) => action,

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::BenchState;
+use crate::api::ApiError;
 use crate::recording::to_toml;
 use crate::scenario::{Scenario, Step, StepFailure};
 
@@ -28,8 +29,7 @@ pub struct Playback {
 
 /// An error answer, as the control API gives them.
 fn refuse(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
-    let body = json!({"error": {"code": code, "message": message.to_string()}});
-    (status, Json(body)).into_response()
+    ApiError::new(status, code, message).into_response()
 }
 
 fn unavailable(e: impl std::fmt::Display) -> Response {
