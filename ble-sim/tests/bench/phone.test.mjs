@@ -2,9 +2,10 @@
 // keyway-server (`serve --with-server`), in Debian's Chromium: the refused
 // pick with its reasons, a generated code Pending until the phone is
 // dragged into range and Active after the phone core's visit, the keypad
-// opening with it, and the kiosk's request for temporary access. Run by
-// ble-sim/tests/bench_phone_browser.rs, which passes BENCH_URL, UNIT_X
-// (metres east of the unit door), KEYWAY_CHROMIUM and PLAYWRIGHT_CORE.
+// opening with it, a guest code made on the phone panel (refused in words
+// when its schedule is wrong), and the kiosk's request for temporary access.
+// Run by ble-sim/tests/bench_phone_browser.rs, which passes BENCH_URL,
+// UNIT_X (metres east of the unit door), KEYWAY_CHROMIUM and PLAYWRIGHT_CORE.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -67,6 +68,28 @@ test("a generated code is pending until the phone is in range, then active", asy
   await unit.getByLabel(/Keypad of Unit 4B/).fill(digits);
   await unit.getByRole("button", { name: "Press enter" }).click();
   await unit.locator("form.keypad output", { hasText: "granted" }).waitFor();
+});
+
+test("a guest code is made on the phone panel and reaches the unit's lock", async () => {
+  const form = page.locator("form[data-phone=guest]");
+  // A temporary code needs its hours: the server is not even asked.
+  await form.getByLabel("Type").selectOption("temporary");
+  await form.getByLabel(/Hours from now/).fill("");
+  await form.getByRole("button", { name: "Create" }).click();
+  await form.locator(".reasons li", { hasText: "needs its hours" }).waitFor();
+  // Days the schedule does not know are refused in words.
+  await form.getByLabel("Type").selectOption("recurring");
+  await form.getByLabel(/Days/).fill("someday");
+  await form.getByRole("button", { name: "Create" }).click();
+  await form.locator(".reasons li", { hasText: "someday" }).waitFor();
+  assert.equal(await panel().locator("tr", { hasText: "Dog walker" }).count(), 0);
+
+  // The dog walker's code, weekdays 09:00 to 10:00: the phone is still in
+  // range of Unit 4B from the test before, so the phone core delivers it.
+  await form.getByLabel(/Days/).fill("mon,tue,wed,thu,fri");
+  await form.getByRole("button", { name: "Create" }).click();
+  await panel().locator("tr", { hasText: "Dog walker" }).filter({ hasText: "Unit 4B: Active" })
+    .waitFor({ timeout: 30000 });
 });
 
 test("the kiosk asks the server for temporary access", async () => {

@@ -146,14 +146,17 @@ const actions = {
   phone: async (form, output) => {
     const reasons = form.querySelector(".reasons");
     reasons?.replaceChildren();
-    const body = { action: form.dataset.phone, name: form.name.value };
-    if (form.code) body.code = form.code.value;
+    // Every filled field of the form, numbers as numbers.
+    const body = { action: form.dataset.phone };
+    for (const [key, value] of new FormData(form)) {
+      if (value !== "") body[key] = form[key].type === "number" ? Number(value) : value;
+    }
     try {
       const answer = await phoneRequest(body);
       say(output, `${answer.value ?? ""} ${answer.status.toLowerCase()}`.trim());
     } catch (error) {
       say(output, "refused", false);
-      for (const reason of error.reasons || [error.message]) {
+      for (const reason of error.reasons?.length ? error.reasons : [error.message]) {
         const item = document.createElement("li");
         item.textContent = reason;
         reasons?.append(item);
