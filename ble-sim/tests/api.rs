@@ -46,7 +46,7 @@ fn setup() -> (Arc<Sim>, axum::Router, String) {
     let ops = vec![Op::Put {
         slot: 2,
         entry: SlotEntry {
-            code: Code::parse("6042").unwrap(),
+            credential: keyway_protocol::Credential::Code(Code::parse("6042").unwrap()),
             kind: CodeKind::Resident,
             schedule: Schedule::Always,
             enabled: true,

@@ -3,7 +3,7 @@
 
 use keyway_api::CodeState;
 use keyway_codes::{Code, CodeKind, Schedule};
-use keyway_protocol::SlotEntry;
+use keyway_protocol::{Credential, SlotEntry};
 use sqlx::any::AnyRow;
 
 use super::super::batch::{Insert, Value, bound};
@@ -105,11 +105,11 @@ impl Placement {
 
     /// The slot entry with the given enabled flag.
     pub fn entry(&self, key: &DataKey, enabled: bool) -> Result<SlotEntry> {
+        let code =
+            Code::parse(&key.open_str(Cell::new("placements", "value", &self.id), &self.value)?)
+                .map_err(|e| Error::internal("stored code", e))?;
         Ok(SlotEntry {
-            code: Code::parse(
-                &key.open_str(Cell::new("placements", "value", &self.id), &self.value)?,
-            )
-            .map_err(|e| Error::internal("stored code", e))?,
+            credential: Credential::Code(code),
             kind: self.kind,
             schedule: self.schedule.clone(),
             enabled,
