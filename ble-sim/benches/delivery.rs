@@ -42,7 +42,9 @@ impl Server {
                 Op::Put {
                     slot: slot as u16,
                     entry: SlotEntry {
-                        code: Code::parse(&format!("{:06}", 100_000 + self.next_code)).unwrap(),
+                        credential: keyway_protocol::Credential::Code(
+                            Code::parse(&format!("{:06}", 100_000 + self.next_code)).unwrap(),
+                        ),
                         kind: CodeKind::Resident,
                         schedule: Schedule::Always,
                         enabled: true,

@@ -76,7 +76,7 @@ fn config(attempts: u32) -> DeliveryConfig {
 
 fn entry(code: &str, one_time: bool) -> SlotEntry {
     SlotEntry {
-        code: Code::parse(code).unwrap(),
+        credential: keyway_protocol::Credential::Code(Code::parse(code).unwrap()),
         kind: if one_time {
             CodeKind::OneTime
         } else {

@@ -53,7 +53,7 @@ fn put(slot: u16, code: &str) -> Vec<Op> {
     vec![Op::Put {
         slot,
         entry: SlotEntry {
-            code: Code::parse(code).unwrap(),
+            credential: keyway_protocol::Credential::Code(Code::parse(code).unwrap()),
             kind: CodeKind::Resident,
             schedule: Schedule::Always,
             enabled: true,

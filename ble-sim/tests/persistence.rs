@@ -20,7 +20,7 @@ fn a_restarted_simulator_resumes_each_lock() {
     let ops = vec![Op::Put {
         slot: 3,
         entry: SlotEntry {
-            code: Code::parse("9471").unwrap(),
+            credential: keyway_protocol::Credential::Code(Code::parse("9471").unwrap()),
             kind: CodeKind::Guest,
             schedule: Schedule::Always,
             enabled: true,

@@ -275,9 +275,11 @@ impl World {
             ("POST", "/v1/manage/recipients") => {
                 Some(json!({"name": "Z", "phone": "+15550000000"}))
             }
-            ("POST", "/v1/manage/couriers/{id}/key-card") => Some(
-                json!({"pin": object.pin.clone().unwrap_or_else(|| "482913".into()), "key_card_id": "C"}),
-            ),
+            // A card of its own each time: one card is one courier's.
+            ("POST", "/v1/manage/couriers/{id}/key-card") => Some(json!({
+                "pin": object.pin.clone().unwrap_or_else(|| "482913".into()),
+                "key_card_id": format!("C-{}", rand::random::<u32>()),
+            })),
             ("POST", "/v1/public/forgot-pin") => Some(json!({
                 "property_id": f.property,
                 "email": format!("nobody{}@example.org", rand::random::<u32>()),

@@ -533,7 +533,12 @@ fn a_server_killed_mid_request_leaves_no_partial_state() {
             .map(|(slot, stored)| {
                 (
                     slot,
-                    stored.entry.code.as_str().to_owned(),
+                    stored
+                        .entry
+                        .credential
+                        .code()
+                        .map(|c| c.as_str().to_owned())
+                        .unwrap_or_default(),
                     stored.entry.enabled,
                 )
             })

@@ -220,7 +220,8 @@ fn form(row: &Row, object: &Object, csrf: &str) -> Vec<(String, String)> {
             add("mode", "generate");
         }
         "/couriers/{id}/key-card" => {
-            add("key_card_id", "card-1");
+            // A card of its own each time: one card is one courier's.
+            add("key_card_id", &format!("card-{}", rand::random::<u32>()));
             if object.field.is_none() {
                 add("pin", "482913");
             }

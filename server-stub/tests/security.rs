@@ -329,7 +329,7 @@ fn a_job_record_does_not_yield_the_code_it_put() {
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
     for n in 0..10_000 {
         let entry = SlotEntry {
-            code: Code::parse(&format!("{n:04}")).unwrap(),
+            credential: keyway_protocol::Credential::Code(Code::parse(&format!("{n:04}")).unwrap()),
             kind: CodeKind::Resident,
             schedule: Schedule::Always,
             enabled: true,

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use keyway_codes::code::{Code, CodeKind};
 use keyway_codes::schedule::Schedule;
-use keyway_protocol::{Op, SlotEntry};
+use keyway_protocol::{Credential, Op, SlotEntry};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,7 +72,7 @@ pub(super) async fn deliver(
     let ops = vec![Op::Put {
         slot: request.slot,
         entry: SlotEntry {
-            code,
+            credential: Credential::Code(code),
             kind: request.kind,
             schedule: Schedule::Always,
             enabled: true,

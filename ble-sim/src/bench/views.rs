@@ -164,7 +164,7 @@ impl Card {
             .iter()
             .map(|s| SlotLine {
                 slot: s.slot,
-                code: s.code.clone(),
+                code: s.code.clone().unwrap_or_else(|| "key card".into()),
                 kind: word(s.kind),
                 schedule: schedule_text(&s.schedule),
                 state: match (s.enabled, s.one_time, s.consumed) {

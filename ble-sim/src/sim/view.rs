@@ -15,9 +15,13 @@ use crate::radio::{Faults, LinkStats, Position};
 pub struct SlotView {
     /// The slot number.
     pub slot: u16,
-    /// The code (shown to QA in API answers, never logged).
-    pub code: String,
-    /// The code's kind.
+    /// The code (shown to QA in API answers, never logged); none for a key card.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// A key card's key, 32 hex digits (the lock never holds the card's id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_key: Option<String>,
+    /// Whose credential it is.
     pub kind: CodeKind,
     /// When it opens.
     pub schedule: Schedule,
@@ -25,7 +29,7 @@ pub struct SlotView {
     pub enabled: bool,
     /// One-time.
     pub one_time: bool,
-    /// A one-time code already used.
+    /// A one-time code or card already used.
     pub consumed: bool,
 }
 
@@ -112,7 +116,8 @@ pub(super) fn view(world: &World, lock: &SimLock) -> LockView {
             .iter()
             .map(|(slot, s)| SlotView {
                 slot,
-                code: s.entry.code.as_str().to_owned(),
+                code: s.entry.credential.code().map(|c| c.as_str().to_owned()),
+                card_key: s.entry.credential.card().map(|k| k.to_hex()),
                 kind: s.entry.kind,
                 schedule: s.entry.schedule.clone(),
                 enabled: s.entry.enabled,

@@ -245,7 +245,9 @@ fn job(status: &keyway_protocol::Receipt, n: usize) -> Job {
             .map(|i| Op::Put {
                 slot: i as u16,
                 entry: SlotEntry {
-                    code: Code::parse(&format!("{:06}", 314_159 + i * 7_919)).unwrap(),
+                    credential: keyway_protocol::Credential::Code(
+                        Code::parse(&format!("{:06}", 314_159 + i * 7_919)).unwrap(),
+                    ),
                     kind: CodeKind::Resident,
                     schedule: Schedule::Always,
                     enabled: true,

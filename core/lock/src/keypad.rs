@@ -1,5 +1,5 @@
 //! The keypad: digits typed one at a time, with or without an enter key, and
-//! the wrong-attempt lockout.
+//! the wrong-attempt lockout it shares with the card reader.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -85,29 +85,31 @@ impl LockoutPolicy {
     }
 }
 
-/// Why the keypad refused a code it recognised or did not.
+/// Why the lock refused a code or a key card it recognised or did not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DenyReason {
     /// No slot holds the code.
     UnknownCode,
-    /// The code is disabled.
+    /// No slot holds the key card.
+    UnknownCard,
+    /// The code or card is disabled.
     Disabled,
-    /// The code's schedule does not include this instant.
+    /// The slot's schedule does not include this instant.
     OutsideSchedule,
-    /// A one-time code that was used already.
+    /// A one-time code or card that was used already.
     AlreadyUsed,
 }
 
-/// What the keypad did with a finished entry.
+/// What the lock did with a finished keypad entry or a presented key card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Entry {
-    /// The door opened for the code in `slot`.
+    /// The door opened for the code or card in `slot`.
     Granted {
-        /// The slot whose code matched.
+        /// The slot whose code or card matched.
         slot: u16,
-        /// The code was one-time and is now spent.
+        /// The code or card was one-time and is now spent.
         consumed: bool,
     },
     /// The door stayed shut.

@@ -1,19 +1,22 @@
 //! The lock side of Keyway: what a lock's firmware does with protocol
-//! messages and keypad entries. It depends on the protocol only, never on the
-//! phone side; the simulator (`keyway-ble-sim`) runs it for every simulated lock.
+//! messages, keypad entries and key cards held to its reader. It depends on
+//! the protocol only, never on the phone side; the simulator
+//! (`keyway-ble-sim`) runs it for every simulated lock.
 //!
 //! A [`Lock`] answers a status request by opening a session, applies only
 //! jobs sealed for its current session, each whole or not at all, answers a
 //! repeated job with the very same receipt, refuses jobs for the wrong base
 //! version with its current version and digest, enforces schedules, one-time
-//! use and the wrong-entry budget with its own clock, keeps an audit log that
-//! receipts carry to the server until the server acknowledges it, and writes
-//! an advertisement only holders of its advertising key can read.
+//! use and the wrong-entry budget (shared by the keypad and the card reader)
+//! with its own clock, keeps an audit log that receipts carry to the server
+//! until the server acknowledges it, and writes an advertisement only
+//! holders of its advertising key can read.
 //!
 //! The caller owns time (`now` on every call) and persistence: [`LockState`]
 //! is plain data to store after each call that changed it. Sessions and the
 //! advertisement's rotation nonce are not stored: a power cut ends both.
 
+mod access;
 mod keypad;
 mod table;
 
@@ -26,7 +29,6 @@ pub use keypad::{DenyReason, Entry, Key, KeypadState, LockoutPolicy};
 pub use keyway_protocol::provisioning::DEFAULT_CAPACITY;
 pub use table::{SlotTable, StoredSlot};
 
-use keyway_codes::code::MAX_CODE_LEN;
 use keyway_protocol::advert::ROTATION_SECS;
 use keyway_protocol::frame::Reassembler;
 use keyway_protocol::provisioning::ProvisionedLock;
@@ -438,119 +440,6 @@ impl Lock {
             lock_time: now,
             events_pending: pending.next().is_some(),
             events,
-        }
-    }
-
-    /// Presses one key; returns what happened when an entry is complete.
-    pub fn press(&mut self, key: Key, now: Timestamp) -> Option<Entry> {
-        if let Some(until) = self.state.keypad.locked_until {
-            if now < until {
-                self.state.keypad.typed.clear();
-                return Some(Entry::LockedOut { until });
-            }
-            self.state.keypad.locked_until = None;
-            self.record(AuditKind::LockoutEnded, now);
-        }
-        match key {
-            Key::Clear => {
-                self.state.keypad.typed.clear();
-                None
-            }
-            Key::Digit(d) if d <= 9 => {
-                self.state.keypad.typed.push(b'0' + d);
-                if self.config.enter_key {
-                    // Keep typing; a buffer longer than any code is already wrong.
-                    if self.state.keypad.typed.len() > MAX_CODE_LEN {
-                        return Some(self.finish_entry(now));
-                    }
-                    return None;
-                }
-                let typed = &self.state.keypad.typed;
-                let matches = self
-                    .state
-                    .slots
-                    .iter()
-                    .any(|(_, s)| s.entry.code.as_bytes() == typed.as_slice());
-                let longest = self
-                    .state
-                    .slots
-                    .iter()
-                    .map(|(_, s)| s.entry.code.len())
-                    .max()
-                    .unwrap_or(MAX_CODE_LEN);
-                (matches || typed.len() >= longest).then(|| self.finish_entry(now))
-            }
-            Key::Digit(_) => None,
-            Key::Enter if self.config.enter_key && !self.state.keypad.typed.is_empty() => {
-                Some(self.finish_entry(now))
-            }
-            Key::Enter => None,
-        }
-    }
-
-    /// Types `digits` and, on keypads with one, the enter key. Returns the first
-    /// complete entry's outcome (`None` if the digits finished no entry).
-    pub fn enter_code(&mut self, digits: &str, now: Timestamp) -> Option<Entry> {
-        self.state.keypad.typed.clear();
-        for d in digits.bytes() {
-            let key = if d.is_ascii_digit() {
-                Key::Digit(d - b'0')
-            } else {
-                continue;
-            };
-            if let Some(entry) = self.press(key, now) {
-                return Some(entry);
-            }
-        }
-        self.press(Key::Enter, now)
-    }
-
-    fn finish_entry(&mut self, now: Timestamp) -> Entry {
-        let typed = std::mem::take(&mut self.state.keypad.typed);
-        let found = self
-            .state
-            .slots
-            .iter()
-            .find(|(_, s)| s.entry.code.as_bytes() == typed.as_slice())
-            .map(|(slot, s)| (slot, s.clone()));
-        let Some((slot, stored)) = found else {
-            let count = self.state.keypad.wrong_since_lockout + 1;
-            return self.refuse(AuditKind::WrongCode { count }, DenyReason::UnknownCode, now);
-        };
-        let deny = if !stored.entry.enabled {
-            Some(DenyReason::Disabled)
-        } else if stored.consumed {
-            Some(DenyReason::AlreadyUsed)
-        } else if !stored.entry.schedule.is_active_at(now) {
-            Some(DenyReason::OutsideSchedule)
-        } else {
-            None
-        };
-        if let Some(reason) = deny {
-            return self.refuse(AuditKind::Denied { slot }, reason, now);
-        }
-        let consumed = stored.entry.one_time;
-        if consumed {
-            if let Some(s) = self.state.slots.get_mut(slot) {
-                s.consumed = true;
-            }
-            self.record(AuditKind::OneTimeConsumed { slot }, now);
-        } else {
-            self.record(AuditKind::CodeUsed { slot }, now);
-        }
-        Entry::Granted { slot, consumed }
-    }
-
-    /// An entry that did not open the door: recorded, and counted against the
-    /// keypad's budget whatever successes came before it.
-    fn refuse(&mut self, event: AuditKind, reason: DenyReason, now: Timestamp) -> Entry {
-        self.record(event, now);
-        match self.state.keypad.wrong(&self.config.lockout, now) {
-            Some((until, seconds)) => {
-                self.record(AuditKind::LockoutStarted { seconds }, now);
-                Entry::LockedOut { until }
-            }
-            None => Entry::Denied { reason },
         }
     }
 }

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use keyway_protocol::{Op, RefusalReason, SlotEntry, digest_of};
+use keyway_protocol::{CardKey, Credential, Op, RefusalReason, SlotEntry, digest_of};
 
 /// What one slot holds on the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredSlot {
     /// The entry as the last job wrote it (with enable/disable applied).
     pub entry: SlotEntry,
-    /// A one-time code that has been used. Runtime state: not in the digest.
+    /// A one-time code or card that has been used. Runtime state: not in the digest.
     #[serde(default)]
     pub consumed: bool,
 }
@@ -36,6 +36,37 @@ impl SlotTable {
 
     pub(crate) fn get_mut(&mut self, slot: u16) -> Option<&mut StoredSlot> {
         self.slots.get_mut(&slot)
+    }
+
+    /// The slot whose code is `typed` (card slots never match digits).
+    pub fn find_code(&self, typed: &[u8]) -> Option<u16> {
+        self.iter()
+            .find(|(_, s)| {
+                s.entry
+                    .credential
+                    .code()
+                    .is_some_and(|c| c.as_bytes() == typed)
+            })
+            .map(|(slot, _)| slot)
+    }
+
+    /// The slot holding the key card `key` (code slots never match a card).
+    pub fn find_card(&self, key: &CardKey) -> Option<u16> {
+        self.iter()
+            .find(|(_, s)| s.entry.credential.card() == Some(key))
+            .map(|(slot, _)| slot)
+    }
+
+    /// Whether `typed` is a whole code of some slot.
+    pub(crate) fn holds_code(&self, typed: &[u8]) -> bool {
+        self.find_code(typed).is_some()
+    }
+
+    /// The length of the longest code (card slots have none).
+    pub(crate) fn longest_code(&self) -> Option<usize> {
+        self.iter()
+            .filter_map(|(_, s)| s.entry.credential.code().map(|c| c.len()))
+            .max()
     }
 
     /// How many slots are occupied.
@@ -102,19 +133,32 @@ impl SlotTable {
         entry.one_time
             && self.slots.values().any(|stored| {
                 stored.consumed
-                    && stored.entry.code == entry.code
+                    && stored.entry.credential == entry.credential
                     && stored.entry.kind == entry.kind
                     && stored.entry.schedule == entry.schedule
                     && stored.entry.one_time
             })
     }
 
-    /// No code twice; on a keypad without an enter key, no code a prefix of another.
+    /// No code and no card twice; on a keypad without an enter key, no code
+    /// a prefix of another (cards have no digits, so they conflict with none).
     fn check_codes(&self, enter_key: bool) -> Result<(), RefusalReason> {
+        let mut cards: Vec<&CardKey> = self
+            .slots
+            .values()
+            .filter_map(|s| s.entry.credential.card())
+            .collect();
+        cards.sort_unstable();
+        if cards.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(RefusalReason::DuplicateCode);
+        }
         let mut codes: Vec<&[u8]> = self
             .slots
             .values()
-            .map(|s| s.entry.code.as_bytes())
+            .filter_map(|s| match &s.entry.credential {
+                Credential::Code(code) => Some(code.as_bytes()),
+                Credential::Card(_) => None,
+            })
             .collect();
         codes.sort_unstable();
         for pair in codes.windows(2) {

@@ -8,7 +8,9 @@ use super::*;
 use keyway_codes::code::{Code, CodeKind};
 use keyway_codes::schedule::{Schedule, Window};
 use keyway_protocol::frame::split;
-use keyway_protocol::{Job, SlotEntry, digest_of};
+use keyway_protocol::{Credential, Job, SlotEntry, digest_of};
+
+mod cards;
 
 const LOCK: LockId = LockId([0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80]);
 
@@ -34,7 +36,7 @@ fn lock() -> Lock {
 
 fn entry(code: &str) -> SlotEntry {
     SlotEntry {
-        code: Code::parse(code).unwrap(),
+        credential: Credential::Code(Code::parse(code).unwrap()),
         kind: CodeKind::Resident,
         schedule: Schedule::Always,
         enabled: true,

@@ -6,7 +6,7 @@
 use ring::digest::{Context, SHA256};
 
 use crate::SlotEntry;
-use crate::job::encode_entry;
+use crate::entry::encode_entry;
 
 /// Domain separation for the digest.
 const DIGEST_LABEL: &[u8] = b"keyway-slots-v1";

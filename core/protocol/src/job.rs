@@ -5,12 +5,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use jiff::civil::Time;
 use serde::{Deserialize, Serialize};
 
+use super::entry::{decode_entry, encode_entry};
 use super::wire::{DecodeError, Reader, Writer};
-use keyway_codes::code::{Code, CodeKind, MAX_CODE_LEN, MIN_CODE_LEN};
-use keyway_codes::schedule::{Recurring, Schedule, Weekdays, Window};
+
+pub use super::entry::SlotEntry;
 
 /// Most operations one job may carry (a full table of 250 slots plus a clear).
 pub const MAX_OPS: usize = 1024;
@@ -168,21 +168,6 @@ pub enum BaseVersion {
 
 const BASE_ANY: u32 = u32::MAX;
 
-/// What a slot holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SlotEntry {
-    /// The code typed at the keypad.
-    pub code: Code,
-    /// What the code is for.
-    pub kind: CodeKind,
-    /// When the code opens the door.
-    pub schedule: Schedule,
-    /// Whether the code currently opens the door at all.
-    pub enabled: bool,
-    /// Whether the first use consumes the code.
-    pub one_time: bool,
-}
-
 /// One change to a lock's slot table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -250,36 +235,11 @@ pub struct Job {
     pub ops: Vec<Op>,
 }
 
-pub(crate) fn kind_byte(kind: CodeKind) -> u8 {
-    match kind {
-        CodeKind::Resident => 1,
-        CodeKind::Guest => 2,
-        CodeKind::Carrier => 3,
-        CodeKind::Courier => 4,
-        CodeKind::Staff => 5,
-        CodeKind::OneTime => 6,
-    }
-}
-
-fn kind_from_byte(b: u8) -> Result<CodeKind, DecodeError> {
-    CodeKind::ALL
-        .into_iter()
-        .find(|k| kind_byte(*k) == b)
-        .ok_or_else(|| DecodeError::invalid("kind", format!("unknown code kind {b}")))
-}
-
 const OP_PUT: u8 = 1;
 const OP_REMOVE: u8 = 2;
 const OP_ENABLE: u8 = 3;
 const OP_DISABLE: u8 = 4;
 const OP_CLEAR_ALL: u8 = 5;
-
-const SCHEDULE_ALWAYS: u8 = 0;
-const SCHEDULE_WINDOW: u8 = 1;
-const SCHEDULE_RECURRING: u8 = 2;
-
-const FLAG_ENABLED: u8 = 0b01;
-const FLAG_ONE_TIME: u8 = 0b10;
 
 impl Job {
     /// Encodes the job body (the AEAD plaintext).
@@ -339,7 +299,7 @@ impl Job {
     }
 }
 
-fn timestamp(seconds: i64, field: &'static str) -> Result<Timestamp, DecodeError> {
+pub(crate) fn timestamp(seconds: i64, field: &'static str) -> Result<Timestamp, DecodeError> {
     Timestamp::from_second(seconds).map_err(|_| DecodeError::invalid(field, "out of range"))
 }
 
@@ -389,122 +349,13 @@ fn decode_op(r: &mut Reader<'_>) -> Result<Op, DecodeError> {
     })
 }
 
-/// Encodes a slot entry; the slot table digest hashes the same bytes.
-pub(crate) fn encode_entry(entry: &SlotEntry, out: &mut Vec<u8>) {
-    out.put_u8(entry.code.len() as u8);
-    out.extend_from_slice(entry.code.as_bytes());
-    out.put_u8(kind_byte(entry.kind));
-    let mut flags = 0;
-    if entry.enabled {
-        flags |= FLAG_ENABLED;
-    }
-    if entry.one_time {
-        flags |= FLAG_ONE_TIME;
-    }
-    out.put_u8(flags);
-    encode_schedule(&entry.schedule, out);
-}
-
-fn decode_entry(r: &mut Reader<'_>) -> Result<SlotEntry, DecodeError> {
-    let len = usize::from(r.u8("code_length")?);
-    if !(MIN_CODE_LEN..=MAX_CODE_LEN).contains(&len) {
-        return Err(DecodeError::invalid(
-            "code_length",
-            format!("{len} is not 4-8"),
-        ));
-    }
-    let digits = r.take(len, "code")?;
-    let code = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|text| Code::parse(text).ok())
-        .ok_or_else(|| DecodeError::invalid("code", "not ASCII digits"))?;
-    let kind = kind_from_byte(r.u8("kind")?)?;
-    let flags = r.u8("flags")?;
-    if flags & !(FLAG_ENABLED | FLAG_ONE_TIME) != 0 {
-        return Err(DecodeError::invalid(
-            "flags",
-            format!("unknown bits {flags:#04x}"),
-        ));
-    }
-    let schedule = decode_schedule(r)?;
-    Ok(SlotEntry {
-        code,
-        kind,
-        schedule,
-        enabled: flags & FLAG_ENABLED != 0,
-        one_time: flags & FLAG_ONE_TIME != 0,
-    })
-}
-
-fn minute_of_day(t: Time) -> u16 {
-    (t.hour() as u16) * 60 + t.minute() as u16
-}
-
-fn time_from_minutes(minutes: u16, field: &'static str) -> Result<Time, DecodeError> {
-    if minutes >= 24 * 60 {
-        return Err(DecodeError::invalid(
-            field,
-            format!("minute {minutes} is past midnight"),
-        ));
-    }
-    Time::new((minutes / 60) as i8, (minutes % 60) as i8, 0, 0)
-        .map_err(|_| DecodeError::invalid(field, "bad time"))
-}
-
-fn encode_schedule(schedule: &Schedule, out: &mut Vec<u8>) {
-    match schedule {
-        Schedule::Always => out.put_u8(SCHEDULE_ALWAYS),
-        Schedule::Window(w) => {
-            out.put_u8(SCHEDULE_WINDOW);
-            out.put_i64(w.from().as_second());
-            out.put_i64(w.until().as_second());
-        }
-        Schedule::Recurring(r) => {
-            out.put_u8(SCHEDULE_RECURRING);
-            out.put_u8(r.weekdays().bits());
-            out.put_u16(minute_of_day(r.start()));
-            out.put_u16(minute_of_day(r.end()));
-            let tz = r.time_zone().as_bytes();
-            out.put_u8(tz.len() as u8);
-            out.extend_from_slice(tz);
-        }
-    }
-}
-
-fn decode_schedule(r: &mut Reader<'_>) -> Result<Schedule, DecodeError> {
-    let bad =
-        |e: keyway_codes::schedule::ScheduleError| DecodeError::invalid("schedule", e.to_string());
-    match r.u8("schedule_type")? {
-        SCHEDULE_ALWAYS => Ok(Schedule::Always),
-        SCHEDULE_WINDOW => {
-            let from = timestamp(r.i64("window_from")?, "window_from")?;
-            let until = timestamp(r.i64("window_until")?, "window_until")?;
-            Window::new(from, until).map(Schedule::Window).map_err(bad)
-        }
-        SCHEDULE_RECURRING => {
-            let bits = r.u8("weekdays")?;
-            if bits & 0x80 != 0 {
-                return Err(DecodeError::invalid("weekdays", "bit 7 is reserved"));
-            }
-            let start = time_from_minutes(r.u16("start_minute")?, "start_minute")?;
-            let end = time_from_minutes(r.u16("end_minute")?, "end_minute")?;
-            let tz_len = usize::from(r.u8("time_zone_length")?);
-            let tz = std::str::from_utf8(r.take(tz_len, "time_zone")?)
-                .map_err(|_| DecodeError::invalid("time_zone", "not UTF-8"))?;
-            Recurring::new(Weekdays::from_bits(bits), start, end, tz)
-                .map(Schedule::Recurring)
-                .map_err(bad)
-        }
-        other => Err(DecodeError::invalid(
-            "schedule_type",
-            format!("unknown schedule {other}"),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credential::{CardKey, Credential};
+    use jiff::civil::Time;
+    use keyway_codes::code::{Code, CodeKind};
+    use keyway_codes::schedule::{Recurring, Schedule, Weekdays, Window};
 
     pub(crate) fn sample_job() -> Job {
         let recurring = Recurring::new(
@@ -531,7 +382,7 @@ mod tests {
                 Op::Put {
                     slot: 2,
                     entry: SlotEntry {
-                        code: Code::parse("4817").unwrap(),
+                        credential: Credential::Code(Code::parse("4817").unwrap()),
                         kind: CodeKind::Resident,
                         schedule: Schedule::Always,
                         enabled: true,
@@ -541,7 +392,7 @@ mod tests {
                 Op::Put {
                     slot: 3,
                     entry: SlotEntry {
-                        code: Code::parse("305917").unwrap(),
+                        credential: Credential::Code(Code::parse("305917").unwrap()),
                         kind: CodeKind::Guest,
                         schedule: Schedule::Recurring(recurring),
                         enabled: true,
@@ -551,11 +402,21 @@ mod tests {
                 Op::Put {
                     slot: 4,
                     entry: SlotEntry {
-                        code: Code::parse("729104").unwrap(),
+                        credential: Credential::Code(Code::parse("729104").unwrap()),
                         kind: CodeKind::OneTime,
                         schedule: Schedule::Window(window),
                         enabled: true,
                         one_time: true,
+                    },
+                },
+                Op::Put {
+                    slot: 7,
+                    entry: SlotEntry {
+                        credential: Credential::Card(CardKey::of("card-0042").unwrap()),
+                        kind: CodeKind::Courier,
+                        schedule: Schedule::Always,
+                        enabled: false,
+                        one_time: false,
                     },
                 },
                 Op::Remove { slot: 1 },

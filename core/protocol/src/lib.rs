@@ -6,6 +6,7 @@
 //! - [`frame`]: splitting messages to the MTU and reassembling them.
 //! - [`message`]: the messages on the two characteristics.
 //! - [`job`] and [`receipt`]: the sealed payloads and their plaintext encodings.
+//! - [`credential`]: what a slot holds, a keypad code or a key card's key.
 //! - [`seal`]: key derivation and the AEAD envelopes.
 //! - [`digest`]: the slot-table digest the lock and the server compare.
 //! - [`provisioning`]: the file that gives locks their ids and root keys.
@@ -19,7 +20,9 @@
 uniffi::setup_scaffolding!();
 
 pub mod advert;
+pub mod credential;
 pub mod digest;
+mod entry;
 pub mod frame;
 pub mod job;
 pub mod message;
@@ -31,6 +34,7 @@ mod wire;
 pub mod vectors;
 
 pub use advert::{AdvertKey, Advertisement, COMPANY_ID, RawAdvertisement};
+pub use credential::{CardKey, Credential, InvalidCardId};
 pub use digest::digest_of;
 pub use frame::{FrameError, Reassembler};
 pub use job::{

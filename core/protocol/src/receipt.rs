@@ -95,7 +95,8 @@ pub enum Outcome {
     Status,
 }
 
-/// Why an audit event was recorded. Codes never appear in events, only slots.
+/// Why an audit event was recorded. Codes and cards never appear in events,
+/// only slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditKind {
@@ -144,6 +145,18 @@ pub enum AuditKind {
     },
     /// Power came back; the state is what the last complete write left.
     PowerRestored,
+    /// The key card in `slot` opened the door (a one-time card records
+    /// [`AuditKind::OneTimeConsumed`] instead).
+    CardUsed {
+        /// The slot.
+        slot: u16,
+    },
+    /// A key card that matches no slot; `count` wrong entries so far toward
+    /// the next lockout (the keypad and the card reader share the budget).
+    WrongCard {
+        /// Wrong entries since the last lockout.
+        count: u32,
+    },
     /// A type this implementation does not know (from a newer lock).
     Unknown {
         /// The wire type.
@@ -182,6 +195,8 @@ impl AuditEvent {
             AuditKind::JobApplied { version } => (8, NO_SLOT, i64::from(version)),
             AuditKind::JobRefused { reason } => (9, NO_SLOT, i64::from(reason.byte())),
             AuditKind::PowerRestored => (10, NO_SLOT, 0),
+            AuditKind::CardUsed { slot } => (11, slot, 0),
+            AuditKind::WrongCard { count } => (12, NO_SLOT, i64::from(count)),
             AuditKind::Unknown { code, slot, value } => (code, slot, value),
         };
         out.put_u32(self.seq);
@@ -223,6 +238,10 @@ impl AuditEvent {
                     .ok_or_else(|| DecodeError::invalid("event_value", "unknown refusal reason"))?,
             },
             10 => AuditKind::PowerRestored,
+            11 => AuditKind::CardUsed { slot },
+            12 => AuditKind::WrongCard {
+                count: as_u32(value)?,
+            },
             code => AuditKind::Unknown { code, slot, value },
         };
         Ok(Self { seq, at, kind })
@@ -412,6 +431,16 @@ mod tests {
                     kind: AuditKind::JobRefused {
                         reason: RefusalReason::Expired,
                     },
+                },
+                AuditEvent {
+                    seq: 16,
+                    at,
+                    kind: AuditKind::CardUsed { slot: 8 },
+                },
+                AuditEvent {
+                    seq: 17,
+                    at,
+                    kind: AuditKind::WrongCard { count: 4 },
                 },
             ],
             events_pending: true,

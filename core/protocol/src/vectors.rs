@@ -8,6 +8,8 @@ use jiff::Timestamp;
 use jiff::civil::Time;
 
 use keyway_codes::code::{Code, CodeKind};
+
+use crate::credential::{CardKey, Credential};
 use keyway_codes::schedule::{Recurring, Schedule, Weekdays, Window};
 
 use crate::{
@@ -27,6 +29,13 @@ pub const LOCK: LockId = LockId([0x6b, 0x77, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01]
 pub fn ts(seconds: i64) -> Timestamp {
     Timestamp::from_second(seconds).unwrap()
 }
+
+fn code(digits: &str) -> Credential {
+    Credential::Code(Code::parse(digits).unwrap())
+}
+
+/// The key card of the published card job.
+pub const CARD_ID: &str = "card-0042";
 
 /// The published job (version 3 to 4).
 pub fn vector_job() -> Job {
@@ -49,7 +58,7 @@ pub fn vector_job() -> Job {
             Op::Put {
                 slot: 5,
                 entry: SlotEntry {
-                    code: Code::parse("4817").unwrap(),
+                    credential: code("4817"),
                     kind: CodeKind::Resident,
                     schedule: Schedule::Always,
                     enabled: true,
@@ -59,7 +68,7 @@ pub fn vector_job() -> Job {
             Op::Put {
                 slot: 6,
                 entry: SlotEntry {
-                    code: Code::parse("305917").unwrap(),
+                    credential: code("305917"),
                     kind: CodeKind::Guest,
                     schedule: Schedule::Recurring(recurring),
                     enabled: true,
@@ -69,7 +78,7 @@ pub fn vector_job() -> Job {
             Op::Put {
                 slot: 7,
                 entry: SlotEntry {
-                    code: Code::parse("729104").unwrap(),
+                    credential: code("729104"),
                     kind: CodeKind::OneTime,
                     schedule: Schedule::Window(
                         Window::new(ts(1_800_000_000), ts(1_800_086_400)).unwrap(),
@@ -80,6 +89,28 @@ pub fn vector_job() -> Job {
             },
             Op::Remove { slot: 2 },
         ],
+    }
+}
+
+/// The published job that puts a key card (version 4 to 5): the card
+/// [`CARD_ID`] in slot 8, a courier's, always, enabled.
+pub fn vector_card_job() -> Job {
+    Job {
+        job_id: JobId(std::array::from_fn(|i| 0x50 + i as u8)),
+        base: BaseVersion::Exact(4),
+        target: 5,
+        audit_ack: 9,
+        ops: vec![Op::Put {
+            slot: 8,
+            entry: SlotEntry {
+                credential: Credential::Card(CardKey::of(CARD_ID).unwrap()),
+                kind: CodeKind::Courier,
+                schedule: Schedule::Always,
+                enabled: true,
+                one_time: false,
+            },
+        }],
+        ..vector_job()
     }
 }
 
@@ -112,11 +143,26 @@ pub fn vector_receipt() -> Receipt {
 
 /// The slot-table digest after the published job.
 pub fn slots_digest() -> [u8; 32] {
-    let job = vector_job();
-    let entries = job.ops.iter().filter_map(|op| match op {
-        Op::Put { slot, entry } => Some((*slot, entry)),
-        _ => None,
-    });
+    digest_after(&[vector_job()])
+}
+
+/// The slot-table digest after the published job, then the card job.
+pub fn card_slots_digest() -> [u8; 32] {
+    digest_after(&[vector_job(), vector_card_job()])
+}
+
+/// The digest of the slots `jobs` put (the published jobs only put and
+/// remove slots an empty table never held).
+fn digest_after(jobs: &[Job]) -> [u8; 32] {
+    let mut entries: Vec<(u16, &SlotEntry)> = jobs
+        .iter()
+        .flat_map(|job| &job.ops)
+        .filter_map(|op| match op {
+            Op::Put { slot, entry } => Some((*slot, entry)),
+            _ => None,
+        })
+        .collect();
+    entries.sort_by_key(|(slot, _)| *slot);
     digest_of(entries)
 }
 
@@ -131,6 +177,10 @@ mod tests {
     const ADVERT_NONCE: [u8; 6] = [0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5];
     const NONCE: [u8; 12] = [
         0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab,
+    ];
+    /// The card job's nonce: never one nonce twice under a key, even here.
+    const CARD_NONCE: [u8; 12] = [
+        0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb,
     ];
 
     fn hex(bytes: &[u8]) -> String {
@@ -174,6 +224,13 @@ mod tests {
                 hex(&keys.seal_job_with_nonce(&vector_job(), NONCE)),
             ),
             ("slot_digest", hex(&slots_digest())),
+            ("card_key", CardKey::of(CARD_ID).unwrap().to_hex()),
+            ("card_job_body", hex(&vector_card_job().encode())),
+            (
+                "sealed_card_job",
+                hex(&keys.seal_job_with_nonce(&vector_card_job(), CARD_NONCE)),
+            ),
+            ("card_slot_digest", hex(&card_slots_digest())),
             ("receipt_body", hex(&vector_receipt().encode())),
             (
                 "sealed_receipt",
@@ -201,8 +258,10 @@ mod tests {
     #[test]
     fn published_vectors_decode_and_open() {
         let keys = LockKeys::derive(&root(), LOCK);
-        let sealed_job = keys.seal_job_with_nonce(&vector_job(), NONCE);
-        assert_eq!(keys.open_job(&sealed_job).unwrap(), vector_job());
+        for (job, nonce) in [(vector_job(), NONCE), (vector_card_job(), CARD_NONCE)] {
+            let sealed_job = keys.seal_job_with_nonce(&job, nonce);
+            assert_eq!(keys.open_job(&sealed_job).unwrap(), job);
+        }
         let sealed_receipt = keys.seal_receipt_with_nonce(&vector_receipt(), NONCE);
         assert_eq!(
             keys.open_receipt(&sealed_receipt).unwrap(),

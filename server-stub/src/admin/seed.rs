@@ -19,7 +19,7 @@ use keyway_protocol::{LockId, RootKey};
 use super::{AdminError, AdminResult, begin};
 use crate::clock::now_secs;
 use crate::crypto::{Cell, DataKey, new_id, new_token, token_hash};
-use crate::db::codes::{NewCodeRow, Placement};
+use crate::db::codes::{Holds, NewCodeRow, Placement};
 use crate::db::locks::NewLock;
 use crate::db::properties::{NewProperty, NewUnit};
 use crate::db::users::{NewApiToken, NewUser};
@@ -202,6 +202,7 @@ impl Seeding<'_> {
             code_id,
             lock_id: lock_id.to_owned(),
             slot: u16::try_from(slot).unwrap_or(u16::MAX),
+            holds: Holds::Code,
             kind: CodeKind::Guest,
             schedule: Schedule::Always,
             one_time: false,

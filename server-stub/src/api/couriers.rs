@@ -132,7 +132,7 @@ pub async fn courier_qr(
     responses((status = 200, body = CourierView),
         (status = 403, description = "forbidden: staff and managers only", body = Problem),
         (status = 404, description = "not_found: no such courier here", body = Problem),
-        (status = 409, description = "no_active_pin: the courier has no active PIN", body = Problem),
+        (status = 409, description = "no_active_pin: the courier has no active PIN; key_card_taken: another courier here has this card", body = Problem),
         (status = 422, description = "pin_mismatch: the PIN is not the courier's", body = Problem),
         (status = 429, description = "rate_limited: 5 checks per 15 minutes per courier", body = Problem)))]
 pub async fn courier_key_card(
@@ -144,10 +144,7 @@ pub async fn courier_key_card(
 ) -> Result<Response> {
     caller.require_staff()?;
     let request: KeyCardRequest = parse_body(&body)?;
-    let card = request.key_card_id.trim().to_owned();
-    if card.is_empty() || card.len() > 64 {
-        return Err(Error::invalid("key_card_id must be 1 to 64 characters"));
-    }
+    let card = holders::check_card_id(&request.key_card_id)?;
     rate_limit(&app.store, &format!("pin-verify:{id}"), 900, 5).await?;
     idempotent(
         &app,

@@ -140,14 +140,32 @@ pub async fn courier(
     )
 }
 
-/// Gives a courier a key card.
-pub async fn set_key_card(w: &mut Write, courier_id: &str, card: &str) -> Result<()> {
+/// Gives a courier a key card, or takes it back (`None`).
+pub async fn set_key_card(w: &mut Write, courier_id: &str, card: Option<&str>) -> Result<()> {
     sqlx::query("UPDATE couriers SET key_card_id = $1 WHERE id = $2")
-        .bind(card.to_owned())
+        .bind(card.map(str::to_owned))
         .bind(courier_id.to_owned())
         .execute(w.conn())
         .await?;
     Ok(())
+}
+
+/// Another courier of the property (than `courier_id`) holding the key card `card`.
+pub async fn card_holder(
+    cx: &mut impl Context,
+    property_id: &str,
+    card: &str,
+    courier_id: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM couriers WHERE property_id = $1 AND key_card_id = $2 AND id <> $3",
+    )
+    .bind(property_id.to_owned())
+    .bind(card.to_owned())
+    .bind(courier_id.to_owned())
+    .fetch_optional(cx.conn())
+    .await?;
+    Ok(row.map(|(id,)| id))
 }
 
 /// A recipient as stored: email and phone sealed for their cells.

@@ -75,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../../migrations/0005_portal.sql"),
     ),
+    (
+        6,
+        "key_cards",
+        include_str!("../../migrations/0006_key_cards.sql"),
+    ),
 ];
 
 /// Which database a [`Store`] talks to.

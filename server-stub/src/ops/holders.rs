@@ -7,7 +7,9 @@ use keyway_api::{
     CarrierView, CodeStatus, CodeView, CourierView, CreateCarrierRequest, SetCodeRequest, StaffView,
 };
 use keyway_codes::{CodeKind, Schedule};
+use keyway_protocol::CardKey;
 
+use super::codes::cards::place_card;
 use super::codes::{Holder, NewCode, NewDigits};
 use crate::auth::Caller;
 use crate::clock::now_secs;
@@ -264,7 +266,19 @@ pub async fn courier_credential(store: &Store, caller: &Caller, id: &str) -> Res
     Ok(format!("keyway:courier:{id}:{}", pin.as_str()))
 }
 
-/// Assigns a key card to a courier whose PIN the caller typed, in this write.
+/// A key card id as the API and the Portal take it: trimmed, 1 to 64
+/// printable characters (`keyway_protocol::credential::card_id`).
+pub fn check_card_id(input: &str) -> Result<String> {
+    keyway_protocol::credential::card_id(input)
+        .map(str::to_owned)
+        .map_err(|_| Error::invalid("key_card_id must be 1 to 64 printable characters"))
+}
+
+/// Assigns a key card to a courier whose PIN the caller typed, in this
+/// write: the card's key goes on every lock the PIN is on, replacing the
+/// courier's previous card there. A card another courier of the property
+/// holds is refused (`key_card_taken`): the lock would refuse two slots
+/// with one card.
 pub async fn assign_key_card(
     w: &mut Write,
     caller: &Caller,
@@ -272,6 +286,7 @@ pub async fn assign_key_card(
     pin: &str,
     card: &str,
 ) -> Result<CourierView> {
+    let card = check_card_id(card)?;
     let name = holder_name(w, HolderKind::Courier, &caller.property_id, id).await?;
     let code = active_pin(w, caller, id, "this courier has no active PIN").await?;
     let key = w.key().clone();
@@ -283,12 +298,24 @@ pub async fn assign_key_card(
             "the PIN does not match this courier's PIN",
         ));
     }
-    holders::set_key_card(w, id, card).await?;
+    if holders::card_holder(w, &caller.property_id, &card, id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict(
+            "key_card_taken",
+            "another courier at this property has this key card",
+        ));
+    }
+    holders::set_key_card(w, id, Some(&card)).await?;
+    let card_key =
+        CardKey::of(&card).map_err(|_| Error::invalid("key_card_id is not a key card id"))?;
+    place_card(w, &code, &card_key, &caller.user_id).await?;
     let pin = Some(code_view(w, &code, true).await?);
     Ok(CourierView {
         id: id.to_owned(),
         name,
-        key_card_id: Some(card.to_owned()),
+        key_card_id: Some(card),
         pin,
     })
 }

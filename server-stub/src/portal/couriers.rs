@@ -17,7 +17,7 @@ use super::views::{CodeLine, Refusal};
 use crate::app::App;
 use crate::crypto::new_id;
 use crate::db::holders::HolderKind;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::accounts::Session;
 use crate::ops::holders;
 use crate::ops::limits::rate_limit;
@@ -234,10 +234,7 @@ pub async fn key_card(
 ) -> PageResult {
     let result = async {
         posted.caller().require_staff()?;
-        let card = posted.form.key_card_id.trim().to_owned();
-        if card.is_empty() || card.len() > 64 {
-            return Err(Error::invalid("a key card id is 1 to 64 characters"));
-        }
+        let card = holders::check_card_id(&posted.form.key_card_id)?;
         rate_limit(&app.store, &format!("pin-verify:{id}"), 900, 5).await?;
         let (id, pin) = (id.clone(), posted.form.pin.clone());
         posted

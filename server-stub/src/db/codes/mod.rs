@@ -17,7 +17,7 @@ use super::{Context, Write};
 use crate::crypto::{Cell, DataKey};
 use crate::error::{Error, Result};
 
-pub use placements::Placement;
+pub use placements::{Holds, Placement};
 pub use views::{code_view, code_views};
 
 /// A code (a credential that may sit on several locks).

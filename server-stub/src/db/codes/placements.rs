@@ -1,9 +1,12 @@
 //! Placements: a code on one lock, in one slot, with what the server wants
-//! there (`want_*`) and what the lock confirmed (`conf_*`).
+//! there (`want_*`) and what the lock confirmed (`conf_*`). A courier's key
+//! card is a placement of the courier's PIN that puts the card's key in a
+//! slot of its own ([`Holds::Card`]).
 
 use keyway_api::CodeState;
 use keyway_codes::{Code, CodeKind, Schedule};
-use keyway_protocol::SlotEntry;
+use keyway_protocol::{CardKey, Credential, SlotEntry};
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use super::super::batch::{Insert, Value, bound};
@@ -11,6 +14,16 @@ use super::super::row::{col, enum_col, enum_str, flag_col, json_col, placeholder
 use super::super::{Context, Write, flag};
 use crate::crypto::{Cell, DataKey};
 use crate::error::{Error, Result};
+
+/// What a placement puts in its slot (column `credential`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Holds {
+    /// The code's digits.
+    Code,
+    /// The holder's key card: `value` is its card key, 32 hex digits.
+    Card,
+}
 
 /// A code on one lock.
 #[derive(Debug, Clone)]
@@ -23,8 +36,10 @@ pub struct Placement {
     pub lock_id: String,
     /// Slot.
     pub slot: u16,
-    /// Sealed digits.
+    /// Sealed digits, or a sealed card key.
     pub value: String,
+    /// Whether `value` is digits or a card key.
+    pub holds: Holds,
     /// Kind.
     pub kind: CodeKind,
     /// Schedule.
@@ -49,7 +64,7 @@ pub struct Placement {
     pub created_at: i64,
 }
 
-const PLACEMENT_COLUMNS: &str = "id, code_id, lock_id, slot, value, kind, schedule, one_time, want_present, want_enabled, conf_present, conf_enabled, ending, reason, replaces, created_at";
+const PLACEMENT_COLUMNS: &str = "id, code_id, lock_id, slot, value, credential, kind, schedule, one_time, want_present, want_enabled, conf_present, conf_enabled, ending, reason, replaces, created_at";
 
 impl Placement {
     fn from_row(row: &AnyRow) -> Result<Self> {
@@ -60,6 +75,7 @@ impl Placement {
             slot: u16::try_from(col::<i64>(row, "slot")?)
                 .map_err(|e| Error::internal("slot", e))?,
             value: col(row, "value")?,
+            holds: enum_col(row, "credential")?,
             kind: enum_col(row, "kind")?,
             schedule: json_col(row, "schedule")?,
             one_time: flag_col(row, "one_time")?,
@@ -105,11 +121,18 @@ impl Placement {
 
     /// The slot entry with the given enabled flag.
     pub fn entry(&self, key: &DataKey, enabled: bool) -> Result<SlotEntry> {
+        let value = key.open_str(Cell::new("placements", "value", &self.id), &self.value)?;
+        let credential = match self.holds {
+            Holds::Code => Credential::Code(
+                Code::parse(&value).map_err(|e| Error::internal("stored code", e))?,
+            ),
+            Holds::Card => Credential::Card(
+                CardKey::from_hex(&value)
+                    .ok_or_else(|| Error::internal("stored card key", "not 32 hex digits"))?,
+            ),
+        };
         Ok(SlotEntry {
-            code: Code::parse(
-                &key.open_str(Cell::new("placements", "value", &self.id), &self.value)?,
-            )
-            .map_err(|e| Error::internal("stored code", e))?,
+            credential,
             kind: self.kind,
             schedule: self.schedule.clone(),
             enabled,
@@ -126,6 +149,7 @@ impl Insert for Placement {
         "lock_id",
         "slot",
         "value",
+        "credential",
         "kind",
         "schedule",
         "one_time",
@@ -147,6 +171,7 @@ impl Insert for Placement {
             (&self.lock_id).into(),
             i64::from(self.slot).into(),
             (&self.value).into(),
+            enum_str(&self.holds).into(),
             enum_str(&self.kind).into(),
             serde_json::to_string(&self.schedule)?.into(),
             self.one_time.into(),

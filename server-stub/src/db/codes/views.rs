@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use keyway_api::{CodeOnLock, CodeView};
 
 use super::super::Context;
-use super::{CodeRow, Placement, placements};
+use super::{CodeRow, Holds, Placement, placements};
 use crate::clock::ts;
 use crate::crypto::DataKey;
 use crate::error::{Error, Result};
@@ -40,7 +40,10 @@ async fn views_of_chunk(
 ) -> Result<Vec<CodeView>> {
     let ids: Vec<&str> = codes.iter().map(|(code, _)| code.id.as_str()).collect();
     let mut by_code: HashMap<String, Vec<Placement>> = HashMap::new();
-    for placement in placements::of_codes(cx, &ids).await? {
+    // A code's state on its locks is its digits'; a courier's key card has
+    // slots of its own.
+    let digits = placements::of_codes(cx, &ids).await?.into_iter();
+    for placement in digits.filter(|p| p.holds == Holds::Code) {
         by_code
             .entry(placement.code_id.clone())
             .or_default()

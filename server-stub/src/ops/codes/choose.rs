@@ -67,7 +67,7 @@ async fn target_locks(
                 .as_ref()
                 .is_none_or(|ids| ids.contains(&p.code_id));
             if p.want_present && Some(p.code_id.as_str()) != exclude && compared {
-                on_lock.push(p.entry(&key, true)?.code);
+                on_lock.extend(p.entry(&key, true)?.credential.code());
             }
         }
         out.push(TargetLock {

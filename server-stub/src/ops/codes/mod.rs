@@ -1,22 +1,25 @@
 //! Code operations shared by every endpoint that creates or changes a code:
 //! choosing the digits ([`choose`]), placing a code on its locks, changing
-//! it as one swap per lock, enabling, disabling and deleting; and the unit
-//! codes residents ask for ([`unit`]). Each runs in the property's write
+//! it as one swap per lock, enabling, disabling and deleting; the unit
+//! codes residents ask for ([`unit`]); and couriers' key cards, which ride
+//! on their PINs ([`cards`]). Each runs in the property's write
 //! and raises the touched locks' desired versions; the next visit to each
 //! lock seals the job (see [`crate::ops::reconcile`]).
 
+pub mod cards;
 pub mod choose;
 pub mod unit;
 
 use jiff::Timestamp;
 use keyway_api::{CodeMode, CodeStatus, GuestType};
 use keyway_codes::schedule::Window;
-use keyway_codes::{Code, CodeKind, Schedule};
+use keyway_codes::{CodeKind, Schedule};
 
 use crate::clock::now_secs;
 use crate::crypto::{Cell, new_id};
 use crate::db::audit::{self, ServerEntry};
-use crate::db::codes::{self, CodeRow, NewCodeRow, Placement, placements};
+use crate::db::codes::{self, CodeRow, Holds, NewCodeRow, Placement, placements};
+use crate::db::holders::{self, HolderKind};
 use crate::db::locks::{self, LockRow};
 use crate::db::properties::PropertyRow;
 use crate::db::{Write, enum_str};
@@ -150,7 +153,8 @@ pub async fn create(
     for lock in &new.locks {
         let entry = Placing {
             code_id: &id,
-            code: &code,
+            value: code.as_str(),
+            holds: Holds::Code,
             kind: new.kind,
             schedule: &new.schedule,
             one_time,
@@ -162,10 +166,12 @@ pub async fn create(
     codes::load(w, &property.id, &id).await
 }
 
-/// A code's entry on one more lock.
+/// A code's entry on one more lock: its digits, or its holder's key card.
 struct Placing<'a> {
     code_id: &'a str,
-    code: &'a Code,
+    /// The digits, or the card key's 32 hex digits.
+    value: &'a str,
+    holds: Holds,
     kind: CodeKind,
     schedule: &'a Schedule,
     one_time: bool,
@@ -177,10 +183,10 @@ async fn place(w: &mut Write, lock: &LockRow, entry: Placing<'_>, actor: &str) -
     let slot = allocate_slot(w, lock).await?;
     let placement_id = new_id("plc");
     let placement = Placement {
-        value: w.key().seal_str(
-            Cell::new("placements", "value", &placement_id),
-            entry.code.as_str(),
-        )?,
+        value: w
+            .key()
+            .seal_str(Cell::new("placements", "value", &placement_id), entry.value)?,
+        holds: entry.holds,
         id: placement_id,
         code_id: entry.code_id.to_owned(),
         lock_id: lock.id.clone(),
@@ -200,7 +206,10 @@ async fn place(w: &mut Write, lock: &LockRow, entry: Placing<'_>, actor: &str) -
     };
     crate::db::insert(w, &[placement]).await?;
     let audit_entry = ServerEntry {
-        kind: "code_added",
+        kind: match entry.holds {
+            Holds::Code => "code_added",
+            Holds::Card => "card_added",
+        },
         slot: Some(slot),
         code_id: Some(entry.code_id),
         actor: Some(actor),
@@ -212,7 +221,7 @@ async fn place(w: &mut Write, lock: &LockRow, entry: Placing<'_>, actor: &str) -
 
 /// Gives a code new digits: on each lock, one job puts the new value in a new
 /// slot and removes the old one; the old value opens the door until the lock
-/// confirms.
+/// confirms. A courier's key card keeps its slot.
 pub async fn change(
     w: &mut Write,
     property: &PropertyRow,
@@ -230,7 +239,7 @@ pub async fn change(
     let wanted: Vec<Placement> = placements::of_code(w, &code.id)
         .await?
         .into_iter()
-        .filter(|p| p.want_present)
+        .filter(|p| p.want_present && p.holds == Holds::Code)
         .collect();
     let mut on = Vec::new();
     for p in &wanted {
@@ -253,7 +262,8 @@ pub async fn change(
         placements::save(w, &old).await?;
         let entry = Placing {
             code_id: &code.id,
-            code: &value,
+            value: value.as_str(),
+            holds: Holds::Code,
             kind: code.kind,
             schedule: &code.schedule,
             one_time: code.one_time,
@@ -312,10 +322,16 @@ pub async fn set_enabled(
 }
 
 /// Deletes a code: it leaves every lock; a deleted courier or staff PIN is
-/// never accepted again at the property.
+/// never accepted again at the property, and a courier's key card leaves
+/// with their PIN (a new PIN gets a card only when one is assigned again).
 pub async fn delete(w: &mut Write, code: &CodeRow) -> Result<CodeRow> {
     if code.status == CodeStatus::Deleted {
         return codes::load(w, &code.property_id, &code.id).await;
+    }
+    if code.holder_type == HolderKind::Courier.as_str()
+        && let Some(courier) = &code.holder_id
+    {
+        holders::set_key_card(w, courier, None).await?;
     }
     if matches!(code.kind, CodeKind::Courier | CodeKind::Staff) {
         let key = w.key().clone();

@@ -37,6 +37,12 @@ fn describe(kind: AuditKind) -> (&'static str, Option<u16>, Option<String>) {
             ("lock_job_refused", None, Some(reason.code().to_owned()))
         }
         AuditKind::PowerRestored => ("power_restored", None, None),
+        AuditKind::CardUsed { slot } => ("card_used", Some(slot), None),
+        AuditKind::WrongCard { count } => (
+            "wrong_card",
+            None,
+            Some(format!("{count} since the last lockout")),
+        ),
         AuditKind::Unknown { code, .. } => ("unknown", None, Some(format!("type {code}"))),
     }
 }

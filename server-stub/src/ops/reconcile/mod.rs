@@ -27,7 +27,7 @@ pub mod settle;
 
 use crate::clock::now_secs;
 use crate::db::audit::{self, ServerEntry};
-use crate::db::codes::{self, placements};
+use crate::db::codes::{self, Holds, placements};
 use crate::db::locks::{self, LockRow};
 use crate::db::{Context, Write};
 use crate::error::{Error, Result};
@@ -90,7 +90,10 @@ pub async fn end_code(
         p.ending = Some(ending.to_owned());
         placements::save(w, &p).await?;
         locks.push(p.lock_id.clone());
-        let kind = format!("code_{ending}");
+        let kind = match p.holds {
+            Holds::Code => format!("code_{ending}"),
+            Holds::Card => format!("card_{ending}"),
+        };
         let entry = ServerEntry {
             kind: &kind,
             slot: Some(p.slot),
