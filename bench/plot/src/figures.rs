@@ -152,6 +152,23 @@ fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// 1, 2 and 5 times the powers of ten from `from` to `to`: a log axis's
+/// labels.
+fn log_ticks(from: f64, to: f64) -> Vec<f64> {
+    let mut ticks = Vec::new();
+    let mut decade = 10f64.powf(from.log10().floor());
+    while decade <= to {
+        for m in [1.0, 2.0, 5.0] {
+            let tick = decade * m;
+            if (from..=to).contains(&tick) {
+                ticks.push(tick);
+            }
+        }
+        decade *= 10.0;
+    }
+    ticks
+}
+
 /// One line of small grey text (where and how the figure was measured).
 fn footer<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -221,8 +238,15 @@ pub fn sync_growth(series: &[GrowthSeries], measured: &[String]) -> Result<Strin
     let points = series.iter().flat_map(|s| &s.points);
     let lo = points.clone().map(|p| p.codes).min().unwrap_or(1_000) as f64;
     let hi = points.clone().map(|p| p.codes).max().unwrap_or(1_000_000) as f64;
-    // One y scale for every panel, so they compare at a glance.
-    let top = points.map(|p| p.p99_ms).fold(1.0, f64::max) * 1.1;
+    // One y scale for every panel, so they compare at a glance; logarithmic,
+    // so a p99 spike of a busy machine leaves the medians readable.
+    let bottom = points
+        .clone()
+        .map(|p| p.p50_ms)
+        .fold(f64::MAX, f64::min)
+        .max(0.01)
+        / 1.5;
+    let top = points.map(|p| p.p99_ms).fold(bottom * 10.0, f64::max) * 1.5;
     let mut backends: Vec<&str> = Vec::new();
     for s in series {
         if !backends.contains(&s.backend.as_str()) {
@@ -273,14 +297,25 @@ pub fn sync_growth(series: &[GrowthSeries], measured: &[String]) -> Result<Strin
                 .margin(12)
                 .x_label_area_size(42)
                 .y_label_area_size(48)
-                .build_cartesian_2d((lo / 1.6..hi * 1.6).log_scale(), 0.0..top)
+                .build_cartesian_2d(
+                    (lo / 1.6..hi * 1.6).log_scale(),
+                    (bottom..top)
+                        .log_scale()
+                        .with_key_points(log_ticks(bottom, top)),
+                )
                 .map_err(err)?;
             chart
                 .configure_mesh()
                 .x_desc("codes in the database (log scale)")
-                .y_desc("latency (ms)")
+                .y_desc("latency (ms, log scale)")
                 .x_label_formatter(&|v| thousands(v.round() as u64))
-                .y_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| {
+                    if *v >= 1.0 {
+                        format!("{v:.0}")
+                    } else {
+                        format!("{v:.1}")
+                    }
+                })
                 .max_light_lines(0)
                 .bold_line_style(RGBColor(225, 225, 225))
                 .axis_desc_style((FONT, 13).into_font().color(&INK))
@@ -610,6 +645,12 @@ mod tests {
     use crate::results::{DeliveryRow, GrowthPoint, Samples};
 
     #[test]
+    fn log_ticks_are_one_two_five() {
+        assert_eq!(log_ticks(1.5, 120.0), [2.0, 5.0, 10.0, 20.0, 50.0, 100.0]);
+        assert_eq!(log_ticks(0.4, 1.0), [0.5, 1.0]);
+    }
+
+    #[test]
     fn thousands_are_separated() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
@@ -661,7 +702,7 @@ mod tests {
                 "resident, first sync",
                 "manager, 20 changes behind",
                 "codes in the database (log scale)",
-                "latency (ms)",
+                "latency (ms, log scale)",
                 "SQLite p50",
                 "PostgreSQL p99",
                 "10,000",
