@@ -16,12 +16,15 @@
 //! - [`world`]: a scenario's helpers on a fixture: a private bus made the
 //!   process's system bus, phones on the real btleplug, and the manager's
 //!   and the simulator's HTTP APIs.
+//! - [`bench_results`]: where the benchmarks write their figures for
+//!   `bench/plot.sh`.
 //!
 //! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
 //! it down; the Python and Kotlin binding tests run under it) and
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
 
 pub mod admin;
+pub mod bench_results;
 pub mod binaries;
 pub mod browser;
 pub mod corridor;
