@@ -15,6 +15,8 @@
 # PostgreSQL: a private cluster with PostgreSQL's default (durable) settings,
 # started with `cargo xtask pg start --durable` unless KEYWAY_BENCH_PG_URL
 # names a server. Scenarios (wrk -t2 -c16, after a 3 s warm-up):
+#   healthz                `GET /healthz` (one `SELECT 1`): the floor of a
+#                          request, for comparing sync with in the same run
 #   sync-resident-current  residents (rotating over all units) asking for
 #                          changes with an up-to-date cursor: the usual poll
 #   sync-resident-first    residents' first sync, no cursor: their unit's codes
@@ -30,7 +32,7 @@ seconds="${4:-20}"
 threads="${KEYWAY_BENCH_THREADS:-2}"
 connections="${KEYWAY_BENCH_CONNECTIONS:-16}"
 
-scenarios="${KEYWAY_BENCH_SCENARIOS:-sync-resident-current sync-resident-first sync-manager-delta create-guest}"
+scenarios="${KEYWAY_BENCH_SCENARIOS:-healthz sync-resident-current sync-resident-first sync-manager-delta create-guest}"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 cargo build --release -q -p keyway-server
@@ -135,6 +137,7 @@ scenario() {
     }' "$name.txt" >>"$series"
 }
 
+scenario healthz KEYWAY_MODE=healthz
 scenario sync-resident-current KEYWAY_MODE=sync KEYWAY_TOKENS=tokens.txt KEYWAY_CURSOR="$now_seq"
 scenario sync-resident-first KEYWAY_MODE=sync KEYWAY_TOKENS=tokens.txt
 scenario sync-manager-delta KEYWAY_MODE=sync KEYWAY_TOKEN="$manager" KEYWAY_CURSOR="$((now_seq - 20))"

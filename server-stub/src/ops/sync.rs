@@ -69,7 +69,24 @@ async fn locks_between(
 }
 
 /// What changed after change `after` for the caller, one page.
-pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResponse> {
+///
+/// `head` is the property's change counter as read with the caller's token
+/// (one statement, [`crate::auth::authenticate_at_head`]). A cursor already
+/// there is the usual poll, and is answered from it alone: no write had
+/// committed a change after it when the counter was read (a write's rows and
+/// its counter commit together), so the full read below would find nothing
+/// and answer the same. Any other cursor takes the full read, which reads the
+/// counter again in its snapshot.
+pub async fn sync(store: &Store, caller: &Caller, after: i64, head: i64) -> Result<SyncResponse> {
+    if after == head {
+        return Ok(SyncResponse {
+            cursor: head.to_string(),
+            has_more: false,
+            codes: Vec::new(),
+            tombstones: Vec::new(),
+            locks: Vec::new(),
+        });
+    }
     // One snapshot: the head and the rows come from it, so a page never
     // holds half of a write.
     let mut read = store.snapshot().await?;
