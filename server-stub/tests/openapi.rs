@@ -9,7 +9,7 @@
 mod support;
 
 use keyway_api::{
-    AuditList, CodeView, CourierView, CreateCarrierRequest, CreateCodeRequest,
+    AuditList, CodeUseList, CodeView, CourierView, CreateCarrierRequest, CreateCodeRequest,
     CreateCourierRequest, CreateRecipientRequest, ForgotPinRequest, ForgotPinResponse,
     KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch,
     ReceiptBatchResponse, RecipientView, SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened,
@@ -131,6 +131,7 @@ fn every_answer_example_is_of_its_type() {
                 ("post", "/v1/login") => parses::<LoginResponse>(example),
                 ("post", "/v1/codes") => parses::<CodeView>(example),
                 ("get", "/v1/sync") => parses::<SyncResponse>(example),
+                ("get", "/v1/codes/{id}/uses") => parses::<CodeUseList>(example),
                 ("post", "/v1/receipts") => parses::<ReceiptBatchResponse>(example),
                 ("get", "/v1/locks/{id}/audit") => parses::<AuditList>(example),
                 ("post", "/v1/locks/{id}/visits") => parses::<VisitOpened>(example),

@@ -16,12 +16,14 @@ mod codes;
 mod locks;
 mod package_room;
 mod sync;
+mod uses;
 
 pub use accounts::*;
 pub use codes::*;
 pub use locks::*;
 pub use package_room::*;
 pub use sync::*;
+pub use uses::*;
 
 use serde::{Deserialize, Serialize};
 

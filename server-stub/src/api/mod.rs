@@ -5,7 +5,7 @@
 //! ([`crate::ops`]) and shapes the answer; it never sees the database.
 //!
 //! - [`session`]: health, login, logout, me, doors.
-//! - [`codes`]: the code endpoints.
+//! - [`codes`]: the code endpoints; [`uses`]: when a code opened a door.
 //! - [`sync`], [`receipts`], [`visits`]: what phones carry.
 //! - [`locks`]: locks and audit trails.
 //! - [`policy`], [`carriers`], [`couriers`], [`staff`], [`recipients`]: the
@@ -31,6 +31,7 @@ pub mod recipients;
 pub mod session;
 pub mod staff;
 pub mod sync;
+pub mod uses;
 pub mod visits;
 
 use axum::Router;
@@ -68,6 +69,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/codes/{id}/change", post(codes::change_code))
         .route("/v1/codes/{id}/disable", post(codes::disable_code))
         .route("/v1/codes/{id}/enable", post(codes::enable_code))
+        .route("/v1/codes/{id}/uses", get(uses::code_uses))
         .route("/v1/sync", get(sync::sync))
         .route("/v1/receipts", post(receipts::post_receipts))
         .route("/v1/locks/{id}/audit", get(locks::lock_audit))

@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use super::problem::PROBLEM_JSON;
 use super::{
     carriers, codes, couriers, locks, policy, public, receipts, recipients, session, staff, sync,
-    visits,
+    uses, visits,
 };
 
 /// The OpenAPI document.
@@ -29,7 +29,7 @@ use super::{
     paths(
         session::healthz, openapi_json, session::login, session::logout, session::me, session::doors,
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
-        codes::disable_code, codes::enable_code, codes::delete_code,
+        codes::disable_code, codes::enable_code, codes::delete_code, uses::code_uses,
         sync::sync, receipts::post_receipts, locks::lock_audit,
         visits::open_visit, visits::present_status,
         policy::get_policy, policy::put_policy, locks::list_locks,

@@ -34,6 +34,7 @@ pub mod rate_limits;
 mod row;
 mod seal;
 pub mod users;
+pub mod uses;
 pub mod visits;
 
 use std::str::FromStr;
@@ -74,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "portal",
         include_str!("../../migrations/0005_portal.sql"),
+    ),
+    (
+        7,
+        "code_uses",
+        include_str!("../../migrations/0007_code_uses.sql"),
     ),
 ];
 

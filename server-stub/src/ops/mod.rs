@@ -18,6 +18,7 @@
 //! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
 //!   jobs sealed for the lock's session.
 //! - [`sync`], [`receipts`]: what changed for a phone; what locks did.
+//! - [`uses`]: codes that opened doors, as the locks' events say.
 //! - [`policy`], [`locks`]: the property's settings; locks, audit trails
 //!   and recent activity.
 //! - [`notifications`]: the outbox as staff see it (never a body).
@@ -39,4 +40,5 @@ pub mod reconcile;
 pub mod session;
 pub mod sweep;
 pub mod sync;
+pub mod uses;
 pub mod visits;
