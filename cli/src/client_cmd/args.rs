@@ -16,6 +16,9 @@ pub(crate) enum ClientCommand {
     Doors,
     /// Your codes with their state on each lock, or one code.
     Codes(CodesArgs),
+    /// When your codes opened doors ("Dog walker's code opened Unit 4B at
+    /// 09:14"), newest first, as the last sync brought them (no network).
+    Uses(UsesArgs),
     /// Generate a new code of your own (the server draws it).
     Generate(GenerateArgs),
     /// Pick your own code: checked against every rule here first.
@@ -64,6 +67,17 @@ pub(crate) struct IdArg {
 pub(crate) struct CodesArgs {
     /// Show only this code.
     pub(super) id: Option<String>,
+}
+
+/// `keyway uses`.
+#[derive(Debug, Args)]
+pub(crate) struct UsesArgs {
+    /// Show only this code's uses.
+    #[arg(long)]
+    pub(super) code: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(super) limit: u32,
 }
 
 /// Where a new code goes and what it is called.

@@ -1,8 +1,9 @@
 //! The resident's desktop client: every command that works through the
 //! phone core (`keyway_client`), the same API the mobile bindings
 //! expose — log in, doors and codes with their state on each lock, new,
-//! changed, disabled, enabled and deleted codes, guest codes, sync, delivery
-//! to locks in range over btleplug, and watching state changes.
+//! changed, disabled, enabled and deleted codes, guest codes, when codes
+//! opened doors, sync, delivery to locks in range over btleplug, and
+//! watching state changes.
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
@@ -69,6 +70,7 @@ async fn execute(command: ClientCommand, global: &GlobalArgs) -> Outcome {
         ClientCommand::Status => status(global),
         ClientCommand::Doors => doors(global),
         ClientCommand::Codes(args) => codes(args, global),
+        ClientCommand::Uses(args) => uses(args, global),
         ClientCommand::Generate(args) => {
             let client = global.open(DEFAULT_DEVICE_NAME, None)?;
             let mut new = NewCode::resident();
@@ -320,6 +322,32 @@ fn codes(args: CodesArgs, global: &GlobalArgs) -> Outcome {
                     println!("{}", render::code_text(code, &tz));
                 }
             }
+        }
+    }
+    ok()
+}
+
+fn uses(args: UsesArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let session = session_of(&client)?;
+    let tz = time_zone(&session);
+    let mut uses = client.uses(1000)?;
+    if let Some(id) = &args.code {
+        let code = client.code(id)?;
+        uses.retain(|u| u.code_id == code.id || Some(&u.code_id) == code.server_id.as_ref());
+    }
+    uses.truncate(args.limit as usize);
+    if global.json {
+        let list: Vec<render::UseJson<'_>> = uses.iter().map(Into::into).collect();
+        print_json(&serde_json::json!({ "uses": list }));
+    } else if uses.is_empty() {
+        println!("No uses yet: they come with `keyway sync` once a phone carries a lock's events.");
+    } else {
+        for used in &uses {
+            println!(
+                "{}",
+                render::use_text(used.code_name.as_deref(), &used.lock_name, used.at, &tz)
+            );
         }
     }
     ok()

@@ -152,6 +152,27 @@ impl LocalCode {
     }
 }
 
+/// A time a code opened a door, as the lock's own log said once a phone
+/// carried its events to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CodeUse {
+    /// The use's id at the server.
+    pub id: String,
+    /// The code's id on this phone (as in [`LocalCode::id`]).
+    pub code_id: String,
+    /// The code's name ("Dog walker"), when it has one.
+    pub code_name: Option<String>,
+    /// The door.
+    pub lock_id: String,
+    /// The door's name ("Unit 4B").
+    pub lock_name: String,
+    /// When, on the lock's clock.
+    pub at: Timestamp,
+    /// `code_used`, or `one_time_consumed` for a one-time PIN.
+    pub kind: String,
+}
+
 /// A new code: what it is for and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCode {

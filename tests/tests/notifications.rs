@@ -1,0 +1,93 @@
+//! Usage notifications, end to end (issue 17): a guest code is delivered to
+//! the simulated unit door through btleplug, typed at its keypad, and when
+//! the resident's phone passes again it relays the lock's events; the
+//! resident's phone core tells the app once ("Dog walker's code opened
+//! Unit 4B"), not again on a later sync nor after a restart. Each test runs
+//! in its own process (one D-Bus system bus per process).
+
+use keyway_api::{CodeState, GuestType};
+use keyway_client::{Client, ClientEvent, NewCode};
+use keyway_testkit::world::{AT_HOME, World};
+use tokio::sync::broadcast::Receiver;
+
+/// The `CodeUsed` events waiting in `events`: (code id, code name, lock name).
+fn uses_in(events: &mut Receiver<ClientEvent>) -> Vec<(String, Option<String>, String)> {
+    let mut out = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let ClientEvent::CodeUsed {
+            code_id,
+            code_name,
+            lock_name,
+            ..
+        } = event
+        {
+            out.push((code_id, code_name, lock_name));
+        }
+    }
+    out
+}
+
+/// Alice's dog walker's guest code, delivered to her unit door; its id and
+/// digits.
+fn dog_walker(w: &World, alice: &Client) -> (String, String) {
+    let mut new = NewCode::guest(GuestType::Permanent, None);
+    new.name = Some("Dog walker".to_owned());
+    let code = w.rt.block_on(alice.generate_code(new)).unwrap();
+    w.walk_to(AT_HOME);
+    w.deliver(alice);
+    let unit = w.lock("unit_4b");
+    assert_eq!(
+        alice.code(&code.id).unwrap().state_on(&unit),
+        Some(CodeState::Active)
+    );
+    (code.id, code.value.unwrap())
+}
+
+rusty_fork::rusty_fork_test! {
+    #![rusty_fork(timeout_ms = 240000)]
+
+    #[test]
+    fn the_residents_phone_is_told_once_when_the_dog_walkers_code_opens_the_door() {
+        let w = World::start();
+        let unit = w.lock("unit_4b");
+        let alice = w.phone("alice");
+        let mut events = alice.subscribe();
+        let (id, digits) = dog_walker(&w, &alice);
+        assert!(uses_in(&mut events).is_empty());
+
+        assert_eq!(w.keypad(&unit, &digits), "granted");
+        // Alice's phone passes the door again: it carries the lock's events.
+        let report = w.deliver(&alice);
+        assert!(report.locks.iter().any(|l| l.lock_id == unit), "{report:?}");
+        let told = uses_in(&mut events);
+        assert_eq!(
+            told,
+            [(id.clone(), Some("Dog walker".to_owned()), "Unit 4B".to_owned())],
+            "once, under the id the app knows the code by"
+        );
+        let kept = alice.uses(10).unwrap();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].code_id, id);
+        assert_eq!(kept[0].lock_id, unit);
+
+        // Not again on a later sync, nor after the app restarts.
+        w.rt.block_on(alice.sync()).unwrap();
+        assert!(uses_in(&mut events).is_empty());
+        let config = alice.config().clone();
+        drop(alice);
+        let again = Client::open(config).unwrap();
+        let mut events = again.subscribe();
+        w.rt.block_on(again.sync()).unwrap();
+        assert!(uses_in(&mut events).is_empty());
+        assert_eq!(again.uses(10).unwrap().len(), 1);
+
+        // A second use is a second event.
+        assert_eq!(w.keypad(&unit, &digits), "granted");
+        w.walk_to(AT_HOME);
+        again.set_transport(std::sync::Arc::new(
+            w.rt.block_on(keyway_delivery::ble::BleTransport::new()).unwrap(),
+        ));
+        w.deliver(&again);
+        assert_eq!(uses_in(&mut events).len(), 1);
+    }
+}
