@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use keyway_api::GuestType;
 use keyway_client::{
-    Client, ClientConfig, ClientEvent, DeliveryReport, Door, LocalCode, NewCode, Session,
+    Client, ClientConfig, ClientEvent, CodeUse, DeliveryReport, Door, LocalCode, NewCode, Session,
     SyncReport, WakeFilter,
 };
 use keyway_codes::code::CodeKind;
@@ -145,6 +145,12 @@ impl KeywayClient {
     /// One code by its id (no network).
     pub fn code(&self, id: String) -> Result<LocalCode, KeywayError> {
         self.client.code(&id)
+    }
+
+    /// When the user's codes opened doors, newest first, at most `limit`,
+    /// as sync brought them (no network).
+    pub fn uses(&self, limit: u32) -> Result<Vec<CodeUse>, KeywayError> {
+        self.client.uses(limit)
     }
 
     /// Checks digits for a new resident code on the phone: every violated
