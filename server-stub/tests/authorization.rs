@@ -283,6 +283,8 @@ impl World {
                 "email": format!("nobody{}@example.org", rand::random::<u32>()),
             })),
             ("POST", p) if p.ends_with("/change") => Some(json!({"mode": "generate"})),
+            ("PUT", p) if p.ends_with("/notify") => Some(json!({"notify_on_use": "none"})),
+            ("PUT", "/v1/me/contact") => Some(json!({"email": "someone@example.org"})),
             ("PUT", _) => Some(json!({"mode": "generate"})),
             ("POST", _) => Some(json!({})),
             _ => None,

@@ -2,10 +2,11 @@
 //! the simulated unit door through btleplug, typed at its keypad, and when
 //! the resident's phone passes again it relays the lock's events; the
 //! resident's phone core tells the app once ("Dog walker's code opened
-//! Unit 4B"), not again on a later sync nor after a restart. Each test runs
+//! Unit 4B"), not again on a later sync nor after a restart, and the
+//! server's outbox tells her by email and SMS, as she asked. Each test runs
 //! in its own process (one D-Bus system bus per process).
 
-use keyway_api::{CodeState, GuestType};
+use keyway_api::{CodeState, GuestType, NotifyOnUse};
 use keyway_client::{Client, ClientEvent, NewCode};
 use keyway_testkit::world::{AT_HOME, World};
 use tokio::sync::broadcast::Receiver;
@@ -32,6 +33,7 @@ fn uses_in(events: &mut Receiver<ClientEvent>) -> Vec<(String, Option<String>, S
 fn dog_walker(w: &World, alice: &Client) -> (String, String) {
     let mut new = NewCode::guest(GuestType::Permanent, None);
     new.name = Some("Dog walker".to_owned());
+    new.notify_on_use = Some(NotifyOnUse::Both);
     let code = w.rt.block_on(alice.generate_code(new)).unwrap();
     w.walk_to(AT_HOME);
     w.deliver(alice);
@@ -52,6 +54,12 @@ rusty_fork::rusty_fork_test! {
         let unit = w.lock("unit_4b");
         let alice = w.phone("alice");
         let mut events = alice.subscribe();
+        // She also asked to be told by email and SMS.
+        let contact = w.rt.block_on(alice.set_contact(
+            Some("alice@example.org".to_owned()),
+            Some("+1 555 555 0142".to_owned()),
+        )).unwrap();
+        assert_eq!(contact.phone.as_deref(), Some("+15555550142"));
         let (id, digits) = dog_walker(&w, &alice);
         assert!(uses_in(&mut events).is_empty());
 
@@ -69,6 +77,18 @@ rusty_fork::rusty_fork_test! {
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].code_id, id);
         assert_eq!(kept[0].lock_id, unit);
+        // The server's outbox sent the same news by email and SMS, without
+        // the digits.
+        let sent = w.deliveries(2);
+        let told: Vec<&serde_json::Value> = sent
+            .iter()
+            .filter(|m| m["body"].as_str().is_some_and(|b| b.starts_with("Dog walker's code opened Unit 4B at ")))
+            .collect();
+        assert_eq!(told.len(), 2, "{sent:?}");
+        let mut to: Vec<&str> = told.iter().map(|m| m["to"].as_str().unwrap()).collect();
+        to.sort_unstable();
+        assert_eq!(to, ["+15555550142", "alice@example.org"]);
+        assert!(told.iter().all(|m| !m["body"].as_str().unwrap().contains(&digits)));
 
         // Not again on a later sync, nor after the app restarts.
         w.rt.block_on(alice.sync()).unwrap();

@@ -71,6 +71,8 @@ async fn execute(command: ClientCommand, global: &GlobalArgs) -> Outcome {
         ClientCommand::Doors => doors(global),
         ClientCommand::Codes(args) => codes(args, global),
         ClientCommand::Uses(args) => uses(args, global),
+        ClientCommand::Notify(args) => notify(args, global).await,
+        ClientCommand::Contact(args) => contact(args, global).await,
         ClientCommand::Generate(args) => {
             let client = global.open(DEFAULT_DEVICE_NAME, None)?;
             let mut new = NewCode::resident();
@@ -353,9 +355,42 @@ fn uses(args: UsesArgs, global: &GlobalArgs) -> Outcome {
     ok()
 }
 
+async fn notify(args: NotifyArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let via = client.set_notify_on_use(&args.id, args.how.into()).await?;
+    if global.json {
+        print_json(&serde_json::json!({"id": args.id, "notify_on_use": via.as_str()}));
+    } else if via == keyway_api::NotifyOnUse::None {
+        println!("{}: you are told of its uses in the app only", args.id);
+    } else {
+        println!("{}: you are told of each use by {}", args.id, via.as_str());
+    }
+    ok()
+}
+
+async fn contact(args: ContactArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let details = if args.email.is_none() && args.phone.is_none() {
+        client.contact().await?
+    } else {
+        let current = client.contact().await?;
+        client
+            .set_contact(args.email.or(current.email), args.phone.or(current.phone))
+            .await?
+    };
+    if global.json {
+        print_json(&serde_json::json!({"email": details.email, "phone": details.phone}));
+    } else {
+        println!("email  {}", details.email.as_deref().unwrap_or("-"));
+        println!("phone  {}", details.phone.as_deref().unwrap_or("-"));
+    }
+    ok()
+}
+
 /// Resolves `--door` names and ids and the name of a new code.
 fn place(client: &Client, new: &mut NewCode, placement: PlacementArgs) -> Result<(), Failure> {
     new.name = placement.name;
+    new.notify_on_use = placement.notify_on_use.map(Into::into);
     if placement.doors.is_empty() {
         return Ok(());
     }

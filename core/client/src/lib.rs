@@ -26,7 +26,9 @@
 //!   in [`FileSecretStore`]; the database keeps only its SHA-256.
 //! - **Events** ([`Client::subscribe`]): every change of a code as the app
 //!   shows it, after each committed transaction; each use of a code sync
-//!   brings, once ([`ClientEvent::CodeUsed`], [`Client::uses`]).
+//!   brings, once ([`ClientEvent::CodeUsed`], [`Client::uses`]); being told
+//!   by email or SMS too ([`Client::set_contact`],
+//!   [`Client::set_notify_on_use`]).
 //!
 //! Nothing here logs a code, a key, a token or a job's bytes.
 
@@ -39,6 +41,7 @@ mod config;
 mod delivery;
 mod error;
 mod http;
+mod notices;
 mod records;
 mod reports;
 mod requests;

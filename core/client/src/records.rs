@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use keyway_api::{
-    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, PropertyView,
-    UserView,
+    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, NotifyOnUse,
+    PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
@@ -191,6 +191,9 @@ pub struct NewCode {
     pub length: Option<u8>,
     /// The unit (staff and managers only).
     pub unit_id: Option<String>,
+    /// Be told by email or SMS each time it opens a door (default: only in
+    /// the app, as [`crate::ClientEvent::CodeUsed`]).
+    pub notify_on_use: Option<NotifyOnUse>,
 }
 
 impl NewCode {
@@ -204,6 +207,7 @@ impl NewCode {
             lock_ids: None,
             length: None,
             unit_id: None,
+            notify_on_use: None,
         }
     }
 
@@ -228,6 +232,7 @@ impl NewCode {
             schedule: self.schedule.clone(),
             lock_ids: self.lock_ids.clone(),
             unit_id: self.unit_id.clone(),
+            notify_on_use: self.notify_on_use,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! ([`crate::ops`]) and shapes the answer; it never sees the database.
 //!
 //! - [`session`]: health, login, logout, me, doors.
-//! - [`codes`]: the code endpoints; [`uses`]: when a code opened a door.
+//! - [`codes`]: the code endpoints; [`uses`]: when a code opened a door;
+//!   [`notices`]: being told of it by email or SMS.
 //! - [`sync`], [`receipts`], [`visits`]: what phones carry.
 //! - [`locks`]: locks and audit trails.
 //! - [`policy`], [`carriers`], [`couriers`], [`staff`], [`recipients`]: the
@@ -22,6 +23,7 @@ pub mod codes;
 pub mod couriers;
 pub mod extract;
 pub mod locks;
+pub mod notices;
 pub mod openapi;
 pub mod policy;
 pub mod problem;
@@ -60,6 +62,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/login", post(session::login))
         .route("/v1/logout", post(session::logout))
         .route("/v1/me", get(session::me))
+        .route(
+            "/v1/me/contact",
+            get(notices::get_contact).put(notices::put_contact),
+        )
         .route("/v1/doors", get(session::doors))
         .route("/v1/codes", get(codes::list_codes).post(codes::create_code))
         .route(
@@ -70,6 +76,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/codes/{id}/disable", post(codes::disable_code))
         .route("/v1/codes/{id}/enable", post(codes::enable_code))
         .route("/v1/codes/{id}/uses", get(uses::code_uses))
+        .route(
+            "/v1/codes/{id}/notify",
+            get(notices::get_notify).put(notices::put_notify),
+        )
         .route("/v1/sync", get(sync::sync))
         .route("/v1/receipts", post(receipts::post_receipts))
         .route("/v1/locks/{id}/audit", get(locks::lock_audit))

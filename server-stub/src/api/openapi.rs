@@ -18,8 +18,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
 use super::problem::PROBLEM_JSON;
 use super::{
-    carriers, codes, couriers, locks, policy, public, receipts, recipients, session, staff, sync,
-    uses, visits,
+    carriers, codes, couriers, locks, notices, policy, public, receipts, recipients, session,
+    staff, sync, uses, visits,
 };
 
 /// The OpenAPI document.
@@ -30,6 +30,7 @@ use super::{
         session::healthz, openapi_json, session::login, session::logout, session::me, session::doors,
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
         codes::disable_code, codes::enable_code, codes::delete_code, uses::code_uses,
+        notices::get_contact, notices::put_contact, notices::get_notify, notices::put_notify,
         sync::sync, receipts::post_receipts, locks::lock_audit,
         visits::open_visit, visits::present_status,
         policy::get_policy, policy::put_policy, locks::list_locks,

@@ -24,6 +24,7 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod codes;
+pub mod contacts;
 pub mod holders;
 pub mod idempotency;
 pub mod jobs;
@@ -80,6 +81,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "code_uses",
         include_str!("../../migrations/0007_code_uses.sql"),
+    ),
+    (
+        8,
+        "use_notices",
+        include_str!("../../migrations/0008_use_notices.sql"),
     ),
 ];
 

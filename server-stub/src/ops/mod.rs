@@ -21,6 +21,8 @@
 //! - [`uses`]: codes that opened doors, as the locks' events say.
 //! - [`policy`], [`locks`]: the property's settings; locks, audit trails
 //!   and recent activity.
+//! - [`notices`]: contact details, and being told by email or SMS when a
+//!   code is used.
 //! - [`notifications`]: the outbox as staff see it (never a body).
 //! - [`limits`]: rate limits shared by instances.
 //! - [`idempotent`]: writes answered once per idempotency key.
@@ -32,6 +34,7 @@ pub mod holders;
 pub mod idempotent;
 pub mod limits;
 pub mod locks;
+pub mod notices;
 pub mod notifications;
 pub mod policy;
 pub mod receipts;

@@ -47,7 +47,9 @@ pub async fn record(w: &mut Write, lock: &LockRow, opened: Opened<'_>) -> Result
         at: opened.at,
         kind: opened.kind,
     };
-    uses::record(w, &new).await?;
+    if uses::record(w, &new).await? {
+        crate::ops::notices::announce(w, lock, &code, opened.at).await?;
+    }
     Ok(())
 }
 
