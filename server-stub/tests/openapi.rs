@@ -11,9 +11,10 @@ mod support;
 use keyway_api::{
     AuditList, CodeNotifyRequest, CodeNotifyView, CodeUseList, CodeView, ContactDetails,
     CourierView, CreateCarrierRequest, CreateCodeRequest, CreateCourierRequest,
-    CreateRecipientRequest, ForgotPinRequest, ForgotPinResponse, KeyCardRequest, LoginRequest,
-    LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch, ReceiptBatchResponse,
-    RecipientView, SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened, VisitStatus,
+    CreateRecipientRequest, CreateWebhookRequest, ForgotPinRequest, ForgotPinResponse,
+    KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch,
+    ReceiptBatchResponse, RecipientView, SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened,
+    VisitStatus, WebhookDeliveryList, WebhookList, WebhookView,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -110,6 +111,7 @@ fn every_request_body_has_an_example_of_its_type() {
             }
             ("post", "/v1/public/forgot-pin") => parses::<ForgotPinRequest>(example),
             ("put", "/v1/me/contact") => parses::<ContactDetails>(example),
+            ("post", "/v1/manage/webhooks") => parses::<CreateWebhookRequest>(example),
             ("put", "/v1/codes/{id}/notify") => parses::<CodeNotifyRequest>(example),
             (_, p) if p.ends_with("/code") || p.ends_with("/pin") || p.ends_with("/change") => {
                 parses::<SetCodeRequest>(example)
@@ -134,6 +136,11 @@ fn every_answer_example_is_of_its_type() {
                 ("post", "/v1/codes") => parses::<CodeView>(example),
                 ("get", "/v1/sync") => parses::<SyncResponse>(example),
                 ("get", "/v1/codes/{id}/uses") => parses::<CodeUseList>(example),
+                ("get", "/v1/manage/webhooks") => parses::<WebhookList>(example),
+                ("post", "/v1/manage/webhooks") => parses::<WebhookView>(example),
+                ("get", "/v1/manage/webhooks/{id}/deliveries") => {
+                    parses::<WebhookDeliveryList>(example)
+                }
                 ("get" | "put", "/v1/me/contact") => parses::<ContactDetails>(example),
                 ("get" | "put", "/v1/codes/{id}/notify") => parses::<CodeNotifyView>(example),
                 ("post", "/v1/receipts") => parses::<ReceiptBatchResponse>(example),

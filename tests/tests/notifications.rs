@@ -3,12 +3,18 @@
 //! the resident's phone passes again it relays the lock's events; the
 //! resident's phone core tells the app once ("Dog walker's code opened
 //! Unit 4B"), not again on a later sync nor after a restart, and the
-//! server's outbox tells her by email and SMS, as she asked. Each test runs
+//! server's outbox tells her by email and SMS, as she asked; the manager's
+//! front desk receives the signed `code.used` webhook, again after it
+//! answered 500 the first time. Each test runs
 //! in its own process (one D-Bus system bus per process).
 
 use keyway_api::{CodeState, GuestType, NotifyOnUse};
 use keyway_client::{Client, ClientEvent, NewCode};
+use keyway_server::webhooks::sign::verify;
+use keyway_testkit::receiver::WebhookReceiver;
 use keyway_testkit::world::{AT_HOME, World};
+use reqwest::Method;
+use serde_json::{Value, json};
 use tokio::sync::broadcast::Receiver;
 
 /// The `CodeUsed` events waiting in `events`: (code id, code name, lock name).
@@ -52,6 +58,16 @@ rusty_fork::rusty_fork_test! {
     fn the_residents_phone_is_told_once_when_the_dog_walkers_code_opens_the_door() {
         let w = World::start();
         let unit = w.lock("unit_4b");
+        // The manager's front-desk system follows code uses; it answers
+        // the first delivery with 500.
+        let desk = WebhookReceiver::start(&[500]).unwrap();
+        let hook = w.ok(
+            "mia",
+            Method::POST,
+            "/v1/manage/webhooks",
+            Some(json!({"url": desk.url, "events": ["code.used"], "description": "Front desk"})),
+        );
+        let secret = hook["secret"].as_str().unwrap().to_owned();
         let alice = w.phone("alice");
         let mut events = alice.subscribe();
         // She also asked to be told by email and SMS.
@@ -89,6 +105,22 @@ rusty_fork::rusty_fork_test! {
         to.sort_unstable();
         assert_eq!(to, ["+15555550142", "alice@example.org"]);
         assert!(told.iter().all(|m| !m["body"].as_str().unwrap().contains(&digits)));
+        // The front desk got the signed code.used event: refused once, then
+        // delivered again after the backoff.
+        let got = desk.wait_for(2);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!((got[0].status, got[1].status), (500, 200));
+        assert_eq!(got[0].delivery, got[1].delivery);
+        assert!(got[1].at - got[0].at >= std::time::Duration::from_millis(140));
+        let now = jiff::Timestamp::now().as_second();
+        for r in &got {
+            assert_eq!(r.event, "code.used");
+            assert!(verify(secret.as_bytes(), &r.signature, &r.body, now, 300), "{r:?}");
+            assert!(!r.body.contains(&digits));
+        }
+        let body: Value = serde_json::from_str(&got[1].body).unwrap();
+        assert_eq!(body["data"]["use"]["code"]["name"], "Dog walker");
+        assert_eq!(body["data"]["use"]["lock"]["name"], "Unit 4B");
 
         // Not again on a later sync, nor after the app restarts.
         w.rt.block_on(alice.sync()).unwrap();

@@ -17,6 +17,7 @@ mod locks;
 mod package_room;
 mod sync;
 mod uses;
+mod webhooks;
 
 pub use accounts::*;
 pub use codes::*;
@@ -24,6 +25,7 @@ pub use locks::*;
 pub use package_room::*;
 pub use sync::*;
 pub use uses::*;
+pub use webhooks::*;
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,7 @@
 //! - [`locks`]: locks and audit trails.
 //! - [`policy`], [`carriers`], [`couriers`], [`staff`], [`recipients`]: the
 //!   manager and staff endpoints.
+//! - [`webhooks`]: managers' signed webhooks and their delivery log.
 //! - [`public`]: the public forgot-PIN request.
 //!
 //! The router also serves the Portal ([`crate::portal`]), at every path that
@@ -35,13 +36,14 @@ pub mod staff;
 pub mod sync;
 pub mod uses;
 pub mod visits;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::App;
 
@@ -124,6 +126,15 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/manage/recipients/{id}/pin",
             get(recipients::lookup_pin),
+        )
+        .route(
+            "/v1/manage/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route("/v1/manage/webhooks/{id}", delete(webhooks::delete_webhook))
+        .route(
+            "/v1/manage/webhooks/{id}/deliveries",
+            get(webhooks::webhook_deliveries),
         )
         .route("/v1/public/forgot-pin", post(public::forgot_pin))
         .fallback(not_found)

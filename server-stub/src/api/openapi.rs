@@ -19,7 +19,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use super::problem::PROBLEM_JSON;
 use super::{
     carriers, codes, couriers, locks, notices, policy, public, receipts, recipients, session,
-    staff, sync, uses, visits,
+    staff, sync, uses, visits, webhooks,
 };
 
 /// The OpenAPI document.
@@ -39,7 +39,8 @@ use super::{
         couriers::courier_qr, couriers::courier_key_card,
         staff::list_staff, staff::set_staff_pin,
         recipients::list_recipients, recipients::create_recipient, recipients::one_time_pin,
-        recipients::lookup_pin, public::forgot_pin,
+        recipients::lookup_pin, webhooks::list_webhooks, webhooks::create_webhook,
+        webhooks::delete_webhook, webhooks::webhook_deliveries, public::forgot_pin,
     ),
     components(schemas(keyway_api::Problem)),
     modifiers(&BearerAuth, &Completeness),

@@ -37,6 +37,7 @@ mod seal;
 pub mod users;
 pub mod uses;
 pub mod visits;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -86,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "use_notices",
         include_str!("../../migrations/0008_use_notices.sql"),
+    ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/0009_webhooks.sql"),
     ),
 ];
 

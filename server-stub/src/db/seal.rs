@@ -21,6 +21,7 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("users", "email", "id"),
     ("user_contacts", "email", "user_id"),
     ("user_contacts", "phone", "user_id"),
+    ("webhooks", "secret", "id"),
 ];
 
 /// The format of sealed values this server writes, kept in `meta` as

@@ -27,6 +27,7 @@
 //! - [`limits`]: rate limits shared by instances.
 //! - [`idempotent`]: writes answered once per idempotency key.
 //! - [`sweep`]: expiry and forgetting, in the background.
+//! - [`webhooks`]: managers' webhooks and the events written for them.
 
 pub mod accounts;
 pub mod codes;
@@ -45,3 +46,4 @@ pub mod sweep;
 pub mod sync;
 pub mod uses;
 pub mod visits;
+pub mod webhooks;

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use keyway_api::{CodeUse, CodeUseList, Role};
+use keyway_api::{CodeUse, CodeUseList, Role, WebhookEventType};
+use keyway_codes::AccessPoint;
+use serde_json::json;
 
 use crate::auth::Caller;
 use crate::clock::ts;
@@ -18,6 +20,7 @@ use crate::db::locks::LockRow;
 use crate::db::uses::{self, NewUse, UseRow};
 use crate::db::{Context, Store, Write};
 use crate::error::Result;
+use crate::ops::webhooks;
 
 /// A code opened a lock's door: the lock's event that says so.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,19 @@ pub async fn record(w: &mut Write, lock: &LockRow, opened: Opened<'_>) -> Result
     };
     if uses::record(w, &new).await? {
         crate::ops::notices::announce(w, lock, &code, opened.at).await?;
+        let data = json!({
+            "use": {
+                "id": new.id,
+                "code": webhooks::code_data(&code),
+                "lock": {"id": lock.id, "name": lock.name, "access_point": lock.access_point.as_str()},
+                "at": ts(opened.at).to_string(),
+                "kind": opened.kind,
+            }
+        });
+        webhooks::emit(w, WebhookEventType::CodeUsed, data.clone()).await?;
+        if lock.access_point == AccessPoint::PackageRoom {
+            webhooks::emit(w, WebhookEventType::PackageRoomOpened, data).await?;
+        }
     }
     Ok(())
 }
