@@ -337,3 +337,81 @@ fn urls_on_loopback_private_or_link_local_networks_are_refused_and_change_nothin
     assert!(list["webhooks"].as_array().unwrap().is_empty());
     assert!(receiver.received().is_empty());
 }
+
+#[test]
+fn the_portal_page_adds_shows_the_secret_once_logs_and_deletes() {
+    let f = fixture();
+    let receiver = WebhookReceiver::start(&[500]).unwrap();
+    let (mut mia, _) = support::portal::signed_in(&f, "mia");
+    let csrf = mia.session_csrf();
+    let page = mia.get("/webhooks");
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No webhooks yet."));
+    let idem = page.field("idem").unwrap();
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("idem", idem.as_str()),
+        ("url", receiver.url.as_str()),
+        ("description", "Front <desk>"),
+        ("ev_code_created", "on"),
+    ];
+    // Without the session's token: refused, nothing added.
+    let forged = [
+        ("csrf", "forged"),
+        ("idem", "k-1"),
+        ("url", receiver.url.as_str()),
+        ("ev_code_created", "on"),
+    ];
+    assert_eq!(mia.post("/webhooks", &forged).status, StatusCode::FORBIDDEN);
+    let added = mia.post("/webhooks", &form);
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let secret = added
+        .body
+        .split("class=\"secret-value\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(added.body.contains("Front &#60;desk&#62;"), "escaped");
+    // Shown once: not on the list again, nor on the log page.
+    let list = mia.get("/webhooks");
+    assert!(!list.body.contains(&secret));
+    let (_, hooks) = f.get(&f.tokens["mia"], "/v1/manage/webhooks");
+    let id = hooks["webhooks"][0]["id"].as_str().unwrap().to_owned();
+    // An event, refused once by the receiver, then delivered: the log shows both.
+    f.ok(
+        &f.tokens["alice"],
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "resident", "mode": "generate"}),
+    );
+    let got = receiver.wait_for(2);
+    assert!(verify(
+        secret.as_bytes(),
+        &got[1].signature,
+        &got[1].body,
+        Timestamp::now().as_second(),
+        300
+    ));
+    let log = eventually("the log page with both attempts", || {
+        let page = mia.get(&format!("/webhooks/{id}"));
+        page.body.contains("200, ").then_some(page)
+    });
+    assert!(log.body.contains("500 (http_status)"), "{}", log.body);
+    assert!(log.body.contains("code.created"));
+    assert!(!log.body.contains(&secret));
+    // Staff see neither the page nor the link to it.
+    let (mut sam, _) = support::portal::signed_in(&f, "sam");
+    assert_eq!(sam.get("/webhooks").status, StatusCode::FORBIDDEN);
+    assert!(!sam.get("/").body.contains("href=\"/webhooks\""));
+    assert!(mia.get("/").body.contains("href=\"/webhooks\""));
+    // Delete.
+    let idem = mia.get(&format!("/webhooks/{id}")).field("idem").unwrap();
+    let deleted = mia.post(
+        &format!("/webhooks/{id}/delete"),
+        &[("csrf", &csrf), ("idem", &idem)],
+    );
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(mia.get("/webhooks").body.contains("No webhooks yet."));
+}
