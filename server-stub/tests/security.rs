@@ -131,11 +131,20 @@ fn a_database_dump_shows_no_code_token_address_or_key() {
     eventually("the PIN's messages", || {
         (f.delivery_log().len() == 2).then_some(())
     });
+    // A resident's contact details for use notices.
+    f.ok(
+        &device,
+        Method::PUT,
+        "/v1/me/contact",
+        json!({"email": "alice.dump@example.org", "phone": "+1 555 010 4321"}),
+    );
 
     let mut long_secrets: Vec<(String, &str)> = vec![
         (device.clone(), "a device token"),
         ("ravi.dump@example.org".into(), "an email address"),
         ("15550109876".into(), "a phone number"),
+        ("alice.dump@example.org".into(), "a user's contact address"),
+        ("15550104321".into(), "a user's contact number"),
     ];
     for token in f.tokens.values() {
         long_secrets.push((token.clone(), "an API token"));

@@ -19,6 +19,9 @@
 //! - [`bench_results`]: where the benchmarks write their figures for
 //!   `bench/plot.sh`.
 //!
+//! [`receiver`]: a webhook receiver (a real local HTTP server with a script
+//! of answers) for the webhook tests.
+//!
 //! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
 //! it down; the Python and Kotlin binding tests run under it) and
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
@@ -35,6 +38,7 @@ pub mod live;
 pub mod netswitch;
 mod process;
 pub mod property;
+pub mod receiver;
 pub mod standalone;
 pub mod world;
 

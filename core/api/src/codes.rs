@@ -197,6 +197,10 @@ pub struct CreateCodeRequest {
     /// For staff and managers creating a code for a unit.
     #[serde(default)]
     pub unit_id: Option<String>,
+    /// Tell the resident who creates it each time it opens a door (by
+    /// email or SMS to their contact details; default none: the app only).
+    #[serde(default)]
+    pub notify_on_use: Option<crate::uses::NotifyOnUse>,
 }
 
 /// `POST /v1/codes/{id}/change` and the PIN setters: new digits for a code.

@@ -24,6 +24,7 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod codes;
+pub mod contacts;
 pub mod holders;
 pub mod idempotency;
 pub mod jobs;
@@ -34,7 +35,9 @@ pub mod rate_limits;
 mod row;
 mod seal;
 pub mod users;
+pub mod uses;
 pub mod visits;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -79,6 +82,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "key_cards",
         include_str!("../../migrations/0006_key_cards.sql"),
+    ),
+    (
+        7,
+        "code_uses",
+        include_str!("../../migrations/0007_code_uses.sql"),
+    ),
+    (
+        8,
+        "use_notices",
+        include_str!("../../migrations/0008_use_notices.sql"),
+    ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/0009_webhooks.sql"),
     ),
 ];
 

@@ -1,8 +1,8 @@
 //! Sync: what changed since a cursor for the calling user (codes,
 //! tombstones, locks with their versions, pending work and advertising
-//! keys), read from one snapshot at a cost that follows the number of
-//! changes (index range scans over each property's change counter). A page
-//! never splits one write's changes.
+//! keys, uses of the codes the user may see), read from one snapshot at a
+//! cost that follows the number of changes (index range scans over each
+//! property's change counter). A page never splits one write's changes.
 
 use keyway_api::{CodeState, CodeStatus, LockSync, Role, SyncResponse, Tombstone};
 
@@ -11,6 +11,7 @@ use crate::db::codes::{self, CodeRow, code_views};
 use crate::db::locks::{self, LockRow};
 use crate::db::{Context, Store, properties};
 use crate::error::{Error, ErrorKind, Result};
+use crate::ops::uses;
 
 /// Most codes (and most locks) in one sync page.
 pub const PAGE: usize = 200;
@@ -111,6 +112,18 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64, head: i64) -> Resu
     {
         cutoff = cutoff.min(last.change_seq);
     }
+    let (first_uses, uses_end) =
+        uses::between(&mut read, caller, after, i64::MAX, Some(PAGE)).await?;
+    if let Some(last) = uses_end {
+        cutoff = cutoff.min(last);
+    }
+    let uses = if cutoff == head && uses_end.is_none() {
+        first_uses
+    } else {
+        uses::between(&mut read, caller, after, cutoff, None)
+            .await?
+            .0
+    };
     let code_rows = if cutoff == head && first_codes.len() < PAGE {
         first_codes
     } else {
@@ -163,5 +176,6 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64, head: i64) -> Resu
         codes,
         tombstones,
         locks,
+        uses,
     })
 }
