@@ -43,6 +43,10 @@ fn describe(kind: AuditKind) -> (&'static str, Option<u16>, Option<String>) {
             None,
             Some(format!("{count} since the last lockout")),
         ),
+        AuditKind::OfflineCodeUsed { code } => ("offline_code_used", None, Some(code.to_string())),
+        AuditKind::OfflineCodeDenied { code } => {
+            ("offline_code_denied", None, Some(code.to_string()))
+        }
         AuditKind::Unknown { code, .. } => ("unknown", None, Some(format!("type {code}"))),
     }
 }
