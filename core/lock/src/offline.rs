@@ -8,9 +8,7 @@ use keyway_protocol::{OfflineCodeId, Op, RefusalReason};
 
 use crate::DenyReason;
 
-/// Revoked and spent offline codes whose windows have not ended that a lock
-/// keeps at most.
-pub const OFFLINE_LIST_CAPACITY: usize = 64;
+pub use keyway_protocol::offline::OFFLINE_LIST_CAPACITY;
 
 /// One offline code the lock refuses until its window ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

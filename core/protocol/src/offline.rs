@@ -32,6 +32,10 @@ pub const OFFLINE_CODE_LEN: usize = 8;
 pub const MAX_OFFLINE_INDEX: u8 = 1;
 /// How many codes the lock derives and compares for one entry.
 pub const CANDIDATES_PER_ENTRY: usize = 144;
+/// Revoked and spent offline codes whose windows have not ended that a lock
+/// keeps at most; a job that would leave more is refused
+/// (`offline_list_full`).
+pub const OFFLINE_LIST_CAPACITY: usize = 64;
 /// Bytes of an [`OfflineCodeId`] on the wire.
 pub const OFFLINE_ID_LEN: usize = 7;
 
