@@ -207,6 +207,7 @@ impl NewCode {
             schedule: self.schedule.clone(),
             lock_ids: self.lock_ids.clone(),
             unit_id: self.unit_id.clone(),
+            offline: false,
         }
     }
 }

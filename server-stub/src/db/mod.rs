@@ -28,6 +28,7 @@ pub mod holders;
 pub mod idempotency;
 pub mod jobs;
 pub mod locks;
+pub mod offline;
 pub mod outbox;
 pub mod properties;
 pub mod rate_limits;
@@ -79,6 +80,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "key_cards",
         include_str!("../../migrations/0006_key_cards.sql"),
+    ),
+    (
+        8,
+        "offline_codes",
+        include_str!("../../migrations/0008_offline_codes.sql"),
     ),
 ];
 
