@@ -2,8 +2,8 @@
 //! with examples: `docs/simulator.md`.
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with a stable
-//! code; a refused request changes nothing. Keypad requests answer with
-//! outcomes only, and no code reaches a log line.
+//! code; a refused request changes nothing. Keypad and card requests answer
+//! with outcomes only, and no code or card id reaches a log line.
 
 use std::sync::Arc;
 
@@ -89,7 +89,9 @@ impl From<SimError> for ApiError {
     fn from(e: SimError) -> Self {
         let status = match e {
             SimError::UnknownLock(_) => StatusCode::NOT_FOUND,
-            SimError::InvalidKeys | SimError::InvalidValue(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SimError::InvalidKeys | SimError::InvalidCard | SimError::InvalidValue(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             SimError::LockOff(_) => StatusCode::CONFLICT,
             SimError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -133,6 +135,7 @@ pub fn routes() -> Router<Control> {
         .route("/locks", get(list_locks))
         .route("/locks/{lock}", get(get_lock))
         .route("/locks/{lock}/keypad", post(keypad))
+        .route("/locks/{lock}/card", post(card))
         .route("/locks/{lock}/position", put(move_lock))
         .route("/locks/{lock}/rssi", put(set_rssi))
         .route("/locks/{lock}/clock", get(get_clock).post(change_clock))
@@ -198,6 +201,29 @@ async fn keypad(
     };
     recorder.note(step);
     answer(answered)
+}
+
+/// `{"card_id": "card-0042"}`: a key card held to the lock's reader.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardRequest {
+    card_id: String,
+}
+
+async fn card(
+    State(sim): State<Arc<Sim>>,
+    State(recorder): State<Arc<Recorder>>,
+    Path(lock): Path<String>,
+    body: Result<Json<CardRequest>, JsonRejection>,
+) -> Answer {
+    let Json(request) = body?;
+    let entry = sim.present_card(&lock, &request.card_id)?;
+    recorder.note(Step::Card {
+        lock: named(&sim, &lock),
+        card: request.card_id,
+        expect: entry_code(Some(&entry)),
+    });
+    answer(json!({ "entry": entry }))
 }
 
 /// How a recording names `lock` (given by id or name): by its name, which

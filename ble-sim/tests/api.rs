@@ -1,14 +1,17 @@
-//! The HTTP control API: listing, keypad, phone and RSSI, clock, faults,
-//! power, radio, adapter, and errors with stable codes that change nothing.
+//! The HTTP control API: listing, keypad, the card reader, phone and RSSI,
+//! clock, faults, power, radio, adapter, and errors with stable codes that
+//! change nothing.
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use keyway_ble_sim::api::Control;
 use keyway_ble_sim::harness;
 use keyway_ble_sim::radio::RadioConfig;
+use keyway_ble_sim::scenario::Step;
 use keyway_ble_sim::sim::Sim;
 use keyway_codes::code::{Code, CodeKind};
 use keyway_codes::schedule::Schedule;
-use keyway_protocol::{Op, SlotEntry};
+use keyway_protocol::{CardKey, Credential, Op, SlotEntry};
 use keyway_testkit::standalone;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -38,21 +41,27 @@ async fn call(
 }
 
 fn setup() -> (Arc<Sim>, axum::Router, String) {
+    setup_with(Vec::new())
+}
+
+/// A lock holding the code 6042 in slot 2 and `more` after it, given through
+/// the firmware's own protocol path.
+fn setup_with(more: Vec<Op>) -> (Arc<Sim>, axum::Router, String) {
     let lock = standalone::test_lock("Unit 3", true);
     let id = lock.lock_id.to_string();
     let config = standalone::test_config(vec![(lock.clone(), 3.0)], RadioConfig::default());
     let sim = Arc::new(Sim::new(&config).unwrap());
-    // Give the lock a code through the firmware's own protocol path.
-    let ops = vec![Op::Put {
+    let mut ops = vec![Op::Put {
         slot: 2,
         entry: SlotEntry {
-            credential: keyway_protocol::Credential::Code(Code::parse("6042").unwrap()),
+            credential: Credential::Code(Code::parse("6042").unwrap()),
             kind: CodeKind::Resident,
             schedule: Schedule::Always,
             enabled: true,
             one_time: false,
         },
     }];
+    ops.extend(more);
     harness::deliver_directly(&sim, &lock, ops, jiff::SignedDuration::from_hours(1)).unwrap();
     let app = keyway_ble_sim::api::router(sim.clone());
     (sim, app, id)
@@ -248,4 +257,116 @@ async fn radio_clock_faults_power() {
         adapter,
         json!({"powered": false, "blocked": true, "discovering": false})
     );
+}
+
+#[tokio::test]
+async fn a_key_card_at_the_reader_is_decided_and_recorded_without_its_id() {
+    let card = Op::Put {
+        slot: 3,
+        entry: SlotEntry {
+            credential: Credential::Card(CardKey::of("card-0042").unwrap()),
+            kind: CodeKind::Courier,
+            schedule: Schedule::Always,
+            enabled: true,
+            one_time: false,
+        },
+    };
+    let (sim, _, id) = setup_with(vec![card]);
+    let control = Control::new(sim.clone());
+    control.recorder.start(&sim);
+    let app = keyway_ble_sim::api::routes().with_state(control.clone());
+    let present = |card_id: Value| {
+        let (app, uri) = (app.clone(), format!("/locks/{id}/card"));
+        async move {
+            call(
+                &app,
+                Method::POST,
+                &uri,
+                Some(json!({ "card_id": card_id })),
+            )
+            .await
+        }
+    };
+    let (status, answer) = present(json!("card-0042")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        answer["entry"],
+        json!({"result": "granted", "slot": 3, "consumed": false})
+    );
+    // Another card, and a code's digits held as a card: unknown cards.
+    for other in ["card-0043", "6042"] {
+        let (_, answer) = present(json!(other)).await;
+        assert_eq!(answer["entry"]["reason"], "unknown_card", "{other}");
+    }
+
+    // Ids no reader reads, and malformed bodies, are refused unrecorded.
+    for bad in [json!(""), json!("x".repeat(65)), json!("card\u{1}")] {
+        let (status, err) = present(bad).await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_card"))
+        );
+    }
+    let (status, err) = call(
+        &app,
+        Method::POST,
+        &format!("/locks/{id}/card"),
+        Some(json!({"card": "card-0042"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    let (status, err) = call(
+        &app,
+        Method::POST,
+        "/locks/0000000000000000/card",
+        Some(json!({"card_id": "card-0042"})),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_lock"))
+    );
+
+    // The lock shows the card's key, never its id; its audit names slots.
+    let (_, lock) = call(&app, Method::GET, &format!("/locks/{id}"), None).await;
+    assert_eq!(
+        lock["slots"][1]["card_key"],
+        CardKey::of("card-0042").unwrap().to_hex()
+    );
+    assert_eq!(lock["slots"][1].get("code"), None);
+    assert!(!lock.to_string().contains("card-0042"));
+    assert_eq!(
+        lock["wrong_since_lockout"], 2,
+        "wrong cards count as wrong entries"
+    );
+    let types: Vec<&str> = lock["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["job_applied", "card_used", "wrong_card", "wrong_card"]
+    );
+
+    // A recording has one step per card held to the reader, with its answer.
+    let cards: Vec<(String, String)> = control
+        .recorder
+        .steps()
+        .into_iter()
+        .filter_map(|step| match step {
+            Step::Card { card, expect, .. } => Some((card, expect)),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        ("card-0042", "granted"),
+        ("card-0043", "denied:unknown_card"),
+        ("6042", "denied:unknown_card"),
+    ];
+    assert_eq!(cards, expected.map(|(c, e)| (c.to_owned(), e.to_owned())));
 }

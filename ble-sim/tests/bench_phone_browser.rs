@@ -1,13 +1,15 @@
 //! The bench with a resident's real phone core (`serve --with-server`) in a
 //! real browser: the testkit's world as processes (a real keyway-server with
 //! Maple Court, the simulator attached to it as Alice's phone) and Debian's
-//! Chromium driven by playwright-core (`tests/bench/phone.test.mjs`).
+//! Chromium driven by playwright-core (`tests/bench/phone.test.mjs`): a code
+//! Alice generates, and a courier's key card the manager assigns through the
+//! server, each carried by the phone core and decided by the simulated lock.
 //! `cargo xtask test` runs it in its browser step.
 
 use std::ffi::OsStr;
 
 use keyway_testkit::browser::{run_node_tests, workspace};
-use keyway_testkit::corridor::UNIT_X;
+use keyway_testkit::corridor::{AT_PACKAGE_ROOM, UNIT_X};
 use keyway_testkit::fixture::{Fixture, FixtureOptions};
 
 #[test]
@@ -15,12 +17,16 @@ fn the_benchs_phone_core_delivers_a_code_the_resident_generated() {
     let world = Fixture::start(FixtureOptions::with_phone_of("alice")).expect("the world starts");
     let sim = world.info.sim_url.clone().expect("the simulator runs");
     let unit_x = UNIT_X.to_string();
+    let package_x = AT_PACKAGE_ROOM.to_string();
     let run = run_node_tests(
         &workspace().join("ble-sim/tests/bench"),
         "phone.test.mjs",
         &[
             ("BENCH_URL", OsStr::new(&sim)),
             ("UNIT_X", OsStr::new(&unit_x)),
+            ("PACKAGE_ROOM_X", OsStr::new(&package_x)),
+            ("SERVER_URL", OsStr::new(&world.info.server_direct_url)),
+            ("MANAGER_TOKEN", OsStr::new(&world.info.tokens["mia"])),
         ],
     )
     .expect("node and the browser run");

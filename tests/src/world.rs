@@ -132,10 +132,21 @@ impl World {
     /// Types `code` on a lock's keypad; the entry's result (`granted`, or
     /// `denied:<reason>`, `locked_out`, `none`).
     pub fn keypad(&self, lock: &str, code: &str) -> String {
+        self.entry(lock, "keypad", json!({ "code": code }))
+    }
+
+    /// Holds the key card `card_id` to a lock's reader; the result as
+    /// [`World::keypad`] gives it.
+    pub fn card(&self, lock: &str, card_id: &str) -> String {
+        self.entry(lock, "card", json!({ "card_id": card_id }))
+    }
+
+    /// An entry at the lock's `reader` (`keypad` or `card`), in words.
+    fn entry(&self, lock: &str, reader: &str, body: Value) -> String {
         let answer: Value = self
             .http
-            .post(format!("{}/locks/{lock}/keypad", self.sim()))
-            .json(&json!({ "code": code }))
+            .post(format!("{}/locks/{lock}/{reader}", self.sim()))
+            .json(&body)
             .send()
             .expect("simulator")
             .json()

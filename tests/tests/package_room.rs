@@ -1,7 +1,7 @@
 //! The package room's workflows from the product pages, end to end: the
 //! manager's API on the real server, phones on the real phone core carrying
 //! sealed jobs through btleplug to the simulated package-room lock, and its
-//! keypad. "How to change your carrier access codes"; "Creating a PIN for a
+//! keypad and key-card reader. "How to change your carrier access codes"; "Creating a PIN for a
 //! Courier" (with QR code and key card), "Customizing a Courier or Staff
 //! PIN" (refused when duplicate), "Deactivating a PIN", "Deleting a PIN"
 //! (never reusable). Each test runs in its own process (one D-Bus system
@@ -203,6 +203,9 @@ rusty_fork::rusty_fork_test! {
         assert_eq!(w.keypad(&room, "604817"), "granted");
         assert_eq!(w.keypad(&room, "583920"), "granted");
         assert_eq!(w.keypad(&room, &generated), "denied:unknown_code", "replaced by the custom PIN");
+        // The key card came along with the PIN. (Every refusal counts toward
+        // the door's lockout, so this test spends them sparingly.)
+        assert_eq!(w.card(&room, "card-0042"), "granted");
 
         // Deactivate: kept, refused at the keypad once the lock confirms.
         let disabling = w.ok("mia", Method::POST, &format!("/v1/codes/{pin_id}/disable"), Some(json!({})));
@@ -216,12 +219,14 @@ rusty_fork::rusty_fork_test! {
         w.deliver(&sam);
         assert_eq!(state_on(&code(&w, &pin_id), &room), "active");
         assert_eq!(w.keypad(&room, "604817"), "granted");
+        assert_eq!(w.card(&room, "card-0042"), "granted", "the card follows the PIN");
 
         // Delete: gone from the lock, and never usable again at the property.
         let removing = w.ok("mia", Method::DELETE, &format!("/v1/codes/{pin_id}"), None);
         assert_eq!(state_on(&removing, &room), "removing");
         w.deliver(&sam);
         assert_eq!(w.keypad(&room, "604817"), "denied:unknown_code");
+        assert_eq!(w.card(&room, "card-0042"), "denied:unknown_card", "the card left with the PIN");
         for courier in [&fedex, &dhl] {
             let (status, problem) = w.call(
                 "mia",

@@ -347,6 +347,10 @@ fn in_root(root: &Path, script: &str, log: Option<&Path>) -> Result<bool, String
     let mut mounts = String::from(
         r#"set -eu
 r="$FRESH_ROOT"
+# The root is a mount point of its own, as a container's is, so a command in
+# it can make its own private mount namespace (`unshare --propagation
+# private` needs `/` to be a mount; the Swift root's set-up does that).
+mount --bind "$r" "$r"
 # This shell is the first process of the new PID namespace; the root's /proc
 # shows that namespace.
 mount -t proc proc "$r/proc"

@@ -42,7 +42,7 @@ impl RecordingView {
     }
 }
 
-/// A recorded step in words (a code's digits never shown here).
+/// A recorded step in words (a code's digits or a card's id never shown here).
 fn describe(step: &Step) -> String {
     match step {
         Step::MovePhone { x, y } => format!("move the phone to ({x:.1}, {y:.1})"),
@@ -56,6 +56,7 @@ fn describe(step: &Step) -> String {
             let n = code.as_ref().or(keys.as_ref()).map_or(0, String::len);
             format!("{n} key(s) on {lock}: {expect}")
         }
+        Step::Card { lock, expect, .. } => format!("a key card at {lock}: {expect}"),
         Step::Deliver { lock, ops, .. } => format!("deliver {} change(s) to {lock}", ops.len()),
         Step::Clock { lock, .. } => format!("move the clock of {lock}"),
         Step::Faults { lock, .. } => format!("set faults on {lock}"),

@@ -9,7 +9,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_client::{Client, ClientConfig, ClientError, DeliveryReport, LocalCode, NewCode};
+use keyway_api::GuestType;
+use keyway_client::{
+    Client, ClientConfig, ClientError, DeliveryReport, LocalCode, NewCode, Session,
+};
+use keyway_codes::schedule::{Recurring, Schedule, ScheduleError, Weekdays, Window};
 use keyway_delivery::LockTransport;
 
 /// How often the phone core syncs and looks for locks with work.
@@ -96,6 +100,100 @@ pub(super) enum PhoneAction {
     },
     /// A code removed from every door.
     Delete { id: String },
+    /// A guest code (see [`GuestForm`]).
+    Guest(GuestForm),
+}
+
+/// The bench's guest-code form: temporary and delivery codes open for
+/// `hours` from now (a delivery code without hours has no window),
+/// recurring ones on `days` from `start` to `end` in the property's time
+/// zone. Fields that do not apply to the chosen type are ignored, as the
+/// form shows them all.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GuestForm {
+    guest: GuestType,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    hours: Option<u32>,
+    #[serde(default)]
+    days: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+}
+
+impl GuestForm {
+    /// The guest code the form describes, or which field is wrong.
+    fn new_code(&self, session: Option<&Session>) -> Result<NewCode, ClientError> {
+        let Self {
+            guest,
+            name,
+            hours,
+            days,
+            start,
+            end,
+        } = self;
+        let invalid = |detail: String| ClientError::InvalidArgument { detail };
+        let schedule = match guest {
+            GuestType::Permanent => None,
+            GuestType::Temporary | GuestType::Delivery => match hours {
+                Some(hours) => {
+                    let now = jiff::Timestamp::now();
+                    let until = now
+                        .checked_add(jiff::SignedDuration::from_hours(i64::from(*hours)))
+                        .map_err(|e| invalid(e.to_string()))?;
+                    let window = Window::new(now, until).map_err(|e| invalid(e.to_string()))?;
+                    Some(Schedule::Window(window))
+                }
+                None if *guest == GuestType::Temporary => {
+                    return Err(invalid("a temporary guest code needs its hours".into()));
+                }
+                None => None,
+            },
+            GuestType::Recurring => {
+                let zone = session
+                    .map(|s| s.property.time_zone.clone())
+                    .ok_or(ClientError::NotLoggedIn)?;
+                let days: Weekdays = required(days, "its days")?
+                    .parse()
+                    .map_err(|e: ScheduleError| invalid(e.to_string()))?;
+                let recurring = Recurring::new(
+                    days,
+                    time_of_day(start, "its start")?,
+                    time_of_day(end, "its end")?,
+                    &zone,
+                )
+                .map_err(|e| invalid(e.to_string()))?;
+                Some(Schedule::Recurring(recurring))
+            }
+        };
+        let mut new = NewCode::guest(*guest, schedule);
+        new.name = name.clone().filter(|n| !n.trim().is_empty());
+        Ok(new)
+    }
+}
+
+/// A recurring code's field, present and not blank.
+fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ClientError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ClientError::InvalidArgument {
+            detail: format!("a recurring guest code needs {what}"),
+        })
+}
+
+/// A time of day like `09:00`.
+fn time_of_day(value: &Option<String>, what: &str) -> Result<jiff::civil::Time, ClientError> {
+    required(value, what)?
+        .parse()
+        .map_err(|_| ClientError::InvalidArgument {
+            detail: format!("{what} is not a time of day like 09:00"),
+        })
 }
 
 impl PhoneCore {
@@ -200,6 +298,10 @@ impl PhoneCore {
                 self.client.change_code(&id, code.as_deref(), None).await
             }
             PhoneAction::Delete { id } => self.client.delete_code(&id).await,
+            PhoneAction::Guest(form) => {
+                let new = form.new_code(self.client.session()?.as_ref())?;
+                self.client.generate_code(new).await
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 //! Scripted scenarios: a TOML file of steps (move the phone, deliver jobs,
-//! type on keypads, move clocks, inject faults, cut power) each with what it
+//! type on keypads, hold key cards to readers, move clocks, inject faults, cut power) each with what it
 //! must produce. The runner plays the server (it issues visit challenges,
 //! checks the lock's statuses, seals jobs for the lock's session with the
 //! keys of the provisioning file and opens the receipts) and the phone (the
@@ -98,6 +98,15 @@ pub enum Step {
         keys: Option<String>,
         /// `granted`, `denied`, `denied:<reason>`, `locked_out` or `none`
         /// (the last entry, for `keys`).
+        expect: String,
+    },
+    /// Hold a key card to a lock's reader.
+    Card {
+        /// Lock name or id.
+        lock: String,
+        /// The card's id, as the reader reads it.
+        card: String,
+        /// `granted`, `denied`, `denied:<reason>` or `locked_out`.
         expect: String,
     },
     /// Move (`advance_seconds`) or set (`set`) a lock's clock.

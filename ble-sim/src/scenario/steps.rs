@@ -118,8 +118,16 @@ pub(crate) fn entry_code(entry: Option<&Entry>) -> String {
     }
 }
 
-fn entry_matches(expect: &str, got: &str) -> bool {
-    expect == got || (expect == "denied" && got.starts_with("denied:"))
+/// `got` if it is the entry `expect` names (`denied` stands for any denial).
+fn expected(expect: &str, got: String) -> StepResult {
+    if expect == got || (expect == "denied" && got.starts_with("denied:")) {
+        Ok(got)
+    } else {
+        Err(StepFailure::Unexpected {
+            expected: expect.to_owned(),
+            got,
+        })
+    }
 }
 
 fn outcome_code(outcome: &Outcome) -> String {
@@ -196,6 +204,13 @@ impl Player<'_> {
                 keys,
                 expect,
             } => self.keypad(lock, code.as_deref(), keys.as_deref(), expect),
+            Step::Card { lock, card, expect } => (
+                format!("hold a key card to {lock}"),
+                self.sim
+                    .present_card(lock, card)
+                    .map_err(StepFailure::from)
+                    .and_then(|entry| expected(expect, entry_code(Some(&entry)))),
+            ),
             Step::Clock {
                 lock,
                 advance_seconds,
@@ -369,17 +384,7 @@ impl Player<'_> {
                 )),
             ),
         };
-        let result = got.and_then(|got| {
-            if entry_matches(expect, &got) {
-                Ok(got)
-            } else {
-                Err(StepFailure::Unexpected {
-                    expected: expect.to_owned(),
-                    got,
-                })
-            }
-        });
-        (action, result)
+        (action, got.and_then(|got| expected(expect, got)))
     }
 
     fn faults(&self, lock: &str, faults: Faults) -> StepResult {

@@ -46,6 +46,9 @@ pub enum SimError {
     /// Keys other than digits, `#` (enter) and `*` (clear).
     #[error("keys must be digits, `#` (enter) or `*` (clear)")]
     InvalidKeys,
+    /// Not a key card id (1 to 64 printable characters).
+    #[error("a key card id is 1 to 64 printable characters")]
+    InvalidCard,
     /// A value out of range.
     #[error("invalid value: {0}")]
     InvalidValue(String),
@@ -63,6 +66,7 @@ impl SimError {
         match self {
             Self::UnknownLock(_) => "unknown_lock",
             Self::InvalidKeys => "invalid_keys",
+            Self::InvalidCard => "invalid_card",
             Self::InvalidValue(_) => "invalid_value",
             Self::LockOff(_) => "lock_off",
             Self::Store(_) => "storage_failed",
@@ -344,6 +348,24 @@ impl Sim {
             if let Some(entry) = &entry {
                 log::info!("lock {}: keypad entry {}", lock.id(), entry_word(entry));
             }
+            lock.persist()?;
+            Ok(entry)
+        })
+    }
+
+    /// Holds the key card `card_id` to a lock's card reader; the lock's
+    /// decision. An id no reader could read (empty, too long, control
+    /// characters) is refused and changes nothing. The id is never logged.
+    pub fn present_card(&self, key: &str, card_id: &str) -> Result<Entry, SimError> {
+        keyway_protocol::credential::card_id(card_id).map_err(|_| SimError::InvalidCard)?;
+        self.with_lock(key, |world, i| {
+            let lock = &mut world.locks[i];
+            if !lock.powered {
+                return Err(SimError::LockOff(lock.id()));
+            }
+            let now = lock.now();
+            let entry = lock.firmware.present_card(card_id, now);
+            log::info!("lock {}: key card {}", lock.id(), entry_word(&entry));
             lock.persist()?;
             Ok(entry)
         })

@@ -173,7 +173,7 @@ test("a scenario opened in the dashboard plays step by step, failures shown", as
   assert.ok(await next.isDisabled());
 });
 
-test("the package room's kiosk: Begin Pickup, a wrong PIN, then the right one", async () => {
+test("the package room's kiosk: Begin Pickup, a wrong PIN, the right one, then an unknown key card", async () => {
   const put = (path, method, body) => page.evaluate(async ([path, method, body]) => {
     const r = await fetch(path, { method, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
     return r.json();
@@ -194,6 +194,15 @@ test("the package room's kiosk: Begin Pickup, a wrong PIN, then the right one", 
   await kiosk.keyboard.press("Enter");
   await kiosk.getByRole("heading", { name: "The door is open" }).waitFor();
   await kiosk.screenshot({ path: join(shots, "kiosk.png") });
+
+  // The card reader, by keyboard: no card slot here, so the card is unknown.
+  await kiosk.getByRole("button", { name: "Done" }).click();
+  await kiosk.getByRole("button", { name: "Begin Pickup" }).click();
+  await kiosk.getByRole("button", { name: "Scan a key card" }).click();
+  assert.equal(await kiosk.evaluate(() => document.activeElement.id), "kiosk-card-id");
+  await kiosk.keyboard.type("card-0042");
+  await kiosk.keyboard.press("Enter");
+  await kiosk.getByRole("heading", { name: "Card not recognised" }).waitFor();
 });
 
 test("another site's page cannot drive the simulator", async () => {

@@ -146,14 +146,17 @@ const actions = {
   phone: async (form, output) => {
     const reasons = form.querySelector(".reasons");
     reasons?.replaceChildren();
-    const body = { action: form.dataset.phone, name: form.name.value };
-    if (form.code) body.code = form.code.value;
+    // Every filled field of the form, numbers as numbers.
+    const body = { action: form.dataset.phone };
+    for (const [key, value] of new FormData(form)) {
+      if (value !== "") body[key] = form[key].type === "number" ? Number(value) : value;
+    }
     try {
       const answer = await phoneRequest(body);
       say(output, `${answer.value ?? ""} ${answer.status.toLowerCase()}`.trim());
     } catch (error) {
       say(output, "refused", false);
-      for (const reason of error.reasons || [error.message]) {
+      for (const reason of error.reasons?.length ? error.reasons : [error.message]) {
         const item = document.createElement("li");
         item.textContent = reason;
         reasons?.append(item);
@@ -294,7 +297,7 @@ function wireSession() {
 // ---- the kiosk ----------------------------------------------------------
 
 function wireKiosk(main) {
-  const screens = ["kiosk-welcome", "kiosk-pin", "kiosk-access", "kiosk-result"].map((id) => document.getElementById(id));
+  const screens = ["kiosk-welcome", "kiosk-pin", "kiosk-card", "kiosk-access", "kiosk-result"].map((id) => document.getElementById(id));
   const show = (id) => {
     for (const s of screens) s.hidden = s.id !== id;
     const target = document.getElementById(id).querySelector("input, button");
@@ -332,33 +335,53 @@ function wireKiosk(main) {
       else digits.value += key;
     });
   }
-  document.getElementById("kiosk-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const lock = encodeURIComponent(main.dataset.lock);
+  const lock = encodeURIComponent(main.dataset.lock);
+  /** Sends an entry to the lock and shows its decision in words. */
+  const decide = async (path, body, words) => {
     let outcome;
     let detail = "";
     try {
-      const answer = await json("POST", `/locks/${lock}/keypad`, { code: digits.value });
-      const entry = answer.entry;
+      const entry = (await json("POST", `/locks/${lock}/${path}`, body)).entry;
       if (!entry) outcome = "No answer from the lock";
       else if (entry.result === "granted") {
         outcome = "The door is open";
-        detail = entry.consumed ? "This PIN worked once and is now used." : "Take your package and close the door behind you.";
+        detail = entry.consumed ? `This ${words.noun} worked once and is now used.` : "Take your package and close the door behind you.";
       } else if (entry.result === "locked_out") {
-        outcome = "Too many wrong PINs";
-        detail = `The keypad accepts PINs again at ${new Date(entry.until).toLocaleTimeString()}.`;
+        outcome = "Too many wrong attempts";
+        detail = `The door accepts PINs and cards again at ${new Date(entry.until).toLocaleTimeString()}.`;
       } else {
-        outcome = "PIN not recognised";
-        detail = "Check the PIN in your message and try again.";
+        outcome = `${words.Noun} not recognised`;
+        detail = words.retry;
       }
     } catch (error) {
       outcome = "The lock did not answer";
       detail = error.message;
     }
+    result(outcome, detail);
+  };
+  document.getElementById("kiosk-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const code = digits.value;
     digits.value = "";
-    document.getElementById("kiosk-outcome").textContent = outcome;
-    document.getElementById("kiosk-detail").textContent = detail;
-    show("kiosk-result");
+    await decide("keypad", { code }, { noun: "PIN", Noun: "PIN", retry: "Check the PIN in your message and try again." });
+  });
+
+  // The card reader: an id typed or chosen among those scanned in this session.
+  const cardId = document.getElementById("kiosk-card-id");
+  const cardIds = document.getElementById("kiosk-card-ids");
+  const used = () => JSON.parse(sessionStorage.getItem("kiosk-cards") || "[]");
+  const listUsed = () => {
+    cardIds.replaceChildren(...used().map((id) => Object.assign(document.createElement("option"), { value: id })));
+  };
+  document.getElementById("kiosk-scan").addEventListener("click", () => { cardId.value = ""; listUsed(); show("kiosk-card"); });
+  document.getElementById("card-cancel").addEventListener("click", () => show("kiosk-welcome"));
+  document.getElementById("card-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const id = cardId.value.trim();
+    if (!id) return;
+    sessionStorage.setItem("kiosk-cards", JSON.stringify([id, ...used().filter((u) => u !== id)].slice(0, 20)));
+    cardId.value = "";
+    await decide("card", { card_id: id }, { noun: "card", Noun: "Card", retry: "Check that this is your key card, or enter your PIN." });
   });
 }
 
