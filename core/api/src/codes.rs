@@ -105,6 +105,7 @@ pub struct CodeOnLock {
 /// inside `starts_at`..`ends_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OfflineCodeView {
     /// The lock's id.
     pub lock_id: String,

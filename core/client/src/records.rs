@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use keyway_api::{
-    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, PropertyView,
-    UserView,
+    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, OfflineCodeView,
+    PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
@@ -132,6 +132,10 @@ pub struct LocalCode {
     pub status: CodeStatus,
     /// Its state on each lock (`requested` while queued on the phone).
     pub locks: Vec<CodeOnLock>,
+    /// Its offline codes, one per door, once the server derived them (a
+    /// code created with `offline`): each door's digits and the exact window
+    /// it accepts them in, with no job.
+    pub offline: Vec<OfflineCodeView>,
     /// A request queued on the phone for it.
     pub pending: Option<PendingOp>,
     /// The last request the server refused.
@@ -170,6 +174,11 @@ pub struct NewCode {
     pub length: Option<u8>,
     /// The unit (staff and managers only).
     pub unit_id: Option<String>,
+    /// Works offline: temporary, recurring and delivery guest codes, on
+    /// doors whose keypad has an enter key and whose model has no
+    /// constraints. The server derives each door's 8 digits, which the door
+    /// accepts with no job (for a recurring code, on its first occurrence).
+    pub offline: bool,
 }
 
 impl NewCode {
@@ -183,6 +192,7 @@ impl NewCode {
             lock_ids: None,
             length: None,
             unit_id: None,
+            offline: false,
         }
     }
 
@@ -207,7 +217,7 @@ impl NewCode {
             schedule: self.schedule.clone(),
             lock_ids: self.lock_ids.clone(),
             unit_id: self.unit_id.clone(),
-            offline: false,
+            offline: self.offline,
         }
     }
 }
