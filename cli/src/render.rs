@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use keyway_api::{CodeOnLock, CodeState, CodeStatus, GuestType};
+use keyway_api::{CodeOnLock, CodeState, CodeStatus, GuestType, OfflineCodeView};
 use keyway_client::{CodeUse, DeliveryReport, Door, LocalCode, LockVisit, SyncReport};
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::schedule::Schedule;
@@ -78,6 +78,7 @@ pub(crate) struct CodeJson<'a> {
     enabled: bool,
     status: CodeStatus,
     locks: &'a [CodeOnLock],
+    offline: &'a [OfflineCodeView],
     pending: Option<&'static str>,
     failure: Option<FailureJson<'a>>,
     created_at: Timestamp,
@@ -108,6 +109,7 @@ impl<'a> From<&'a LocalCode> for CodeJson<'a> {
             enabled: c.enabled,
             status: c.status,
             locks: &c.locks,
+            offline: &c.offline,
             pending: c.pending.map(|p| p.as_str()),
             failure: c.failure.as_ref().map(|f| FailureJson {
                 op: f.op.as_str(),
@@ -332,6 +334,39 @@ pub(crate) fn code_text(code: &LocalCode, tz: &TimeZone) -> String {
             lock.lock_name,
             describe_state(lock)
         ));
+    }
+    for offline in &code.offline {
+        out.push_str(&format!("\n    {}", describe_offline(offline, tz)));
+    }
+    out
+}
+
+/// A door's offline code: its digits, the exact window, and its state.
+pub(crate) fn describe_offline(offline: &OfflineCodeView, tz: &TimeZone) -> String {
+    let at = |t: Timestamp| {
+        t.to_zoned_datetime(tz.clone())
+            .strftime("%a %Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let state = match offline.state {
+        CodeState::Active if offline.first_used_at.is_some() => "in use",
+        CodeState::Active => "active, no visit needed",
+        CodeState::Used => "used",
+        CodeState::Removing => "deleted: a phone must visit the door to revoke it",
+        CodeState::Removed => "revoked",
+        CodeState::Expired => "expired",
+        _ => "unknown",
+    };
+    let mut out = format!(
+        "{} offline: {}{}  from {} until {}  ({state})",
+        offline.lock_name,
+        offline.value.as_deref().unwrap_or("(digits hidden)"),
+        if offline.one_time { "  one-time" } else { "" },
+        at(offline.starts_at),
+        at(offline.ends_at),
+    );
+    if let Some(first) = offline.first_used_at {
+        out.push_str(&format!("  first used {}", at(first)));
     }
     out
 }

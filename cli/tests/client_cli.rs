@@ -295,6 +295,63 @@ fn a_resident_drives_every_flow_through_the_keyway_command() {
 }
 
 #[test]
+fn a_guest_code_that_works_offline_opens_the_door_before_any_delivery() {
+    let f = Fixture::start(FixtureOptions::with_simulator()).expect("fixture");
+    let dir = tempfile::tempdir().unwrap();
+    let cli = Cli {
+        f: &f,
+        data: dir.path(),
+    };
+    let unit = f.info.locks["unit_4b"].clone();
+    let mut child = cli
+        .command()
+        .args(["--json", "--server", &f.info.server_url, "login"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", f.info.tokens["alice"]).unwrap();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+
+    let code = cli.ok(&[
+        "guest",
+        "temporary",
+        "--until",
+        "+2h",
+        "--door",
+        "Unit 4B",
+        "--offline",
+    ]);
+    assert_eq!(code["locks"], json!([]), "no job to deliver: {code}");
+    let offline = &code["offline"][0];
+    assert_eq!(offline["lock_id"], unit.as_str());
+    assert_eq!(offline["state"], "active");
+    let digits = offline["value"].as_str().unwrap().to_owned();
+    assert_eq!(digits.len(), 8);
+    let entry = sim(
+        &f,
+        reqwest::Method::POST,
+        &format!("/locks/{unit}/keypad"),
+        json!({"code": digits}),
+    );
+    assert_eq!(entry["entry"]["result"], "granted_offline", "{entry}");
+    // As text: each door's digits and the exact window.
+    let human = String::from_utf8_lossy(&cli.run(&["codes"]).stdout).into_owned();
+    assert!(
+        human.contains(&format!("Unit 4B offline: {digits}")) && human.contains("until"),
+        "{human}"
+    );
+    // A permanent code cannot work offline; the phone says so before sending.
+    let (exit, err) = cli.json(&["guest", "permanent", "--offline"]);
+    assert_eq!(
+        (exit, err["error"]["code"].as_str()),
+        (1, Some("offline_unsupported")),
+        "{err}"
+    );
+    assert_eq!(cli.ok(&["status"])["queued_requests"], 0);
+}
+
+#[test]
 fn keyway_demo_points_at_the_demo_binary() {
     let out = Command::new(env!("CARGO_BIN_EXE_keyway"))
         .args(["--json", "demo", "--out-dir", "x"])

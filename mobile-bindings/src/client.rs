@@ -55,6 +55,7 @@ impl KeywayClient {
             length: options.length,
             unit_id: None,
             notify_on_use: options.notify_on_use,
+            offline: false,
         }
     }
 
@@ -205,15 +206,22 @@ impl KeywayClient {
 
     /// Creates a guest code (always generated): permanent (no schedule),
     /// temporary or delivery (a window; delivery defaults to the next 24 h),
-    /// recurring (weekdays and a daily window).
+    /// recurring (weekdays and a daily window). With `offline` (temporary,
+    /// recurring and delivery codes, doors with an enter key and no model
+    /// constraints) each door gets its own 8 digits it accepts with no phone
+    /// visit (`Code.offline`: digits and exact window per door; a delivery
+    /// code's are one-time, a recurring code's cover its first occurrence).
+    #[uniffi::method(default(offline = false))]
     pub async fn create_guest_code(
         &self,
         guest_type: GuestType,
         schedule: Option<Schedule>,
         name: Option<String>,
+        offline: bool,
     ) -> Result<LocalCode, KeywayError> {
         let mut new = NewCode::guest(guest_type, schedule);
         new.name = name;
+        new.offline = offline;
         self.client.generate_code(new).await
     }
 

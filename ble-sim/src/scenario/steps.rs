@@ -106,7 +106,7 @@ fn expect_eq<T: PartialEq + fmt::Debug>(
 pub(crate) fn entry_code(entry: Option<&Entry>) -> String {
     match entry {
         None => "none".into(),
-        Some(Entry::Granted { .. }) => "granted".into(),
+        Some(Entry::Granted { .. } | Entry::GrantedOffline { .. }) => "granted".into(),
         Some(Entry::Denied { reason }) => format!(
             "denied:{}",
             serde_json::to_value(reason)

@@ -559,7 +559,7 @@ impl Sim {
 
 fn entry_word(entry: &Entry) -> &'static str {
     match entry {
-        Entry::Granted { .. } => "granted",
+        Entry::Granted { .. } | Entry::GrantedOffline { .. } => "granted",
         Entry::Denied { .. } => "denied",
         Entry::LockedOut { .. } => "refused (locked out)",
     }

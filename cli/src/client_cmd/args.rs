@@ -214,6 +214,12 @@ pub(crate) struct GuestArgs {
     /// Recurring codes: the daily closing time (12:00; before --start runs overnight).
     #[arg(long, value_name = "HH:MM")]
     pub(super) end: Option<String>,
+    /// Works offline (temporary, recurring and delivery codes): each door
+    /// gets its own 8 digits it accepts with no visit, for whole hours
+    /// covering the window (a recurring code's first occurrence; a delivery
+    /// code's digits work once per door).
+    #[arg(long)]
+    pub(super) offline: bool,
 }
 
 /// How long a scan listens.

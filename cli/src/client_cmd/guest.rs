@@ -85,6 +85,7 @@ pub(super) async fn guest(args: GuestArgs, global: &GlobalArgs) -> Outcome {
         }
     };
     let mut new = NewCode::guest(guest_type, schedule);
+    new.offline = args.offline;
     place(&client, &mut new, args.placement)?;
     let code = client.generate_code(new).await?;
     show_request(&client, &code, "Guest code", global.json)

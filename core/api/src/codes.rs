@@ -100,6 +100,38 @@ pub struct CodeOnLock {
     pub previous_active: bool,
 }
 
+/// A code's offline code on one door (`docs/lock-protocol.md`, "Offline
+/// codes"): 8 digits of that door alone, which the lock accepts with no job
+/// inside `starts_at`..`ends_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct OfflineCodeView {
+    /// The lock's id.
+    pub lock_id: String,
+    /// The lock's name.
+    pub lock_name: String,
+    /// The 8 digits, shown to whom the code belongs (as `value`).
+    pub value: Option<String>,
+    /// Consumed by its first use (delivery codes); otherwise reusable
+    /// inside its window.
+    pub one_time: bool,
+    /// When the door starts accepting it (may be before the window asked
+    /// for: windows are whole hours of fixed lengths).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub starts_at: Timestamp,
+    /// When the door stops accepting it.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ends_at: Timestamp,
+    /// Its state on that door: `active` (no job needed), `used` (one-time,
+    /// used), `removing` (deleted; the lock accepts it until a phone carries
+    /// the revocation), `removed`, `expired` (its window ended).
+    pub state: CodeState,
+    /// Its first use the server learned of ("in use since").
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub first_used_at: Option<Timestamp>,
+}
+
 /// The kinds of guest code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -146,6 +178,10 @@ pub struct CodeView {
     pub status: CodeStatus,
     /// Its state on each lock.
     pub locks: Vec<CodeOnLock>,
+    /// Its offline codes, one per door (a code created with `offline`);
+    /// for a recurring code they cover its first occurrence only.
+    #[serde(default)]
+    pub offline: Vec<OfflineCodeView>,
     /// When it was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub created_at: Timestamp,
@@ -201,6 +237,12 @@ pub struct CreateCodeRequest {
     /// email or SMS to their contact details; default none: the app only).
     #[serde(default)]
     pub notify_on_use: Option<crate::uses::NotifyOnUse>,
+    /// Works offline: temporary, recurring and delivery guest codes only.
+    /// Each door gets an offline code it accepts with no job (a delivery
+    /// code's is one-time); a recurring code's covers its first occurrence,
+    /// later ones need its slot code, which phones deliver as usual.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 /// `POST /v1/codes/{id}/change` and the PIN setters: new digits for a code.

@@ -10,6 +10,10 @@
 
 #[cfg(feature = "uniffi")]
 uniffi::setup_scaffolding!();
+// Offline codes' windows are instants (`OfflineCodeView`), lifted as the
+// policy crate defines them.
+#[cfg(feature = "uniffi")]
+uniffi::use_remote_type!(keyway_codes::jiff::Timestamp);
 
 mod accounts;
 mod codes;

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use keyway_api::{
     CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, NotifyOnUse,
+    OfflineCodeView,
     PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
@@ -132,6 +133,10 @@ pub struct LocalCode {
     pub status: CodeStatus,
     /// Its state on each lock (`requested` while queued on the phone).
     pub locks: Vec<CodeOnLock>,
+    /// Its offline codes, one per door, once the server derived them (a
+    /// code created with `offline`): each door's digits and the exact window
+    /// it accepts them in, with no job.
+    pub offline: Vec<OfflineCodeView>,
     /// A request queued on the phone for it.
     pub pending: Option<PendingOp>,
     /// The last request the server refused.
@@ -194,6 +199,11 @@ pub struct NewCode {
     /// Be told by email or SMS each time it opens a door (default: only in
     /// the app, as [`crate::ClientEvent::CodeUsed`]).
     pub notify_on_use: Option<NotifyOnUse>,
+    /// Works offline: temporary, recurring and delivery guest codes, on
+    /// doors whose keypad has an enter key and whose model has no
+    /// constraints. The server derives each door's 8 digits, which the door
+    /// accepts with no job (for a recurring code, on its first occurrence).
+    pub offline: bool,
 }
 
 impl NewCode {
@@ -208,6 +218,7 @@ impl NewCode {
             length: None,
             unit_id: None,
             notify_on_use: None,
+            offline: false,
         }
     }
 
@@ -233,6 +244,7 @@ impl NewCode {
             lock_ids: self.lock_ids.clone(),
             unit_id: self.unit_id.clone(),
             notify_on_use: self.notify_on_use,
+            offline: self.offline,
         }
     }
 }

@@ -48,6 +48,11 @@ impl Client {
     /// `requested` and goes out on the next sync.
     pub async fn pick_code(&self, code: &str, new: NewCode) -> Result<LocalCode, ClientError> {
         validate_new(&new)?;
+        if new.offline {
+            return Err(ClientError::invalid(
+                "an offline code's digits are derived by the server: generate it",
+            ));
+        }
         let request = new.request(CodeMode::Pick, Some(code.trim().to_owned()));
         self.stage(Stage::Queueing);
         let (id, seq) = self.inner.store.write(|tx| {
@@ -79,7 +84,11 @@ impl Client {
                 &locks,
                 None,
             )?;
+            if new.offline {
+                check_offline_doors(&tx.tx, &locks)?;
+            }
             if let Some(length) = new.length
+                && !(new.offline && new.guest_type != Some(GuestType::Recurring) && length == 8)
                 && !ctx
                     .community
                     .allowed_lengths(new.kind)
@@ -304,6 +313,18 @@ fn validate_new(new: &NewCode) -> Result<(), ClientError> {
             "the app creates resident and guest codes only",
         ));
     }
+    if new.offline
+        && !(new.kind == CodeKind::Guest
+            && matches!(
+                new.guest_type,
+                Some(GuestType::Temporary | GuestType::Recurring | GuestType::Delivery)
+            ))
+    {
+        return Err(offline_refusal(
+            422,
+            "only temporary, recurring and delivery guest codes work offline".to_owned(),
+        ));
+    }
     if new.name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(ClientError::invalid("a name has at most 100 characters"));
     }
@@ -334,6 +355,39 @@ fn validate_new(new: &NewCode) -> Result<(), ClientError> {
         ))),
         _ => Err(ClientError::invalid("unsupported code")),
     }
+}
+
+/// The refusal the server would give, with its machine code, before anything
+/// is queued.
+fn offline_refusal(status: u16, detail: String) -> ClientError {
+    ClientError::Refused {
+        status,
+        code: "offline_unsupported".into(),
+        detail,
+    }
+}
+
+/// Every door of an offline code must take offline codes (a keypad with an
+/// enter key, a model without constraints): the same rule the server applies.
+fn check_offline_doors(
+    conn: &rusqlite::Connection,
+    lock_ids: &[String],
+) -> Result<(), ClientError> {
+    let doors = store::locks(conn)?;
+    for lock_id in lock_ids {
+        if let Some(door) = doors.iter().find(|d| &d.lock_id == lock_id)
+            && !keyway_codes::policy::takes_offline_codes(door.enter_key, &door.constraints)
+        {
+            return Err(offline_refusal(
+                409,
+                format!(
+                    "the door \"{}\" cannot take offline codes: its keypad needs an enter key and a model that accepts any 8-digit code",
+                    door.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A fresh idempotency key: 128 random bits.

@@ -233,7 +233,7 @@ impl Client {
                 &row.lock_ids,
                 Some(&row.id),
             )?;
-            if !view::may_draw_locally(&ctx) {
+            if request.offline || !view::may_draw_locally(&ctx) {
                 return Ok(false);
             }
             let mut rng = keyway_codes::secure_rng()?;

@@ -68,6 +68,7 @@ fn from_view(view: CodeView, id: String) -> LocalCode {
         enabled: view.enabled,
         status: view.status,
         locks: view.locks,
+        offline: view.offline,
         pending: None,
         failure: None,
         created_at: view.created_at,
@@ -114,6 +115,7 @@ fn from_request(row: &LocalRow, locks: &[LockSync]) -> LocalCode {
                 previous_active: false,
             })
             .collect(),
+        offline: Vec::new(),
         pending: None,
         failure: None,
         created_at: at,

@@ -307,6 +307,31 @@ impl Recurring {
         &self.time_zone
     }
 
+    /// The first daily window that has not ended at `after` (the one
+    /// running at `after`, or the next to open), as instants. Wall-clock
+    /// times skipped or repeated by a daylight-saving change resolve as
+    /// `jiff`'s compatible disambiguation does.
+    pub fn next_occurrence(&self, after: Timestamp) -> Option<Window> {
+        let today = self.tz.to_datetime(after).date();
+        // From yesterday: an overnight window that opened then may still run.
+        (-1..=8).find_map(|offset| {
+            let day = today.checked_add(jiff::Span::new().days(offset)).ok()?;
+            if !self.weekdays.contains(day.weekday()) {
+                return None;
+            }
+            let end_day = if self.start < self.end {
+                day
+            } else {
+                day.tomorrow().ok()?
+            };
+            let at = |date: jiff::civil::Date, time: Time| {
+                self.tz.to_timestamp(date.to_datetime(time)).ok()
+            };
+            let window = Window::new(at(day, self.start)?, at(end_day, self.end)?).ok()?;
+            (window.until() > after).then_some(window)
+        })
+    }
+
     /// Whether `at` falls in a window.
     pub fn is_active_at(&self, at: Timestamp) -> bool {
         let local = self.tz.to_datetime(at);
@@ -346,6 +371,36 @@ mod tests {
             Window::new(ts("2026-06-02T10:00:00Z"), ts("2026-06-02T10:00:00Z")),
             Err(ScheduleError::EmptyWindow)
         );
+    }
+
+    #[test]
+    fn the_next_occurrence_is_the_running_or_next_window() {
+        // Tuesdays and Thursdays 22:00-02:00 in Berlin (UTC+2 in June).
+        let r = Recurring::new(
+            Weekdays::of([Weekday::Tuesday, Weekday::Thursday]),
+            time(22, 0),
+            time(2, 0),
+            "Europe/Berlin",
+        )
+        .unwrap();
+        // 2026-06-02 is a Tuesday.
+        let next = r.next_occurrence(ts("2026-06-01T12:00:00Z")).unwrap();
+        assert_eq!(
+            (next.from(), next.until()),
+            (ts("2026-06-02T20:00:00Z"), ts("2026-06-03T00:00:00Z"))
+        );
+        // Wednesday 01:00 in Berlin: Tuesday's window still runs.
+        let running = r.next_occurrence(ts("2026-06-02T23:00:00Z")).unwrap();
+        assert_eq!(running, next);
+        // Wednesday 02:00 in Berlin: the next is Thursday's.
+        let later = r.next_occurrence(ts("2026-06-03T00:00:00Z")).unwrap();
+        assert_eq!(later.from(), ts("2026-06-04T20:00:00Z"));
+        for hour in 0..200 {
+            let at = ts("2026-06-01T00:00:00Z") + jiff::SignedDuration::from_hours(hour);
+            let w = r.next_occurrence(at).unwrap();
+            assert!(w.until() > at && r.is_active_at(w.from()));
+            assert_eq!(r.is_active_at(at), w.contains(at), "{at}");
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 use jiff::Timestamp;
 
 use keyway_codes::code::MAX_CODE_LEN;
-use keyway_protocol::{AuditKind, CardKey};
+use keyway_protocol::offline::OFFLINE_CODE_LEN;
+use keyway_protocol::{AuditKind, CardKey, OfflineCodeId, OfflineKind};
 
 use crate::{DenyReason, Entry, Key, Lock};
 
@@ -97,8 +98,40 @@ impl Lock {
 
     fn finish_entry(&mut self, now: Timestamp) -> Entry {
         let typed = std::mem::take(&mut self.state.keypad.typed);
+        // Every 8-digit entry derives all offline candidates, whatever the
+        // slots hold, so its time depends on its length alone.
+        let offline = if self.config.enter_key && typed.len() == OFFLINE_CODE_LEN {
+            self.offline_key.matching(&typed, now)
+        } else {
+            None
+        };
         let found = self.state.slots.find_code(&typed);
-        self.decide(found, Reader::Keypad, now)
+        match (found, offline) {
+            (None, Some(code)) => self.decide_offline(code, now),
+            _ => self.decide(found, Reader::Keypad, now),
+        }
+    }
+
+    /// The decision on an entry that matched the offline code `code` (and
+    /// no slot): granted unless revoked or spent; a one-time code is spent
+    /// by its use, which the lock must be able to record.
+    fn decide_offline(&mut self, code: OfflineCodeId, now: Timestamp) -> Entry {
+        if let Some(reason) = self.state.offline.refusal(&code) {
+            return self.refuse(AuditKind::OfflineCodeDenied { code }, reason, now);
+        }
+        let one_time = code.kind() == OfflineKind::OneTime;
+        if one_time && !self.state.offline.spend(code, now) {
+            return self.refuse(
+                AuditKind::OfflineCodeDenied { code },
+                DenyReason::OfflineListFull,
+                now,
+            );
+        }
+        self.record(AuditKind::OfflineCodeUsed { code }, now);
+        Entry::GrantedOffline {
+            code,
+            consumed: one_time,
+        }
     }
 
     /// The decision on an entry that matched `found` (or no slot).

@@ -99,6 +99,10 @@ pub enum DenyReason {
     OutsideSchedule,
     /// A one-time code or card that was used already.
     AlreadyUsed,
+    /// An offline code a job revoked.
+    Revoked,
+    /// A one-time offline code whose use the lock has no room to record.
+    OfflineListFull,
 }
 
 /// What the lock did with a finished keypad entry or a presented key card.
@@ -110,6 +114,13 @@ pub enum Entry {
         /// The slot whose code or card matched.
         slot: u16,
         /// The code or card was one-time and is now spent.
+        consumed: bool,
+    },
+    /// The door opened for the offline code `code`.
+    GrantedOffline {
+        /// Which offline code matched.
+        code: keyway_protocol::OfflineCodeId,
+        /// The code was one-time and is now spent until its window ends.
         consumed: bool,
     },
     /// The door stayed shut.

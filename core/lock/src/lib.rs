@@ -18,6 +18,7 @@
 
 mod access;
 mod keypad;
+mod offline;
 mod table;
 
 use std::collections::VecDeque;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keypad::{DenyReason, Entry, Key, KeypadState, LockoutPolicy};
 pub use keyway_protocol::provisioning::DEFAULT_CAPACITY;
+pub use offline::{OFFLINE_LIST_CAPACITY, OfflineList, OfflineMark};
 pub use table::{SlotTable, StoredSlot};
 
 use keyway_protocol::advert::ROTATION_SECS;
@@ -35,7 +37,7 @@ use keyway_protocol::provisioning::ProvisionedLock;
 use keyway_protocol::receipt::MAX_EVENTS_PER_RECEIPT;
 use keyway_protocol::{
     Advertisement, AuditEvent, AuditKind, BaseVersion, Epoch, ErrorCode, Job, JobId, LockId,
-    LockKeys, Message, Op, Outcome, Receipt, RefusalReason, ReplyTo, RootKey,
+    LockKeys, Message, OfflineKey, Op, Outcome, Receipt, RefusalReason, ReplyTo, RootKey,
     SESSION_LIFETIME_SECS, SealError, SessionId,
 };
 
@@ -111,6 +113,9 @@ pub struct LockState {
     pub recent: VecDeque<RecentReceipt>,
     /// Wrong attempts and lockout.
     pub keypad: KeypadState,
+    /// Revoked and spent offline codes whose windows have not ended.
+    #[serde(default)]
+    pub offline: OfflineList,
 }
 
 /// The session a status request opened: jobs sealed for it apply until the
@@ -134,6 +139,7 @@ struct AdvertNonce {
 pub struct Lock {
     config: LockConfig,
     keys: LockKeys,
+    offline_key: OfflineKey,
     state: LockState,
     reassembler: Reassembler,
     session: Option<Session>,
@@ -154,6 +160,7 @@ impl Lock {
         }
         Self {
             keys: LockKeys::derive(root, config.lock_id),
+            offline_key: OfflineKey::derive(root, config.lock_id),
             config,
             state,
             reassembler: Reassembler::new(),
@@ -403,7 +410,9 @@ impl Lock {
             .state
             .slots
             .applied(ops, self.config.capacity, self.config.enter_key)?;
+        let offline = self.state.offline.applied(ops, now)?;
         self.state.slots = slots;
+        self.state.offline = offline;
         self.state.version = target;
         Ok(())
     }

@@ -122,6 +122,8 @@ impl SlotTable {
                     stored.entry.enabled = matches!(op, Op::Enable { .. });
                 }
                 Op::ClearAll => next.slots.clear(),
+                // The offline list's business (`OfflineList::applied`).
+                Op::RevokeOffline(_) => {}
             }
         }
         next.check_codes(enter_key)?;

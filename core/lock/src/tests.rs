@@ -11,6 +11,7 @@ use keyway_protocol::frame::split;
 use keyway_protocol::{Credential, Job, SlotEntry, digest_of};
 
 mod cards;
+mod offline;
 
 const LOCK: LockId = LockId([0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x80]);
 

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::entry::{decode_entry, encode_entry};
+use super::offline::OfflineCodeId;
 use super::wire::{DecodeError, Reader, Writer};
 
 pub use super::entry::SlotEntry;
@@ -194,8 +195,10 @@ pub enum Op {
         /// The slot.
         slot: u16,
     },
-    /// Empty every slot.
+    /// Empty every slot (revoked and spent offline codes stay so).
     ClearAll,
+    /// Refuse the offline code `0` until its window ends.
+    RevokeOffline(OfflineCodeId),
 }
 
 impl Op {
@@ -206,7 +209,7 @@ impl Op {
             | Self::Remove { slot }
             | Self::Enable { slot }
             | Self::Disable { slot } => Some(*slot),
-            Self::ClearAll => None,
+            Self::ClearAll | Self::RevokeOffline(_) => None,
         }
     }
 }
@@ -240,6 +243,7 @@ const OP_REMOVE: u8 = 2;
 const OP_ENABLE: u8 = 3;
 const OP_DISABLE: u8 = 4;
 const OP_CLEAR_ALL: u8 = 5;
+const OP_REVOKE_OFFLINE: u8 = 6;
 
 impl Job {
     /// Encodes the job body (the AEAD plaintext).
@@ -323,6 +327,10 @@ fn encode_op(op: &Op, out: &mut Vec<u8>) {
             out.put_u16(*slot);
         }
         Op::ClearAll => out.put_u8(OP_CLEAR_ALL),
+        Op::RevokeOffline(id) => {
+            out.put_u8(OP_REVOKE_OFFLINE);
+            id.encode(out);
+        }
     }
 }
 
@@ -330,6 +338,9 @@ fn decode_op(r: &mut Reader<'_>) -> Result<Op, DecodeError> {
     let tag = r.u8("op")?;
     if tag == OP_CLEAR_ALL {
         return Ok(Op::ClearAll);
+    }
+    if tag == OP_REVOKE_OFFLINE {
+        return OfflineCodeId::decode(r).map(Op::RevokeOffline);
     }
     let slot = r.u16("slot")?;
     Ok(match tag {
@@ -422,6 +433,15 @@ mod tests {
                 Op::Remove { slot: 1 },
                 Op::Disable { slot: 5 },
                 Op::Enable { slot: 6 },
+                Op::RevokeOffline(
+                    OfflineCodeId::new(
+                        crate::OfflineKind::OneTime,
+                        crate::OfflineClass::Day,
+                        500_000,
+                        1,
+                    )
+                    .unwrap(),
+                ),
             ],
         }
     }

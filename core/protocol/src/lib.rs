@@ -7,6 +7,8 @@
 //! - [`message`]: the messages on the two characteristics.
 //! - [`job`] and [`receipt`]: the sealed payloads and their plaintext encodings.
 //! - [`credential`]: what a slot holds, a keypad code or a key card's key.
+//! - [`offline`]: offline guest codes, derived for a time window from a key
+//!   the lock holds since pairing, accepted with no job.
 //! - [`seal`]: key derivation and the AEAD envelopes.
 //! - [`digest`]: the slot-table digest the lock and the server compare.
 //! - [`provisioning`]: the file that gives locks their ids and root keys.
@@ -26,6 +28,7 @@ mod entry;
 pub mod frame;
 pub mod job;
 pub mod message;
+pub mod offline;
 pub mod provisioning;
 pub mod receipt;
 pub mod seal;
@@ -41,6 +44,7 @@ pub use job::{
     BaseVersion, Epoch, Job, JobId, LockId, Op, SESSION_LIFETIME_SECS, SessionId, SlotEntry,
 };
 pub use message::{ErrorCode, Message};
+pub use offline::{OfflineClass, OfflineCodeId, OfflineKey, OfflineKind};
 pub use receipt::{AuditEvent, AuditKind, Outcome, Receipt, RefusalReason, ReplyTo};
 pub use seal::{LockKeys, RootKey, SealError};
 pub use wire::DecodeError;

@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::job::{Epoch, JobId, LockId, SessionId};
+use super::offline::OfflineCodeId;
 use super::wire::{DecodeError, Reader, Writer};
 
 /// Most audit events one receipt carries; the rest follow in later receipts.
@@ -38,16 +39,20 @@ pub enum RefusalReason {
     /// The job is malformed: target not above base, a recovery job that does not
     /// start by clearing, too many operations.
     InvalidJob,
+    /// After the job the lock would keep more revoked and spent offline
+    /// codes whose windows have not ended than it has room for.
+    OfflineListFull,
 }
 
 impl RefusalReason {
-    const ALL: [RefusalReason; 6] = [
+    const ALL: [RefusalReason; 7] = [
         Self::Expired,
         Self::SlotOutOfRange,
         Self::SlotEmpty,
         Self::DuplicateCode,
         Self::PrefixConflict,
         Self::InvalidJob,
+        Self::OfflineListFull,
     ];
 
     /// The wire byte.
@@ -59,6 +64,7 @@ impl RefusalReason {
             Self::DuplicateCode => 4,
             Self::PrefixConflict => 5,
             Self::InvalidJob => 6,
+            Self::OfflineListFull => 7,
         }
     }
 
@@ -76,6 +82,7 @@ impl RefusalReason {
             Self::DuplicateCode => "duplicate_code",
             Self::PrefixConflict => "prefix_conflict",
             Self::InvalidJob => "invalid_job",
+            Self::OfflineListFull => "offline_list_full",
         }
     }
 }
@@ -157,6 +164,18 @@ pub enum AuditKind {
         /// Wrong entries since the last lockout.
         count: u32,
     },
+    /// The offline code `code` opened the door (a one-time one is now spent
+    /// until its window ends).
+    OfflineCodeUsed {
+        /// Which offline code (never its digits).
+        code: OfflineCodeId,
+    },
+    /// The offline code `code` was typed inside its window but is revoked or
+    /// (one-time) spent; it counts as a wrong entry.
+    OfflineCodeDenied {
+        /// Which offline code.
+        code: OfflineCodeId,
+    },
     /// A type this implementation does not know (from a newer lock).
     Unknown {
         /// The wire type.
@@ -197,6 +216,8 @@ impl AuditEvent {
             AuditKind::PowerRestored => (10, NO_SLOT, 0),
             AuditKind::CardUsed { slot } => (11, slot, 0),
             AuditKind::WrongCard { count } => (12, NO_SLOT, i64::from(count)),
+            AuditKind::OfflineCodeUsed { code } => (13, NO_SLOT, code.event_value()),
+            AuditKind::OfflineCodeDenied { code } => (14, NO_SLOT, code.event_value()),
             AuditKind::Unknown { code, slot, value } => (code, slot, value),
         };
         out.put_u32(self.seq);
@@ -242,6 +263,15 @@ impl AuditEvent {
             12 => AuditKind::WrongCard {
                 count: as_u32(value)?,
             },
+            13 | 14 => {
+                let id = OfflineCodeId::from_event_value(value)
+                    .ok_or_else(|| DecodeError::invalid("event_value", "not an offline code"))?;
+                if code == 13 {
+                    AuditKind::OfflineCodeUsed { code: id }
+                } else {
+                    AuditKind::OfflineCodeDenied { code: id }
+                }
+            }
             code => AuditKind::Unknown { code, slot, value },
         };
         Ok(Self { seq, at, kind })
@@ -442,6 +472,32 @@ mod tests {
                     at,
                     kind: AuditKind::WrongCard { count: 4 },
                 },
+                AuditEvent {
+                    seq: 18,
+                    at,
+                    kind: AuditKind::OfflineCodeUsed {
+                        code: OfflineCodeId::new(
+                            crate::OfflineKind::Window,
+                            crate::OfflineClass::FourHours,
+                            500_003,
+                            0,
+                        )
+                        .unwrap(),
+                    },
+                },
+                AuditEvent {
+                    seq: 19,
+                    at,
+                    kind: AuditKind::OfflineCodeDenied {
+                        code: OfflineCodeId::new(
+                            crate::OfflineKind::OneTime,
+                            crate::OfflineClass::Week,
+                            500_016,
+                            1,
+                        )
+                        .unwrap(),
+                    },
+                },
             ],
             events_pending: true,
         }
@@ -455,6 +511,7 @@ mod tests {
             Outcome::VersionMismatch,
             Outcome::Status,
             Outcome::Refused(RefusalReason::DuplicateCode),
+            Outcome::Refused(RefusalReason::OfflineListFull),
         ] {
             let r = Receipt {
                 outcome,

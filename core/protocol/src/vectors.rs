@@ -12,6 +12,7 @@ use keyway_codes::code::{Code, CodeKind};
 use crate::credential::{CardKey, Credential};
 use keyway_codes::schedule::{Recurring, Schedule, Weekdays, Window};
 
+use crate::offline::{OfflineClass, OfflineCodeId, OfflineKind};
 use crate::{
     AuditEvent, AuditKind, BaseVersion, Epoch, Job, JobId, LockId, Op, Outcome, Receipt, ReplyTo,
     RootKey, SessionId, SlotEntry, digest_of,
@@ -114,6 +115,59 @@ pub fn vector_card_job() -> Job {
     }
 }
 
+/// The published offline codes: the lock's clock at 1 800 000 000 is hour
+/// 500 000, which each of these windows contains.
+pub fn vector_offline_codes() -> Vec<(&'static str, OfflineCodeId)> {
+    let id = |kind, class, start, index| OfflineCodeId::new(kind, class, start, index).unwrap();
+    vec![
+        (
+            "window_hour_500000_0",
+            id(OfflineKind::Window, OfflineClass::Hour, 500_000, 0),
+        ),
+        (
+            "window_hour_500000_1",
+            id(OfflineKind::Window, OfflineClass::Hour, 500_000, 1),
+        ),
+        (
+            "one_time_four_hours_499998_0",
+            id(OfflineKind::OneTime, OfflineClass::FourHours, 499_998, 0),
+        ),
+        (
+            "window_day_499990_0",
+            id(OfflineKind::Window, OfflineClass::Day, 499_990, 0),
+        ),
+        (
+            "one_time_week_499992_1",
+            id(OfflineKind::OneTime, OfflineClass::Week, 499_992, 1),
+        ),
+    ]
+}
+
+/// The published job that revokes an offline code (version 5 to 6): the
+/// last of [`vector_offline_codes`].
+pub fn vector_revoke_job() -> Job {
+    Job {
+        job_id: JobId(std::array::from_fn(|i| 0x60 + i as u8)),
+        base: BaseVersion::Exact(5),
+        target: 6,
+        audit_ack: 10,
+        ops: vec![Op::RevokeOffline(vector_offline_codes()[4].1)],
+        ..vector_job()
+    }
+}
+
+/// The published audit event of an offline code's use: seq 10, at
+/// 1 800 000 200, the first of [`vector_offline_codes`].
+pub fn vector_offline_event() -> AuditEvent {
+    AuditEvent {
+        seq: 10,
+        at: ts(1_800_000_200),
+        kind: AuditKind::OfflineCodeUsed {
+            code: vector_offline_codes()[0].1,
+        },
+    }
+}
+
 /// The published receipt.
 pub fn vector_receipt() -> Receipt {
     Receipt {
@@ -171,7 +225,7 @@ mod tests {
     use super::*;
     use crate::frame::split;
     use crate::seal::derive_key_bytes;
-    use crate::{Advertisement, LockKeys, Message};
+    use crate::{Advertisement, LockKeys, Message, OfflineKey};
 
     const DOC: &str = include_str!("../../../docs/lock-protocol.md");
     const ADVERT_NONCE: [u8; 6] = [0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5];
@@ -182,12 +236,16 @@ mod tests {
     const CARD_NONCE: [u8; 12] = [
         0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb,
     ];
+    /// The revocation job's nonce.
+    const REVOKE_NONCE: [u8; 12] = [
+        0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb,
+    ];
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn vectors() -> Vec<(&'static str, String)> {
+    fn vectors() -> Vec<(String, String)> {
         let keys = LockKeys::derive(&root(), LOCK);
         let advert = Advertisement {
             lock_id: LOCK,
@@ -200,7 +258,7 @@ mod tests {
             since_seq: 7,
         };
         let frames = split(&status.encode(), 23).unwrap();
-        vec![
+        let mut out = vec![
             ("root_key", root().to_hex()),
             ("job_key", hex(&derive_key_bytes(&root(), LOCK, b"job"))),
             (
@@ -231,12 +289,38 @@ mod tests {
                 hex(&keys.seal_job_with_nonce(&vector_card_job(), CARD_NONCE)),
             ),
             ("card_slot_digest", hex(&card_slots_digest())),
+            (
+                "offline_key",
+                hex(&derive_key_bytes(&root(), LOCK, b"offline")),
+            ),
+        ];
+        let mut event = Vec::new();
+        vector_offline_event().encode(&mut event);
+        out.extend([
+            ("revoke_job_body", hex(&vector_revoke_job().encode())),
+            (
+                "sealed_revoke_job",
+                hex(&keys.seal_job_with_nonce(&vector_revoke_job(), REVOKE_NONCE)),
+            ),
+            ("offline_event", hex(&event)),
             ("receipt_body", hex(&vector_receipt().encode())),
             (
                 "sealed_receipt",
                 hex(&keys.seal_receipt_with_nonce(&vector_receipt(), NONCE)),
             ),
-        ]
+        ]);
+        let offline = OfflineKey::derive(&root(), LOCK);
+        let codes = vector_offline_codes().into_iter().map(|(name, id)| {
+            let code = offline.code(&id);
+            (
+                format!("offline_code_{name}"),
+                String::from_utf8_lossy(code.as_bytes()).into_owned(),
+            )
+        });
+        out.into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain(codes)
+            .collect()
     }
 
     #[test]
@@ -258,7 +342,11 @@ mod tests {
     #[test]
     fn published_vectors_decode_and_open() {
         let keys = LockKeys::derive(&root(), LOCK);
-        for (job, nonce) in [(vector_job(), NONCE), (vector_card_job(), CARD_NONCE)] {
+        for (job, nonce) in [
+            (vector_job(), NONCE),
+            (vector_card_job(), CARD_NONCE),
+            (vector_revoke_job(), REVOKE_NONCE),
+        ] {
             let sealed_job = keys.seal_job_with_nonce(&job, nonce);
             assert_eq!(keys.open_job(&sealed_job).unwrap(), job);
         }
@@ -278,5 +366,20 @@ mod tests {
         );
         let read = keys.advert_key().resolve(&advert).unwrap().unwrap();
         assert_eq!((read.lock_id, read.version), (LOCK, 4));
+        // Every published offline code is one the lock accepts at 1 800 000 000.
+        let offline = OfflineKey::derive(&root(), LOCK);
+        for (_, id) in vector_offline_codes() {
+            let code = offline.code(&id);
+            assert_eq!(
+                offline.matching(code.as_bytes(), ts(1_800_000_000)),
+                Some(id)
+            );
+        }
+        let mut event = Vec::new();
+        vector_offline_event().encode(&mut event);
+        assert_eq!(
+            AuditEvent::decode(&mut crate::wire::Reader::new(&event)).unwrap(),
+            vector_offline_event()
+        );
     }
 }

@@ -20,15 +20,26 @@ pub struct JobRecord {
     pub digest_mac: String,
     /// Each placement's target presence and enablement.
     pub effects: Vec<(String, bool, bool)>,
+    /// The offline codes (row ids) it revokes.
+    pub revokes: Vec<String>,
     /// `applied`, `refused:<reason>`, `version_mismatch`, or none yet.
     pub outcome: Option<String>,
 }
 
-/// id, base, target, recovery, digest_mac, effects, outcome.
-type JobColumns = (String, i64, i64, i64, String, String, Option<String>);
+/// id, base, target, recovery, digest_mac, effects, outcome, revokes.
+type JobColumns = (
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+);
 
 fn job_record(row: JobColumns) -> Result<JobRecord> {
-    let (id, base, target, recovery, digest_mac, effects, outcome) = row;
+    let (id, base, target, recovery, digest_mac, effects, outcome, revokes) = row;
     Ok(JobRecord {
         id,
         base,
@@ -36,6 +47,7 @@ fn job_record(row: JobColumns) -> Result<JobRecord> {
         recovery: recovery != 0,
         digest_mac,
         effects: serde_json::from_str(&effects)?,
+        revokes: serde_json::from_str(&revokes)?,
         outcome,
     })
 }
@@ -43,7 +55,7 @@ fn job_record(row: JobColumns) -> Result<JobRecord> {
 /// The job `job_id` (hex) of `lock_id`, if the server sealed it.
 pub async fn load(cx: &mut impl Context, lock_id: &str, job_id: &str) -> Result<Option<JobRecord>> {
     let row: Option<JobColumns> = sqlx::query_as(
-        "SELECT id, base, target, recovery, digest_mac, effects, outcome FROM jobs WHERE id = $1 AND lock_id = $2",
+        "SELECT id, base, target, recovery, digest_mac, effects, outcome, revokes FROM jobs WHERE id = $1 AND lock_id = $2",
     )
     .bind(job_id.to_owned())
     .bind(lock_id.to_owned())
@@ -60,7 +72,7 @@ pub async fn reaching(
     version: u32,
 ) -> Result<Option<JobRecord>> {
     let row: Option<JobColumns> = sqlx::query_as(
-        "SELECT id, base, target, recovery, digest_mac, effects, outcome FROM jobs WHERE lock_id = $1 AND target = $2 AND digest_mac = $3 ORDER BY issued_at DESC",
+        "SELECT id, base, target, recovery, digest_mac, effects, outcome, revokes FROM jobs WHERE lock_id = $1 AND target = $2 AND digest_mac = $3 ORDER BY issued_at DESC",
     )
     .bind(lock_id.to_owned())
     .bind(i64::from(version))
@@ -97,6 +109,8 @@ pub struct NewJob {
     pub digest_mac: String,
     /// Each placement's target presence and enablement.
     pub effects: Vec<(String, bool, bool)>,
+    /// The offline codes (row ids) it revokes.
+    pub revokes: Vec<String>,
     /// Unix seconds.
     pub issued_at: i64,
     /// Unix seconds.
@@ -113,6 +127,7 @@ impl Insert for NewJob {
         "recovery",
         "digest_mac",
         "effects",
+        "revokes",
         "issued_at",
         "expires_at",
     ];
@@ -125,6 +140,7 @@ impl Insert for NewJob {
             self.recovery.into(),
             (&self.digest_mac).into(),
             serde_json::to_string(&self.effects)?.into(),
+            serde_json::to_string(&self.revokes)?.into(),
             self.issued_at.into(),
             self.expires_at.into(),
         ])

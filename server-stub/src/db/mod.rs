@@ -29,6 +29,7 @@ pub mod holders;
 pub mod idempotency;
 pub mod jobs;
 pub mod locks;
+pub mod offline;
 pub mod outbox;
 pub mod properties;
 pub mod rate_limits;
@@ -97,6 +98,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "webhooks",
         include_str!("../../migrations/0009_webhooks.sql"),
+    ),
+    (
+        10,
+        "offline_codes",
+        include_str!("../../migrations/0010_offline_codes.sql"),
     ),
 ];
 

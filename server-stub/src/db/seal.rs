@@ -13,6 +13,7 @@ use crate::crypto::{Cell, DataKey};
 pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("codes", "value", "id"),
     ("placements", "value", "id"),
+    ("offline_codes", "value", "id"),
     ("locks", "root_key", "id"),
     ("recipients", "email", "id"),
     ("recipients", "phone", "id"),

@@ -101,6 +101,7 @@ pub async fn set_code(
         schedule: Schedule::Always,
         holder,
         locks: locks::package_rooms(w, &property.id).await?,
+        offline: None,
     };
     super::codes::create(w, &property, new, &caller.user_id).await
 }

@@ -245,6 +245,7 @@ pub async fn issue_one_time(
         schedule: Schedule::Window(Window::new(now, expires_at)?),
         holder: Holder::Recipient(recipient_id.to_owned()),
         locks: locks::package_rooms(w, &property.id).await?,
+        offline: None,
     };
     let code = super::codes::create(w, property, new, actor).await?;
     let key = w.key().clone();

@@ -86,6 +86,7 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64, head: i64) -> Resu
             codes: Vec::new(),
             tombstones: Vec::new(),
             locks: Vec::new(),
+            uses: Vec::new(),
         });
     }
     // One snapshot: the head and the rows come from it, so a page never

@@ -160,6 +160,23 @@ impl TargetLock {
     }
 }
 
+/// Whether a lock takes offline codes (`docs/lock-protocol.md`, "Offline
+/// codes"): its keypad has an enter key (without one an entry ends at the
+/// length of the longest code in its table) and its model has no constraint.
+/// An offline code is 8 digits the server cannot choose (an HMAC output), and
+/// every constraint refuses some 8-digit codes or, like
+/// `unique_first_four_digits`, tells codes apart by fewer digits.
+pub fn takes_offline_codes(enter_key: bool, constraints: &[ModelConstraint]) -> bool {
+    enter_key && constraints.is_empty()
+}
+
+impl TargetLock {
+    /// Whether the lock takes offline codes ([`takes_offline_codes`]).
+    pub fn takes_offline_codes(&self) -> bool {
+        takes_offline_codes(self.enter_key, &self.constraints)
+    }
+}
+
 /// One violated rule, as reported to a person or a program.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]

@@ -335,3 +335,14 @@ fn rejection_serializes_rule_ids() {
             .contains("all_same_digits, common_pin")
     );
 }
+
+#[test]
+fn only_a_keypad_with_enter_and_no_model_constraint_takes_offline_codes() {
+    use super::takes_offline_codes;
+    assert!(takes_offline_codes(true, &[]));
+    assert!(!takes_offline_codes(false, &[]));
+    for constraint in ModelConstraint::ALL {
+        assert!(!takes_offline_codes(true, &[constraint]), "{constraint}");
+    }
+    assert!(TargetLock::new(AccessPoint::UnitDoor).takes_offline_codes());
+}

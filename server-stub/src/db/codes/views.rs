@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use keyway_api::{CodeOnLock, CodeView};
+use keyway_api::{CodeOnLock, CodeView, OfflineCodeView};
 
 use super::super::Context;
 use super::{CodeRow, Holds, Placement, placements};
-use crate::clock::ts;
+use crate::clock::{now_secs, ts};
 use crate::crypto::DataKey;
+use crate::db::offline::{self, OfflineRow};
 use crate::error::{Error, Result};
 
 /// The API view of a code; `reveal` decides whether the digits are shown.
@@ -49,10 +50,15 @@ async fn views_of_chunk(
             .or_default()
             .push(placement);
     }
+    let mut offline_of: HashMap<String, Vec<OfflineRow>> = HashMap::new();
+    for row in offline::of_codes(cx, &ids).await? {
+        offline_of.entry(row.code_id.clone()).or_default().push(row);
+    }
     let lock_ids: std::collections::BTreeSet<&str> = by_code
         .values()
         .flatten()
         .map(|p| p.lock_id.as_str())
+        .chain(offline_of.values().flatten().map(|r| r.lock_id.as_str()))
         .collect();
     let lock_ids: Vec<&str> = lock_ids.into_iter().collect();
     let names = super::super::locks::names(cx, &lock_ids).await?;
@@ -60,9 +66,12 @@ async fn views_of_chunk(
     codes
         .iter()
         .map(|(code, reveal)| {
-            let none = Vec::new();
+            let (none, no_offline) = (Vec::new(), Vec::new());
             let on_code = by_code.get(&code.id).unwrap_or(&none);
-            view_of(&key, code, on_code, &names, *reveal)
+            let offline = offline_of.get(&code.id).unwrap_or(&no_offline);
+            let mut view = view_of(&key, code, on_code, &names, *reveal)?;
+            view.offline = offline_views(&key, offline, &names, *reveal)?;
+            Ok(view)
         })
         .collect()
 }
@@ -116,7 +125,36 @@ fn view_of(
         enabled: code.enabled,
         status: code.status,
         locks,
+        offline: Vec::new(),
         created_at: ts(code.created_at),
         updated_at: ts(code.updated_at),
     })
+}
+
+/// A code's offline codes, one per door, as the API shows them.
+fn offline_views(
+    key: &DataKey,
+    rows: &[OfflineRow],
+    names: &HashMap<String, String>,
+    reveal: bool,
+) -> Result<Vec<OfflineCodeView>> {
+    let now = now_secs();
+    rows.iter()
+        .map(|row| {
+            Ok(OfflineCodeView {
+                lock_id: row.lock_id.clone(),
+                lock_name: names.get(&row.lock_id).cloned().unwrap_or_default(),
+                value: if reveal {
+                    Some(row.code(key)?.as_str().to_owned())
+                } else {
+                    None
+                },
+                one_time: row.offline.kind() == keyway_protocol::OfflineKind::OneTime,
+                starts_at: row.offline.starts_at(),
+                ends_at: row.offline.ends_at(),
+                state: row.state(now),
+                first_used_at: row.first_used_at.map(ts),
+            })
+        })
+        .collect()
 }

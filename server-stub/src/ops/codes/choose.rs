@@ -53,6 +53,7 @@ async fn target_locks(
     locks: &[LockRow],
     exclude: Option<&str>,
     only_unit: Option<&str>,
+    eight_digits: bool,
 ) -> Result<Vec<TargetLock>> {
     let unit_codes = match only_unit {
         Some(unit) => Some(codes::ids_of_unit(cx, unit).await?),
@@ -68,6 +69,14 @@ async fn target_locks(
                 .is_none_or(|ids| ids.contains(&p.code_id));
             if p.want_present && Some(p.code_id.as_str()) != exclude && compared {
                 on_lock.extend(p.entry(&key, true)?.credential.code());
+            }
+        }
+        if eight_digits {
+            // A generated 8-digit code (a one-time PIN) is drawn apart from
+            // the door's offline codes too, which only the server knows.
+            let since = crate::clock::now_secs() - super::offline::LOCK_CLOCK_MARGIN_SECS;
+            for row in crate::db::offline::on_lock_ending_after(cx, &lock.id, since).await? {
+                on_lock.push(row.code(&key)?);
             }
         }
         out.push(TargetLock {
@@ -142,7 +151,8 @@ pub async fn choose_value(
         return Err(Error::rejected(refusal));
     }
     let compared_unit = if mode == CodeMode::Pick { unit } else { None };
-    ctx.locks = target_locks(cx, locks, exclude, compared_unit).await?;
+    let eight_digits = mode == CodeMode::Generate && ctx.target_length() == 8;
+    ctx.locks = target_locks(cx, locks, exclude, compared_unit, eight_digits).await?;
     match mode {
         CodeMode::Pick => {
             let text = picked.ok_or_else(|| Error::invalid("mode `pick` needs `code`"))?;

@@ -8,6 +8,7 @@
 
 pub mod cards;
 pub mod choose;
+pub mod offline;
 pub mod unit;
 
 use jiff::Timestamp;
@@ -85,6 +86,9 @@ pub struct NewCode {
     pub holder: Holder,
     /// Locks.
     pub locks: Vec<LockRow>,
+    /// Works offline: each lock also gets an offline code for this window
+    /// (temporary and delivery codes get nothing else).
+    pub offline: Option<offline::OfflineRequest>,
 }
 
 /// New digits for a code: generated, or picked.
@@ -128,7 +132,22 @@ pub async fn create(
         exclude: None,
         unit: new.holder.unit(),
     };
-    let code = choose_value(w, property, choice).await?;
+    let planned = match &new.offline {
+        Some(request) => offline::plan(w, &new.locks, request).await?,
+        None => Vec::new(),
+    };
+    // A temporary or delivery code that works offline is its offline codes
+    // alone (its value: the first door's digits); a recurring one keeps its
+    // slot code for the occurrences after the first.
+    let slot_code = new.offline.is_none() || new.guest_type == Some(GuestType::Recurring);
+    let code = match planned.first() {
+        Some(first) if !slot_code => *first.digits(),
+        _ => choose_value(w, property, choice).await?,
+    };
+    let ends = match planned.iter().map(offline::Planned::ends_at).max() {
+        Some(end) if !slot_code => Some(end),
+        _ => ends_at(&new.schedule),
+    };
     let key = w.key().clone();
     let id = new_id("code");
     let (holder_type, holder_id) = new.holder.parts();
@@ -147,12 +166,13 @@ pub async fn create(
         guest_type: new.guest_type,
         schedule: new.schedule.clone(),
         one_time,
-        ends_at: ends_at(&new.schedule),
+        ends_at: ends,
         created_at: now_secs(),
         change_seq: w.seq(),
     };
     crate::db::insert(w, &[row]).await?;
-    for lock in &new.locks {
+    offline::insert(w, &id, &planned, actor).await?;
+    for lock in new.locks.iter().filter(|_| slot_code) {
         let entry = Placing {
             code_id: &id,
             value: code.as_str(),
@@ -234,6 +254,9 @@ pub async fn change(
     actor: &str,
 ) -> Result<CodeRow> {
     ensure_changeable(code)?;
+    if offline::has_live(w, &code.id).await? {
+        return Err(offline::not_changeable());
+    }
     if code.kind == CodeKind::OneTime {
         return Err(Error::conflict(
             "not_changeable",
@@ -303,6 +326,9 @@ pub async fn set_enabled(
     actor: &str,
 ) -> Result<CodeRow> {
     ensure_changeable(code)?;
+    if offline::has_live(w, &code.id).await? {
+        return Err(offline::not_changeable());
+    }
     for mut p in placements::of_code(w, &code.id).await? {
         if !p.want_present || p.want_enabled == enabled {
             continue;

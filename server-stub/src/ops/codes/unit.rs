@@ -73,6 +73,7 @@ pub async fn pick_of(store: &Store, caller: &Caller, id: &str) -> Result<PickOf>
 pub struct UnitCode {
     unit_id: String,
     schedule: Schedule,
+    offline: Option<super::offline::OfflineRequest>,
     request: CreateCodeRequest,
 }
 
@@ -122,9 +123,37 @@ pub fn check_unit_code(caller: &Caller, request: CreateCodeRequest) -> Result<Un
     {
         return Err(Error::invalid("name is at most 100 characters"));
     }
+    let offline = if request.offline {
+        let guest = match request.kind {
+            CodeKind::Guest => request.guest_type.unwrap_or(GuestType::Permanent),
+            _ => {
+                return Err(Error::unprocessable(
+                    "offline_unsupported",
+                    "only temporary, recurring and delivery guest codes work offline",
+                ));
+            }
+        };
+        // A recurring code's length is its slot code's.
+        let slot_code = guest == GuestType::Recurring;
+        if request.mode != CodeMode::Generate
+            || (!slot_code && request.length.is_some_and(|l| l != 8))
+        {
+            return Err(Error::invalid(
+                "an offline code's 8 digits are derived by the server: use mode `generate` without another length",
+            ));
+        }
+        Some(super::offline::request_for(
+            guest,
+            &schedule,
+            Timestamp::now(),
+        )?)
+    } else {
+        None
+    };
     Ok(UnitCode {
         unit_id,
         schedule,
+        offline,
         request,
     })
 }
@@ -176,6 +205,7 @@ pub async fn create_unit_code(
     let UnitCode {
         unit_id,
         schedule,
+        offline,
         request,
     } = checked;
     if !properties::has_unit(w, &caller.property_id, &unit_id).await? {
@@ -196,6 +226,7 @@ pub async fn create_unit_code(
         schedule,
         holder: Holder::Unit(unit_id),
         locks,
+        offline,
     };
     let row = super::create(w, &property, new, &caller.user_id).await?;
     if let Some(via) = request.notify_on_use {

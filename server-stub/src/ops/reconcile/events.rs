@@ -10,6 +10,7 @@ use crate::db::Write;
 use crate::db::audit::{self, LockEvent};
 use crate::db::codes::placements;
 use crate::db::locks::LockRow;
+use crate::db::offline;
 use crate::error::Result;
 
 /// The name, slot and detail an event is stored with. Events never carry a
@@ -44,6 +45,10 @@ fn describe(kind: AuditKind) -> (&'static str, Option<u16>, Option<String>) {
             None,
             Some(format!("{count} since the last lockout")),
         ),
+        AuditKind::OfflineCodeUsed { code } => ("offline_code_used", None, Some(code.to_string())),
+        AuditKind::OfflineCodeDenied { code } => {
+            ("offline_code_denied", None, Some(code.to_string()))
+        }
         AuditKind::Unknown { code, .. } => ("unknown", None, Some(format!("type {code}"))),
     }
 }
@@ -65,9 +70,21 @@ pub async fn store_events(
     let current_life = lock.epoch.as_deref() == Some(epoch_hex.as_str());
     let mut any_new = false;
     for event in events {
-        let (kind, slot, detail) = describe(event.kind);
+        let (kind, slot, mut detail) = describe(event.kind);
         let placement = match slot {
             Some(slot) if current_life => placements::confirmed_in_slot(w, &lock.id, slot).await?,
+            _ => None,
+        };
+        let offline_row = match event.kind {
+            AuditKind::OfflineCodeUsed { code } | AuditKind::OfflineCodeDenied { code } => {
+                let row = offline::on_lock(w, &lock.id, &code).await?;
+                if row.is_none() {
+                    // The lock accepts any candidate of the moment: one the
+                    // server never issued was guessed.
+                    detail = Some(format!("{code}, never issued"));
+                }
+                row
+            }
             _ => None,
         };
         let event_row = LockEvent {
@@ -76,7 +93,10 @@ pub async fn store_events(
             at: event.at.as_second(),
             kind,
             slot,
-            code_id: placement.as_ref().map(|p| p.code_id.clone()),
+            code_id: placement
+                .as_ref()
+                .map(|p| p.code_id.clone())
+                .or_else(|| offline_row.as_ref().map(|r| r.code_id.clone())),
             detail,
         };
         let inserted = audit::record_event(w, &lock.id, &event_row).await?;
@@ -101,6 +121,10 @@ pub async fn store_events(
         }
         if let (AuditKind::OneTimeConsumed { .. }, Some(p)) = (event.kind, placement) {
             end_code(w, &p.code_id, "used", touched).await?;
+        }
+        if let AuditKind::OfflineCodeUsed { code } = event.kind {
+            let at = event.at.as_second();
+            crate::ops::codes::offline::record_use(w, &lock.id, &code, at, touched).await?;
         }
     }
     Ok(any_new)

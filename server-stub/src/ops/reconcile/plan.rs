@@ -43,6 +43,7 @@ pub struct SealedJob {
 struct Plan {
     ops: Vec<Op>,
     effects: Vec<(String, bool, bool)>,
+    revokes: Vec<String>,
     digest: [u8; 32],
 }
 
@@ -84,9 +85,17 @@ async fn plan(cx: &mut impl Context, lock: &LockRow, recovery: bool) -> Result<P
     ops.extend(removes);
     ops.extend(changes);
     ops.extend(puts);
+    // Revocations the lock has not confirmed (a recovery carries them all:
+    // a lock that lost its storage lost them).
+    let mut revokes = Vec::new();
+    for row in crate::ops::codes::offline::pending_revocations(cx, &lock.id).await? {
+        ops.push(Op::RevokeOffline(row.offline));
+        revokes.push(row.id);
+    }
     Ok(Plan {
         ops,
         effects,
+        revokes,
         digest,
     })
 }
@@ -137,6 +146,7 @@ pub async fn seal_for_session(
             Plan {
                 ops: Vec::new(),
                 effects: Vec::new(),
+                revokes: Vec::new(),
                 digest: status.digest,
             },
         )),
@@ -188,6 +198,7 @@ async fn seal_and_record(
         recovery: base == BaseVersion::Any,
         digest_mac: digest_mac(&key, &plan.digest),
         effects: plan.effects,
+        revokes: plan.revokes,
         issued_at: now,
         expires_at: now + JOB_LIFETIME_SECS,
     };

@@ -15,6 +15,7 @@ use crate::db::audit::{self, ServerEntry};
 use crate::db::codes::{Placement, placements};
 use crate::db::jobs::{self, JobRecord};
 use crate::db::locks::{self, LockRow};
+use crate::db::offline;
 use crate::error::Result;
 
 /// What became of one receipt.
@@ -65,6 +66,9 @@ async fn apply_effects(
             touched.push(p.code_id.clone());
         }
     }
+    for code_id in offline::confirm_revoked(w, &job.revokes).await? {
+        touched.push(code_id);
+    }
     lock.confirmed_version = job.target;
     let data = serde_json::json!({ "lock": crate::ops::webhooks::lock_data(lock) });
     crate::ops::webhooks::emit(w, WebhookEventType::LockVersionConfirmed, data).await
@@ -106,6 +110,7 @@ async fn enter_life(
         for code_id in placements::one_time_codes_on(w, &lock.id).await? {
             end_code(w, &code_id, "expired", touched).await?;
         }
+        crate::ops::codes::offline::lock_reset(w, lock, touched).await?;
         let entry = ServerEntry {
             kind: "lock_reset",
             detail: Some("the lock started a new life: its events count from 1 again"),

@@ -178,8 +178,10 @@ impl Scene<'_> {
 /// What a keypad entry did, as said.
 fn describe(entry: &Option<Entry>) -> String {
     match entry {
-        Some(Entry::Granted { consumed: true, .. }) => "granted (one-time: now spent)".into(),
-        Some(Entry::Granted { .. }) => "granted".into(),
+        Some(
+            Entry::Granted { consumed: true, .. } | Entry::GrantedOffline { consumed: true, .. },
+        ) => "granted (one-time: now spent)".into(),
+        Some(Entry::Granted { .. } | Entry::GrantedOffline { .. }) => "granted".into(),
         Some(Entry::Denied { reason }) => format!(
             "denied ({})",
             serde_json::to_value(reason)
@@ -194,7 +196,10 @@ fn describe(entry: &Option<Entry>) -> String {
 
 /// The lock opened.
 fn granted(entry: &Option<Entry>) -> bool {
-    matches!(entry, Some(Entry::Granted { .. }))
+    matches!(
+        entry,
+        Some(Entry::Granted { .. } | Entry::GrantedOffline { .. })
+    )
 }
 
 /// The lock stayed shut for `reason`.
