@@ -4,8 +4,7 @@
 use jiff::Timestamp;
 use keyway_api::{
     CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, NotifyOnUse,
-    OfflineCodeView,
-    PropertyView, UserView,
+    OfflineCodeView, PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
