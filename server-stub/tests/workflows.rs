@@ -709,7 +709,7 @@ fn an_up_to_date_sync_answers_nothing_and_misses_no_write() {
     let alice = f.login("alice", "phone");
     let bob = f.login("bob", "phone");
     let cursor_of = |page: &Value| page["cursor"].as_str().unwrap().parse::<i64>().unwrap();
-    let nothing_since = |cursor: i64| json!({"cursor": cursor.to_string(), "has_more": false, "codes": [], "tombstones": [], "locks": []});
+    let nothing_since = |cursor: i64| json!({"cursor": cursor.to_string(), "has_more": false, "codes": [], "tombstones": [], "locks": [], "uses": []});
     let (status, first) = f.get(&alice, "/v1/sync");
     assert_eq!(status, StatusCode::OK, "{first}");
     let head = cursor_of(&first);
