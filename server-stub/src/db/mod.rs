@@ -197,6 +197,9 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(30))
+            // A pinged SQLite connection is a round trip to its worker thread
+            // per request for nothing: the file cannot drop it as a server can.
+            .test_before_acquire(!sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if sqlite {
