@@ -3,7 +3,8 @@
 -- Environment:
 --   KEYWAY_TOKENS  file of `<unit> <token>` lines; requests rotate through them
 --   KEYWAY_TOKEN   one token for every request instead (a manager's)
---   KEYWAY_MODE    sync | create
+--   KEYWAY_MODE    sync | create | healthz (GET /healthz, no token: the
+--                  server's cheapest request, to compare sync with)
 --   KEYWAY_CURSOR  the sync cursor to send (sync; absent: a first sync)
 -- Creation sends a generated guest code for the token's unit with an
 -- Idempotency-Key unique to the request.
@@ -21,7 +22,9 @@ function init(args)
   cursor = os.getenv("KEYWAY_CURSOR")
   tokens = {}
   local one = os.getenv("KEYWAY_TOKEN")
-  if one then
+  if mode == "healthz" then
+    -- no token: request() asks for /healthz alone
+  elseif one then
     tokens[1] = one
   else
     for line in io.lines(os.getenv("KEYWAY_TOKENS")) do
@@ -34,6 +37,9 @@ function init(args)
 end
 
 function request()
+  if mode == "healthz" then
+    return wrk.format("GET", "/healthz")
+  end
   counter = counter + 1
   local token = tokens[(counter % #tokens) + 1]
   local headers = { ["Authorization"] = "Bearer " .. token }

@@ -6,9 +6,17 @@
 #   bench/load.sh sqlite   [UNITS] [CODES] [SECONDS]    # default 10000 100000 20
 #   bench/load.sh postgres [UNITS] [CODES] [SECONDS]
 #
+# Each scenario is also written as one JSON line (backend, units, codes,
+# scenario, requests_per_sec, p50_ms, p90_ms, p99_ms, non_2xx, the run's
+# settings, commit, date) to target/bench/results/load-BACKEND.jsonl, started
+# anew by each run; with KEYWAY_BENCH_SERIES=FILE the lines are appended to
+# FILE instead (bench/growth.sh builds its series so). bench/plot.sh draws them.
+#
 # PostgreSQL: a private cluster with PostgreSQL's default (durable) settings,
 # started with `cargo xtask pg start --durable` unless KEYWAY_BENCH_PG_URL
 # names a server. Scenarios (wrk -t2 -c16, after a 3 s warm-up):
+#   healthz                `GET /healthz` (one `SELECT 1`): the floor of a
+#                          request, for comparing sync with in the same run
 #   sync-resident-current  residents (rotating over all units) asking for
 #                          changes with an up-to-date cursor: the usual poll
 #   sync-resident-first    residents' first sync, no cursor: their unit's codes
@@ -24,13 +32,23 @@ seconds="${4:-20}"
 threads="${KEYWAY_BENCH_THREADS:-2}"
 connections="${KEYWAY_BENCH_CONNECTIONS:-16}"
 
-scenarios="${KEYWAY_BENCH_SCENARIOS:-sync-resident-current sync-resident-first sync-manager-delta create-guest}"
+scenarios="${KEYWAY_BENCH_SCENARIOS:-healthz sync-resident-current sync-resident-first sync-manager-delta create-guest}"
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 cargo build --release -q -p keyway-server
 root="$PWD"
-bin="$root/target/release/keyway-server"
-work="$PWD/target/bench/$backend-$units-$codes"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+bin="$target/release/keyway-server"
+work="$target/bench/$backend-$units-$codes"
+results="$target/bench/results"
+mkdir -p "$results"
+series="${KEYWAY_BENCH_SERIES:-}"
+if [ -z "$series" ]; then
+  series="$results/load-$backend.jsonl"
+  : >"$series"
+fi
+commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
@@ -94,8 +112,32 @@ scenario() {
   errors=$(awk '/Non-2xx/ {print $NF}' "$name.txt")
   printf '%-8s %8s units %8s codes  %-22s %9s req/s  p50 %8s  p99 %8s  non-2xx %s\n' \
     "$backend" "$units" "$codes" "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+  # The same figures as one JSON line, latencies in milliseconds (wrk prints
+  # us, ms or s); a figure wrk did not print is null.
+  awk -v backend="$backend" -v units="$units" -v codes="$codes" -v scenario="$name" \
+    -v seconds="$seconds" -v threads="$threads" -v connections="$connections" \
+    -v commit="$commit" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+    function ms(v) {
+      if (v ~ /us$/) return v / 1000
+      if (v ~ /ms$/) return v + 0
+      if (v ~ /m$/) return v * 60000
+      if (v ~ /s$/) return v * 1000
+      return "null"
+    }
+    /^Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = ms($2) }
+    $1 == "90%" { p90 = ms($2) }
+    $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { errors = $NF }
+    END {
+      printf "{\"backend\":\"%s\",\"units\":%d,\"codes\":%d,\"scenario\":\"%s\",", backend, units, codes, scenario
+      printf "\"requests_per_sec\":%s,\"p50_ms\":%s,\"p90_ms\":%s,\"p99_ms\":%s,\"non_2xx\":%d,", \
+        (rps == "" ? "null" : rps), (p50 == "" ? "null" : p50), (p90 == "" ? "null" : p90), (p99 == "" ? "null" : p99), errors
+      printf "\"seconds\":%d,\"threads\":%d,\"connections\":%d,\"commit\":\"%s\",\"date\":\"%s\"}\n", seconds, threads, connections, commit, date
+    }' "$name.txt" >>"$series"
 }
 
+scenario healthz KEYWAY_MODE=healthz
 scenario sync-resident-current KEYWAY_MODE=sync KEYWAY_TOKENS=tokens.txt KEYWAY_CURSOR="$now_seq"
 scenario sync-resident-first KEYWAY_MODE=sync KEYWAY_TOKENS=tokens.txt
 scenario sync-manager-delta KEYWAY_MODE=sync KEYWAY_TOKEN="$manager" KEYWAY_CURSOR="$((now_seq - 20))"

@@ -8,6 +8,8 @@
 //! follows the radio model in `keyway_ble_sim::radio` (one frame per
 //! direction per connection event, 30 ms connection interval). Wall time is
 //! this machine's, through D-Bus, and only indicative.
+//! The rows are also written to `target/bench/results/delivery.json` for
+//! `bench/plot.sh`.
 //!
 //! Run: `cargo bench -p keyway-ble-sim --bench delivery`
 
@@ -23,7 +25,7 @@ use keyway_codes::schedule::Schedule;
 use keyway_delivery::{DeliveryConfig, DeliveryEngine, DeliveryOutcome, LockLink, LockTransport};
 use keyway_protocol::frame::{Reassembler, split};
 use keyway_protocol::{BaseVersion, Job, JobId, LockKeys, Message, Op, SessionId, SlotEntry};
-use keyway_testkit::standalone;
+use keyway_testkit::{bench_results, standalone};
 
 const REPEATS: usize = 5;
 
@@ -98,6 +100,8 @@ async fn exchange(link: &dyn LockLink, request: &[u8]) -> Message {
 }
 
 struct Row {
+    /// `visit` or `per-op`, for the results file.
+    pattern: &'static str,
     approach: &'static str,
     mtu: u16,
     changes: usize,
@@ -149,6 +153,7 @@ fn main() {
                     stats = h.sim.stats(&key).unwrap();
                 }
                 rows.push(Row {
+                    pattern: "visit",
                     approach: "a visit (Keyway)",
                     mtu,
                     changes,
@@ -192,6 +197,7 @@ fn main() {
                     stats = h.sim.stats(&key).unwrap();
                 }
                 rows.push(Row {
+                    pattern: "per-op",
                     approach: "per-op challenge-response",
                     mtu,
                     changes,
@@ -207,7 +213,7 @@ fn main() {
         "| approach | MTU | changes | round trips | frames up | frames down | bytes up | bytes down | air time (30 ms interval) | wall time (median of {REPEATS}) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in rows {
+    for r in &rows {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} ms | {:.1} ms |",
             r.approach,
@@ -221,6 +227,40 @@ fn main() {
             r.stats.air_time_ms,
             r.wall.as_secs_f64() * 1000.0
         );
+    }
+    write_results(&rows);
+}
+
+/// The rows as `delivery.json` in the results directory.
+fn write_results(rows: &[Row]) {
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "pattern": r.pattern,
+                "approach": r.approach,
+                "mtu": r.mtu,
+                "changes": r.changes,
+                "round_trips": r.stats.round_trips,
+                "frames_up": r.stats.frames_up,
+                "frames_down": r.stats.frames_down,
+                "bytes_up": r.stats.bytes_up,
+                "bytes_down": r.stats.bytes_down,
+                "air_time_ms": r.stats.air_time_ms,
+                "wall_ms": r.wall.as_secs_f64() * 1000.0,
+            })
+        })
+        .collect();
+    let results = serde_json::json!({
+        "bench": "delivery",
+        "connection_interval_ms": RadioConfig::default().connection_interval_ms,
+        "repeats": REPEATS,
+        "rows": rows,
+    });
+    let dir = bench_results::results_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+    match bench_results::write(&dir, "delivery.json", results) {
+        Ok(path) => eprintln!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write the results to {}: {e}", dir.display()),
     }
 }
 

@@ -8,12 +8,60 @@ use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use keyway_api::{CodeOnLock, CodeState, CodeStatus, GuestType, OfflineCodeView};
-use keyway_client::{DeliveryReport, Door, LocalCode, LockVisit, SyncReport};
+use keyway_client::{CodeUse, DeliveryReport, Door, LocalCode, LockVisit, SyncReport};
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::schedule::Schedule;
 use serde::Serialize;
 
 use crate::output::ReportedViolation;
+
+/// A use as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub(crate) struct UseJson<'a> {
+    id: &'a str,
+    code_id: &'a str,
+    code_name: Option<&'a str>,
+    lock_id: &'a str,
+    lock_name: &'a str,
+    at: Timestamp,
+    kind: &'a str,
+}
+
+impl<'a> From<&'a CodeUse> for UseJson<'a> {
+    fn from(used: &'a CodeUse) -> Self {
+        Self {
+            id: &used.id,
+            code_id: &used.code_id,
+            code_name: used.code_name.as_deref(),
+            lock_id: &used.lock_id,
+            lock_name: &used.lock_name,
+            at: used.at,
+            kind: &used.kind,
+        }
+    }
+}
+
+/// "Dog walker's code opened Unit 4B at 09:14" (the time in `tz`, with the
+/// day when it is not today).
+pub(crate) fn use_text(
+    code_name: Option<&str>,
+    lock_name: &str,
+    at: Timestamp,
+    tz: &TimeZone,
+) -> String {
+    let when = at.to_zoned_datetime(tz.clone());
+    let today = Timestamp::now().to_zoned_datetime(tz.clone()).date() == when.date();
+    let time = if today {
+        when.strftime("%H:%M").to_string()
+    } else {
+        when.strftime("%H:%M on %a %-d %b").to_string()
+    };
+    let who = match code_name {
+        Some(name) => format!("{name}'s code"),
+        None => "A code".to_owned(),
+    };
+    format!("{who} opened {lock_name} at {time}")
+}
 
 /// A code as `--json` prints it.
 #[derive(Debug, Serialize)]

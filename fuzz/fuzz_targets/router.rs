@@ -196,6 +196,7 @@ fn rig() -> &'static Rig {
         let app = App {
             store,
             trusted_proxies: Arc::from([]),
+            webhook_targets: Default::default(),
         };
         let router = keyway_server::api::router(app)
             .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));

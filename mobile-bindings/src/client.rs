@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_api::GuestType;
+use keyway_api::{ContactDetails, GuestType, NotifyOnUse};
 use keyway_client::{
-    Client, ClientConfig, ClientEvent, DeliveryReport, Door, LocalCode, NewCode, Session,
+    Client, ClientConfig, ClientEvent, CodeUse, DeliveryReport, Door, LocalCode, NewCode, Session,
     SyncReport, WakeFilter,
 };
 use keyway_codes::code::CodeKind;
@@ -54,6 +54,7 @@ impl KeywayClient {
             lock_ids: options.lock_ids,
             length: options.length,
             unit_id: None,
+            notify_on_use: options.notify_on_use,
             offline: false,
         }
     }
@@ -146,6 +147,36 @@ impl KeywayClient {
     /// One code by its id (no network).
     pub fn code(&self, id: String) -> Result<LocalCode, KeywayError> {
         self.client.code(&id)
+    }
+
+    /// When the user's codes opened doors, newest first, at most `limit`,
+    /// as sync brought them (no network).
+    pub fn uses(&self, limit: u32) -> Result<Vec<CodeUse>, KeywayError> {
+        self.client.uses(limit)
+    }
+
+    /// The user's contact details for use notices, from the server.
+    pub async fn contact(&self) -> Result<ContactDetails, KeywayError> {
+        self.client.contact().await
+    }
+
+    /// Sets the user's contact details (`None` or empty clears a field).
+    pub async fn set_contact(
+        &self,
+        email: Option<String>,
+        phone: Option<String>,
+    ) -> Result<ContactDetails, KeywayError> {
+        self.client.set_contact(email, phone).await
+    }
+
+    /// Be told by email, SMS or both each time code `id` opens a door, or
+    /// stop (`NONE`).
+    pub async fn set_notify_on_use(
+        &self,
+        id: String,
+        via: NotifyOnUse,
+    ) -> Result<NotifyOnUse, KeywayError> {
+        self.client.set_notify_on_use(&id, via).await
     }
 
     /// Checks digits for a new resident code on the phone: every violated

@@ -16,4 +16,9 @@ pub struct CodeOptions {
     /// The length to generate (4, or 6 where allowed).
     #[uniffi(default = None)]
     pub length: Option<u8>,
+    /// Be told by email or SMS each time the code opens a door (at the
+    /// contact details the server keeps for the user); `None`: only in the
+    /// app (`KeywayEvent.CodeUsed`).
+    #[uniffi(default = None)]
+    pub notify_on_use: Option<keyway_api::NotifyOnUse>,
 }

@@ -1,6 +1,6 @@
 //! The running server: its settings (flags and `KEYWAY_*` environment
 //! variables), shared state, and the serve loop with its background workers
-//! (notifications, the sweep) and graceful shutdown.
+//! (notifications, webhooks, the sweep) and graceful shutdown.
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +13,7 @@ use clap::Args;
 use crate::crypto::{CryptoError, DataKey};
 use crate::db::{Store, StoreError, database_url};
 use crate::notify::{NotifySettings, SenderError};
+use crate::webhooks::{TargetPolicy, WebhookSettings};
 
 /// Why the server (or an admin command) could not start.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +161,9 @@ pub struct ServeArgs {
     /// Notification senders.
     #[command(flatten)]
     pub notify: NotifySettings,
+    /// Webhook deliveries.
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
     /// How often the sweep expires ended windows and forgets spent visits and
     /// old jobs.
     #[arg(long, env = "KEYWAY_SWEEP_INTERVAL_SECS", default_value_t = 60)]
@@ -192,6 +196,8 @@ pub struct App {
     pub store: Store,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Where webhooks may point.
+    pub webhook_targets: TargetPolicy,
 }
 
 impl App {
@@ -249,6 +255,7 @@ pub async fn serve_on(
     let app = App {
         store,
         trusted_proxies: args.trusted_proxies.clone().into(),
+        webhook_targets: args.webhooks.targets(),
     };
     let local = listener.local_addr().map_err(StartError::Serve)?;
     log::info!("keyway-server listening on http://{local}");
@@ -259,6 +266,11 @@ pub async fn serve_on(
         app.store.clone(),
         sender,
         args.notify.clone(),
+        stop_rx.clone(),
+    ));
+    let webhook_worker = tokio::spawn(crate::webhooks::worker::run_worker(
+        app.store.clone(),
+        args.webhooks.clone(),
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(run_sweeper(
@@ -278,6 +290,7 @@ pub async fn serve_on(
     log::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = notify_worker.await;
+    let _ = webhook_worker.await;
     let _ = sweeper.await;
     app.store.close().await;
     log::info!("stopped");

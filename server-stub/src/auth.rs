@@ -1,5 +1,6 @@
 //! Who is calling: bearer tokens (device tokens from `POST /v1/login`, or the
-//! API tokens an operator issued) looked up once per request, roles, and the
+//! API tokens an operator issued) looked up once per request (one statement,
+//! which also reads the property's change counter for sync), roles, and the
 //! scoping rules every operation applies (a property for everyone; for
 //! residents, their own unit and codes; [`Caller::code_access`] code by
 //! code). The HTTP extractors that produce a [`Caller`] and an [`Idem`] are
@@ -185,6 +186,13 @@ impl CodeAccess {
 /// Looks a bearer token up: a device token (`kwd_…`) or an API token
 /// (`kwa_…`) that is not revoked.
 pub async fn authenticate(store: &Store, token: &str) -> Result<Caller> {
+    Ok(authenticate_at_head(store, token).await?.0)
+}
+
+/// [`authenticate`], with the caller's property's change counter read in
+/// the same statement: what an up-to-date sync answers from
+/// ([`crate::ops::sync::sync`]).
+pub async fn authenticate_at_head(store: &Store, token: &str) -> Result<(Caller, i64)> {
     let hash = token_hash(token);
     let mut read = store.read().await?;
     let (found, kind) = if token.starts_with("kwd_") {
@@ -197,7 +205,7 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller> {
     let found = found.ok_or_else(Error::unauthorized)?;
     let role =
         Role::parse(&found.role).ok_or_else(|| Error::internal("role", found.role.as_str()))?;
-    Ok(Caller {
+    let caller = Caller {
         user_id: found.user_id,
         name: found.name,
         role,
@@ -205,7 +213,8 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller> {
         unit_id: found.unit_id,
         principal: format!("{kind}:{}", found.id),
         device_id: (kind == "device").then_some(found.id),
-    })
+    };
+    Ok((caller, found.head))
 }
 
 /// The idempotency key of a write, with what identifies the request.

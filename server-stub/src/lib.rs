@@ -24,6 +24,8 @@
 //! - [`passwords`]: the Portal's password rules and argon2id hashing.
 //! - [`notify`]: the notification outbox's worker and senders.
 //! - [`qr`]: QR codes as SVG and PNG.
+//! - [`webhooks`]: signed webhooks: where they may point, signatures, the
+//!   delivery worker.
 //! - [`clock`]: the server's clock.
 //! - [`error`]: the domain error: a kind and a stable code.
 //!
@@ -42,3 +44,4 @@ pub mod ops;
 pub mod passwords;
 pub mod portal;
 pub mod qr;
+pub mod webhooks;

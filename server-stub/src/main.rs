@@ -25,7 +25,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::new().filter_or("KEYWAY_LOG", "info"))
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::new().filter_or("KEYWAY_LOG", "info"));
+    // The HTTP client's debug lines name the hosts it connects to (webhook
+    // receivers, the SMS gateway): kept at info unless asked for by name.
+    if !std::env::var("KEYWAY_LOG").is_ok_and(|v| v.contains("reqwest") || v.contains("hyper")) {
+        logger
+            .filter_module("reqwest", log::LevelFilter::Info)
+            .filter_module("hyper_util", log::LevelFilter::Info);
+    }
+    logger
         .format(|out, record| {
             use std::io::Write;
             let now = jiff::Timestamp::now();

@@ -117,6 +117,15 @@ impl World {
             .to_owned()
     }
 
+    /// A webhook of `who`'s property (to a public address, following an
+    /// event no call of the table makes).
+    fn webhook(&self, who: &str) -> String {
+        self.ok(who, Method::POST, "/v1/manage/webhooks", webhook_body())["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A visit of the entrance opened by `who`.
     fn visit(&self, who: &str) -> Object {
         let opened = self.ok(
@@ -232,6 +241,8 @@ impl World {
             "a manager" => path(&self.max),
             "a resident" => path(&f.users["bob"]),
             "another property's manager" => path(&f.users["zed"]),
+            "a webhook" => path(&self.webhook("mia")),
+            "another property's webhook" => path(&self.webhook("zed")),
             "the caller's visit" => self.visit(Self::caller(role).unwrap_or("alice")),
             "another user's visit" => self.visit("bob"),
             other => panic!("the test does not know the object `{other}`"),
@@ -272,6 +283,7 @@ impl World {
             ("PUT", "/v1/manage/policy") => Some(self.policy.clone()),
             ("POST", "/v1/manage/carriers") => Some(json!({"name": "X", "mode": "generate"})),
             ("POST", "/v1/manage/couriers") => Some(json!({"name": "Y"})),
+            ("POST", "/v1/manage/webhooks") => Some(webhook_body()),
             ("POST", "/v1/manage/recipients") => {
                 Some(json!({"name": "Z", "phone": "+15550000000"}))
             }
@@ -285,6 +297,8 @@ impl World {
                 "email": format!("nobody{}@example.org", rand::random::<u32>()),
             })),
             ("POST", p) if p.ends_with("/change") => Some(json!({"mode": "generate"})),
+            ("PUT", p) if p.ends_with("/notify") => Some(json!({"notify_on_use": "none"})),
+            ("PUT", "/v1/me/contact") => Some(json!({"email": "someone@example.org"})),
             ("PUT", _) => Some(json!({"mode": "generate"})),
             ("POST", _) => Some(json!({})),
             _ => None,
@@ -319,6 +333,10 @@ impl World {
             }
         }
     }
+}
+
+fn webhook_body() -> Value {
+    json!({"url": "https://93.184.215.14/hook", "events": ["lock.needs_attention"]})
 }
 
 fn path(id: &str) -> Object {

@@ -276,3 +276,55 @@ fn a_sync_reads_one_snapshot_while_another_instance_writes() {
     inspect.block_on(async move { drop(tx) });
     inspect.block_on(store.close());
 }
+
+/// No instance keeps a property's change counter in memory: a phone polling
+/// one instance with an up-to-date cursor sees a write through the other on
+/// its very next sync, each time.
+#[test]
+fn an_up_to_date_sync_sees_the_other_instances_write_at_once() {
+    let f = Fixture::new();
+    let second = Server::start(f.dir.path(), &f.db, &[]);
+    let alice = &f.tokens["alice"];
+    let sync = |server: &Server, cursor: &str| {
+        let (status, page) = f.call_at(
+            server,
+            Some(alice),
+            Method::GET,
+            &format!("/v1/sync?cursor={cursor}"),
+            None,
+            None,
+        );
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page
+    };
+    let mut cursor = sync(f.server(), "")["cursor"].as_str().unwrap().to_owned();
+    for (reader, writer) in [(f.server(), &second), (&second, f.server())] {
+        for _ in 0..3 {
+            assert!(
+                sync(reader, &cursor)["codes"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty()
+            );
+            let (status, created) = f.call_at(
+                writer,
+                Some(alice),
+                Method::POST,
+                "/v1/codes",
+                Some(json!({"kind": "guest", "mode": "generate"})),
+                Some(&fresh_key()),
+            );
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let page = sync(reader, &cursor);
+            let ids: Vec<&str> = page["codes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, [created["id"].as_str().unwrap()], "{page}");
+            cursor = page["cursor"].as_str().unwrap().to_owned();
+        }
+    }
+    second.stop();
+}

@@ -9,11 +9,12 @@
 mod support;
 
 use keyway_api::{
-    AuditList, CodeView, CourierView, CreateCarrierRequest, CreateCodeRequest,
-    CreateCourierRequest, CreateRecipientRequest, ForgotPinRequest, ForgotPinResponse,
+    AuditList, CodeNotifyRequest, CodeNotifyView, CodeUseList, CodeView, ContactDetails,
+    CourierView, CreateCarrierRequest, CreateCodeRequest, CreateCourierRequest,
+    CreateRecipientRequest, CreateWebhookRequest, ForgotPinRequest, ForgotPinResponse,
     KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch,
     ReceiptBatchResponse, RecipientView, SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened,
-    VisitStatus,
+    VisitStatus, WebhookDeliveryList, WebhookList, WebhookView,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -109,6 +110,9 @@ fn every_request_body_has_an_example_of_its_type() {
                 parses::<OneTimePinRequest>(example)
             }
             ("post", "/v1/public/forgot-pin") => parses::<ForgotPinRequest>(example),
+            ("put", "/v1/me/contact") => parses::<ContactDetails>(example),
+            ("post", "/v1/manage/webhooks") => parses::<CreateWebhookRequest>(example),
+            ("put", "/v1/codes/{id}/notify") => parses::<CodeNotifyRequest>(example),
             (_, p) if p.ends_with("/code") || p.ends_with("/pin") || p.ends_with("/change") => {
                 parses::<SetCodeRequest>(example)
             }
@@ -131,6 +135,14 @@ fn every_answer_example_is_of_its_type() {
                 ("post", "/v1/login") => parses::<LoginResponse>(example),
                 ("post", "/v1/codes") => parses::<CodeView>(example),
                 ("get", "/v1/sync") => parses::<SyncResponse>(example),
+                ("get", "/v1/codes/{id}/uses") => parses::<CodeUseList>(example),
+                ("get", "/v1/manage/webhooks") => parses::<WebhookList>(example),
+                ("post", "/v1/manage/webhooks") => parses::<WebhookView>(example),
+                ("get", "/v1/manage/webhooks/{id}/deliveries") => {
+                    parses::<WebhookDeliveryList>(example)
+                }
+                ("get" | "put", "/v1/me/contact") => parses::<ContactDetails>(example),
+                ("get" | "put", "/v1/codes/{id}/notify") => parses::<CodeNotifyView>(example),
                 ("post", "/v1/receipts") => parses::<ReceiptBatchResponse>(example),
                 ("get", "/v1/locks/{id}/audit") => parses::<AuditList>(example),
                 ("post", "/v1/locks/{id}/visits") => parses::<VisitOpened>(example),

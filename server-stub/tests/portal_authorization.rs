@@ -102,6 +102,20 @@ impl World {
             .to_owned()
     }
 
+    /// A webhook of `who`'s property (to a public address, following an
+    /// event no call of the table makes).
+    fn webhook(&self, who: &str) -> String {
+        self.ok(
+            who,
+            Method::POST,
+            "/v1/manage/webhooks",
+            json!({"url": "https://93.184.215.14/hook", "events": ["lock.needs_attention"]}),
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A fresh object of `row` in the table, for a call by `caller` (the
     /// fixture's user, or None without a session).
     fn object(&self, row: &Row, caller: Option<&str>) -> Object {
@@ -181,6 +195,8 @@ impl World {
             "another property's code" => with_code(&Value::Null, &resident_code("yan")),
             "the entrance" => path(&f.entrance),
             "another property's lock" => path(&f.other_lock),
+            "a webhook" => path(&self.webhook("mia")),
+            "another property's webhook" => path(&self.webhook("zed")),
             other => panic!("the test does not know the object `{other}`"),
         }
     }
@@ -229,6 +245,10 @@ fn form(row: &Row, object: &Object, csrf: &str) -> Vec<(String, String)> {
         "/recipients/{id}/one-time-pin" | "/one-time-pin" => {
             add("notify", "email");
             add("expires", "2099-01-01T12:00");
+        }
+        "/webhooks" => {
+            add("url", "https://93.184.215.14/hook");
+            add("ev_lock_needs_attention", "on");
         }
         "/policy" => {
             add("custom_codes", "on");

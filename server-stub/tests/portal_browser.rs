@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use support::{Fixture, visit};
 
 use keyway_testkit::browser::{run_node_tests, workspace};
+use keyway_testkit::receiver::WebhookReceiver;
 
 /// `who`'s Portal account (the operator's typed function), as the Node
 /// tests want it.
@@ -29,9 +30,10 @@ fn account(f: &Fixture, who: &str) -> Value {
 }
 
 /// The property as the browser tests find it: accounts, a recipient, a
-/// manager's staff PIN, and a unit door with codes that a phone delivered,
-/// then used once and missed once at the keypad.
-fn set_up(f: &Fixture) -> Value {
+/// manager's staff PIN, a unit door with codes that a phone delivered, then
+/// used once and missed once at the keypad, and the front desk's webhook
+/// that followed it all.
+fn set_up(f: &Fixture, receiver: &WebhookReceiver) -> Value {
     let mia = account(f, "mia");
     let sam = account(f, "sam");
     let alice = account(f, "alice");
@@ -54,6 +56,13 @@ fn set_up(f: &Fixture) -> Value {
         Method::POST,
         "/v1/manage/recipients",
         json!({"name": "Omar Haddad", "email": "omar@example.com"}),
+    );
+    // The front desk's webhook, which refuses its first delivery.
+    let desk = f.ok(
+        mia_token,
+        Method::POST,
+        "/v1/manage/webhooks",
+        json!({"url": receiver.url, "events": ["code.created", "code.used"], "description": "Front desk"}),
     );
     let alice_device = f.login("alice", "phone");
     let code = f.ok(
@@ -84,13 +93,22 @@ fn set_up(f: &Fixture) -> Value {
         "unit_4b": f.unit_4b,
         "unit_door": f.lock_4b,
         "package_room": f.package_room,
+        "webhook": desk["id"],
+        "webhook_url": receiver.url,
     })
 }
 
 #[test]
 fn the_portal_works_in_a_real_browser() {
-    let f = Fixture::new();
-    let fixture = set_up(&f);
+    let f = Fixture::with_env(&[
+        ("KEYWAY_WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true"),
+        ("KEYWAY_WEBHOOK_INTERVAL_MS", "50"),
+        ("KEYWAY_WEBHOOK_BACKOFF_MS", "100"),
+    ]);
+    let receiver = WebhookReceiver::start(&[500]).unwrap();
+    let fixture = set_up(&f, &receiver);
+    // The front desk's deliveries are made (one of them on its second try).
+    receiver.wait_for(4);
     let fixture_file = f.dir.path().join("portal-fixture.json");
     std::fs::write(&fixture_file, fixture.to_string()).unwrap();
     let screenshots = match std::env::var("KEYWAY_PORTAL_SCREENSHOTS") {

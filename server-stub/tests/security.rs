@@ -2,7 +2,8 @@
 //! shows no code, token, address or key; rate limits count the real client
 //! (a forwarded address only from a trusted proxy, so clients cannot pick
 //! their own); forgot-PIN answers before it looks the address up; a receipt
-//! altered by the phone that carries it settles nothing.
+//! altered by the phone that carries it settles nothing; a revoked token is
+//! refused at once, by the cheapest request (an up-to-date sync) too.
 
 mod support;
 
@@ -130,11 +131,20 @@ fn a_database_dump_shows_no_code_token_address_or_key() {
     eventually("the PIN's messages", || {
         (f.delivery_log().len() == 2).then_some(())
     });
+    // A resident's contact details for use notices.
+    f.ok(
+        &device,
+        Method::PUT,
+        "/v1/me/contact",
+        json!({"email": "alice.dump@example.org", "phone": "+1 555 010 4321"}),
+    );
 
     let mut long_secrets: Vec<(String, &str)> = vec![
         (device.clone(), "a device token"),
         ("ravi.dump@example.org".into(), "an email address"),
         ("15550109876".into(), "a phone number"),
+        ("alice.dump@example.org".into(), "a user's contact address"),
+        ("15550104321".into(), "a user's contact number"),
     ];
     for token in f.tokens.values() {
         long_secrets.push((token.clone(), "an API token"));
@@ -1219,4 +1229,68 @@ fn no_stored_cell_yields_digits_to_an_offline_search() {
             );
         }
     }
+}
+
+/// The up-to-date sync answers from the property's change counter read with
+/// the token, so it never skips the token: no token, a forged one, a
+/// logged-out device and the tokens an operator revoked from another
+/// process are all refused on the very next request to the same server,
+/// and nothing of the property (not even its counter) is told to them.
+#[test]
+fn an_up_to_date_sync_refuses_revoked_and_forged_tokens_at_once() {
+    let f = Fixture::new();
+    let phone = f.login("alice", "phone");
+    let tablet = f.login("alice", "tablet");
+    let (status, first) = f.get(&phone, "/v1/sync");
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let current = format!("/v1/sync?cursor={}", first["cursor"].as_str().unwrap());
+    let refused = |token: Option<&str>, why: &str| {
+        let (status, problem) = f.call_raw(token, Method::GET, &current, None, None);
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{why}: {problem}"
+        );
+        assert!(problem.get("cursor").is_none(), "{why}: {problem}");
+    };
+    refused(None, "no token");
+    refused(Some("kwd_forged"), "a forged device token");
+    refused(Some("kwa_forged"), "a forged API token");
+    refused(Some(&phone[4..]), "a device token without its prefix");
+
+    // Logging out revokes the phone at once; the tablet still syncs.
+    assert_eq!(f.get(&phone, &current).0, StatusCode::OK);
+    let (status, _) = f.call_raw(Some(&phone), Method::POST, "/v1/logout", None, None);
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    refused(Some(&phone), "a logged-out device");
+    assert_eq!(f.get(&tablet, &current).0, StatusCode::OK);
+
+    // The operator revokes Alice from another process: her tablet and her
+    // API token are refused on the next request to this server.
+    assert_eq!(f.get(&f.tokens["alice"], &current).0, StatusCode::OK);
+    let out = std::process::Command::new(support::BIN)
+        .current_dir(f.dir.path())
+        .envs(f.db.env.iter().map(|(k, v)| (k, v)))
+        .args([
+            "admin",
+            "--json",
+            "token",
+            "revoke",
+            "--user",
+            &f.users["alice"],
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    refused(Some(&tablet), "a revoked user's device");
+    refused(Some(&f.tokens["alice"]), "a revoked user's API token");
+    assert_eq!(
+        f.get(&f.tokens["bob"], &current).0,
+        StatusCode::OK,
+        "Bob syncs on"
+    );
 }

@@ -699,6 +699,74 @@ fn sync_returns_deltas_with_a_cursor() {
     );
 }
 
+/// An up-to-date cursor is answered from the property's change counter
+/// alone (read with the token): the answer is exactly the full read's, a
+/// cursor ahead is still refused, another unit's write only moves the cursor
+/// on, and the caller's own write is in the very next sync.
+#[test]
+fn an_up_to_date_sync_answers_nothing_and_misses_no_write() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "phone");
+    let bob = f.login("bob", "phone");
+    let cursor_of = |page: &Value| page["cursor"].as_str().unwrap().parse::<i64>().unwrap();
+    let nothing_since = |cursor: i64| json!({"cursor": cursor.to_string(), "has_more": false, "codes": [], "tombstones": [], "locks": []});
+    let (status, first) = f.get(&alice, "/v1/sync");
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let head = cursor_of(&first);
+    let (status, current) = f.get(&alice, &format!("/v1/sync?cursor={head}"));
+    assert_eq!((status, current), (StatusCode::OK, nothing_since(head)));
+    let (status, problem) = f.get(&alice, &format!("/v1/sync?cursor={}", head + 1));
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_cursor")),
+        "a cursor ahead of the counter is refused, not taken as current"
+    );
+
+    // Bob's write moves the property's counter: Alice's cursor is behind,
+    // her answer holds none of his codes and carries her on to the new head.
+    f.ok(
+        &bob,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate"}),
+    );
+    let (_, moved) = f.get(&alice, &format!("/v1/sync?cursor={head}"));
+    assert!(cursor_of(&moved) > head, "{moved}");
+    assert_eq!(
+        (moved["codes"].clone(), moved["tombstones"].clone()),
+        (json!([]), json!([]))
+    );
+    let head = cursor_of(&moved);
+    assert_eq!(
+        f.get(&alice, &format!("/v1/sync?cursor={head}")).1,
+        nothing_since(head)
+    );
+
+    // Her own write is in her very next sync, and so is a manager's.
+    let created = f.ok(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate"}),
+    );
+    let (_, delta) = f.get(&alice, &format!("/v1/sync?cursor={head}"));
+    let ids: Vec<&str> = delta["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [created["id"].as_str().unwrap()]);
+    assert_eq!(cursor_of(&delta), head + 1);
+    let mia = f.login("mia", "desk");
+    let (_, staff) = f.get(&mia, &format!("/v1/sync?cursor={head}"));
+    assert_eq!(staff["codes"].as_array().unwrap().len(), 1, "{staff}");
+    assert_eq!(
+        f.get(&mia, &format!("/v1/sync?cursor={}", head + 1)).1,
+        nothing_since(head + 1)
+    );
+}
+
 #[test]
 fn two_devices_editing_one_code_at_once_lose_no_update() {
     let f = Fixture::new();

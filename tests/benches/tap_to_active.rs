@@ -7,6 +7,9 @@
 //! answer) and the delivery round (Pending to Active: scan until the lock
 //! with work is heard, one visit, receipts up, states pulled).
 //!
+//! Every sample, the quantiles and the conditions are also written to
+//! `target/bench/results/tap-to-active.json` for `bench/plot.sh`.
+//!
 //! Run: `cargo bench -p keyway-testkit --bench tap_to_active [-- RUNS]`
 
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use keyway_ble_sim::bus::PrivateBus;
 use keyway_ble_sim::harness;
 use keyway_ble_sim::radio::{Position, RadioConfig};
 use keyway_client::{Client, ClientConfig, NewCode};
+use keyway_testkit::bench_results;
 use keyway_testkit::corridor::AT_HOME;
 use keyway_testkit::live::LiveWorld;
 use keyway_testkit::property::Plan;
@@ -35,14 +39,24 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
     sorted[at.min(sorted.len() - 1)]
 }
 
-fn report(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    println!(
-        "{what:<28} median {:>7.1} ms   p95 {:>7.1} ms   max {:>7.1} ms",
-        quantile(&times, 0.5).as_secs_f64() * 1e3,
-        quantile(&times, 0.95).as_secs_f64() * 1e3,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-    );
+fn ms(time: Duration) -> f64 {
+    time.as_secs_f64() * 1e3
+}
+
+/// Prints one line; returns the samples (in run order) and the same
+/// quantiles for the results file.
+fn report(what: &str, times: Vec<Duration>) -> serde_json::Value {
+    let mut sorted = times.clone();
+    sorted.sort();
+    let (median, p95) = (ms(quantile(&sorted, 0.5)), ms(quantile(&sorted, 0.95)));
+    let max = ms(sorted.last().copied().unwrap_or_default());
+    println!("{what:<28} median {median:>7.1} ms   p95 {p95:>7.1} ms   max {max:>7.1} ms");
+    serde_json::json!({
+        "samples_ms": times.into_iter().map(ms).collect::<Vec<_>>(),
+        "median_ms": median,
+        "p95_ms": p95,
+        "max_ms": max,
+    })
 }
 
 async fn one_run(client: &Client, unit: &str, n: usize) -> Run {
@@ -114,9 +128,25 @@ fn main() {
             "tap to Active, {runs} runs, phone in range, {} ms connection interval, MTU {}, air time in real time",
             radio.connection_interval_ms, radio.mtu
         );
-        report("tap to Active", all.iter().map(|r| r.request + r.delivery).collect());
-        report("  request (tap to Pending)", all.iter().map(|r| r.request).collect());
-        report("  delivery (Pending to Active)", all.iter().map(|r| r.delivery).collect());
+        let total = report("tap to Active", all.iter().map(|r| r.request + r.delivery).collect());
+        let request = report("  request (tap to Pending)", all.iter().map(|r| r.request).collect());
+        let delivery = report("  delivery (Pending to Active)", all.iter().map(|r| r.delivery).collect());
+        let results = serde_json::json!({
+            "bench": "tap_to_active",
+            "runs": runs,
+            "connection_interval_ms": radio.connection_interval_ms,
+            "mtu": radio.mtu,
+            "realtime": radio.realtime,
+            "database": "sqlite",
+            "tap_to_active": total,
+            "request": request,
+            "delivery": delivery,
+        });
+        let dir = bench_results::results_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
+        match bench_results::write(&dir, "tap-to-active.json", results) {
+            Ok(path) => eprintln!("wrote {}", path.display()),
+            Err(e) => eprintln!("could not write the results to {}: {e}", dir.display()),
+        }
         world.stop().await;
     });
 }

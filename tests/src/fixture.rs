@@ -125,6 +125,11 @@ impl Fixture {
             .envs(db.env.iter().map(|(k, v)| (k, v)))
             .env("KEYWAY_LOG", "info")
             .env("KEYWAY_SWEEP_INTERVAL_SECS", "5")
+            // Webhooks to a receiver the test runs on this machine, retried
+            // within a second.
+            .env("KEYWAY_WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true")
+            .env("KEYWAY_WEBHOOK_INTERVAL_MS", "100")
+            .env("KEYWAY_WEBHOOK_BACKOFF_MS", "300")
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

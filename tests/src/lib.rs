@@ -16,12 +16,18 @@
 //! - [`world`]: a scenario's helpers on a fixture: a private bus made the
 //!   process's system bus, phones on the real btleplug, and the manager's
 //!   and the simulator's HTTP APIs.
+//! - [`bench_results`]: where the benchmarks write their figures for
+//!   `bench/plot.sh`.
+//!
+//! [`receiver`]: a webhook receiver (a real local HTTP server with a script
+//! of answers) for the webhook tests.
 //!
 //! Binaries: `keyway-fixture` (starts a fixture, runs a command in it, tears
 //! it down; the Python and Kotlin binding tests run under it) and
 //! `keyway-phone-helper` (drives the phone core; the kill test SIGKILLs it).
 
 pub mod admin;
+pub mod bench_results;
 pub mod binaries;
 pub mod browser;
 pub mod corridor;
@@ -32,6 +38,7 @@ pub mod live;
 pub mod netswitch;
 mod process;
 pub mod property;
+pub mod receiver;
 pub mod standalone;
 pub mod world;
 

@@ -71,6 +71,7 @@ fn serve_args(dir: &Path, db: &TestDb) -> ServeArgs {
             notify_max_attempts: 8,
             notify_backoff_secs: 1,
         },
+        webhooks: keyway_server::webhooks::WebhookSettings::default(),
         sweep_interval_secs: 5,
         trusted_proxies: Vec::new(),
     }

@@ -16,6 +16,13 @@ pub(crate) enum ClientCommand {
     Doors,
     /// Your codes with their state on each lock, or one code.
     Codes(CodesArgs),
+    /// When your codes opened doors ("Dog walker's code opened Unit 4B at
+    /// 09:14"), newest first, as the last sync brought them (no network).
+    Uses(UsesArgs),
+    /// Be told by email or SMS each time a code opens a door, or stop.
+    Notify(NotifyArgs),
+    /// Your contact details for those messages: show them, or set them.
+    Contact(ContactArgs),
     /// Generate a new code of your own (the server draws it).
     Generate(GenerateArgs),
     /// Pick your own code: checked against every rule here first.
@@ -66,6 +73,61 @@ pub(crate) struct CodesArgs {
     pub(super) id: Option<String>,
 }
 
+/// `keyway uses`.
+#[derive(Debug, Args)]
+pub(crate) struct UsesArgs {
+    /// Show only this code's uses.
+    #[arg(long)]
+    pub(super) code: Option<String>,
+    /// At most this many.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(super) limit: u32,
+}
+
+/// `keyway notify`.
+#[derive(Debug, Args)]
+pub(crate) struct NotifyArgs {
+    /// The code's id.
+    pub(super) id: String,
+    /// none, email, sms or both.
+    pub(super) how: NotifyArg,
+}
+
+/// `keyway contact`.
+#[derive(Debug, Args)]
+pub(crate) struct ContactArgs {
+    /// Your email address ("" clears it).
+    #[arg(long)]
+    pub(super) email: Option<String>,
+    /// Your phone number, like +15551234567 ("" clears it).
+    #[arg(long)]
+    pub(super) phone: Option<String>,
+}
+
+/// Being told by email or SMS when a code is used.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum NotifyArg {
+    /// Only in the app (the default).
+    None,
+    /// Email, to the address the server keeps for you.
+    Email,
+    /// A text message.
+    Sms,
+    /// Both.
+    Both,
+}
+
+impl From<NotifyArg> for keyway_api::NotifyOnUse {
+    fn from(arg: NotifyArg) -> Self {
+        match arg {
+            NotifyArg::None => Self::None,
+            NotifyArg::Email => Self::Email,
+            NotifyArg::Sms => Self::Sms,
+            NotifyArg::Both => Self::Both,
+        }
+    }
+}
+
 /// Where a new code goes and what it is called.
 #[derive(Debug, Args)]
 pub(crate) struct PlacementArgs {
@@ -76,6 +138,10 @@ pub(crate) struct PlacementArgs {
     /// the community doors for generated codes of your own.
     #[arg(long = "door", value_name = "LOCK")]
     pub(super) doors: Vec<String>,
+    /// Be told each time the code opens a door, by email or SMS to the
+    /// contact details your building keeps for you.
+    #[arg(long, value_name = "HOW")]
+    pub(super) notify_on_use: Option<NotifyArg>,
 }
 
 /// `keyway generate`.

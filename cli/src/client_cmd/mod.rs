@@ -1,8 +1,9 @@
 //! The resident's desktop client: every command that works through the
 //! phone core (`keyway_client`), the same API the mobile bindings
 //! expose — log in, doors and codes with their state on each lock, new,
-//! changed, disabled, enabled and deleted codes, guest codes, sync, delivery
-//! to locks in range over btleplug, and watching state changes.
+//! changed, disabled, enabled and deleted codes, guest codes, when codes
+//! opened doors, sync, delivery to locks in range over btleplug, and
+//! watching state changes.
 
 use std::collections::HashMap;
 use std::io::BufRead as _;
@@ -69,6 +70,9 @@ async fn execute(command: ClientCommand, global: &GlobalArgs) -> Outcome {
         ClientCommand::Status => status(global),
         ClientCommand::Doors => doors(global),
         ClientCommand::Codes(args) => codes(args, global),
+        ClientCommand::Uses(args) => uses(args, global),
+        ClientCommand::Notify(args) => notify(args, global).await,
+        ClientCommand::Contact(args) => contact(args, global).await,
         ClientCommand::Generate(args) => {
             let client = global.open(DEFAULT_DEVICE_NAME, None)?;
             let mut new = NewCode::resident();
@@ -325,9 +329,68 @@ fn codes(args: CodesArgs, global: &GlobalArgs) -> Outcome {
     ok()
 }
 
+fn uses(args: UsesArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let session = session_of(&client)?;
+    let tz = time_zone(&session);
+    let mut uses = client.uses(1000)?;
+    if let Some(id) = &args.code {
+        let code = client.code(id)?;
+        uses.retain(|u| u.code_id == code.id || Some(&u.code_id) == code.server_id.as_ref());
+    }
+    uses.truncate(args.limit as usize);
+    if global.json {
+        let list: Vec<render::UseJson<'_>> = uses.iter().map(Into::into).collect();
+        print_json(&serde_json::json!({ "uses": list }));
+    } else if uses.is_empty() {
+        println!("No uses yet: they come with `keyway sync` once a phone carries a lock's events.");
+    } else {
+        for used in &uses {
+            println!(
+                "{}",
+                render::use_text(used.code_name.as_deref(), &used.lock_name, used.at, &tz)
+            );
+        }
+    }
+    ok()
+}
+
+async fn notify(args: NotifyArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let via = client.set_notify_on_use(&args.id, args.how.into()).await?;
+    if global.json {
+        print_json(&serde_json::json!({"id": args.id, "notify_on_use": via.as_str()}));
+    } else if via == keyway_api::NotifyOnUse::None {
+        println!("{}: you are told of its uses in the app only", args.id);
+    } else {
+        println!("{}: you are told of each use by {}", args.id, via.as_str());
+    }
+    ok()
+}
+
+async fn contact(args: ContactArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let details = if args.email.is_none() && args.phone.is_none() {
+        client.contact().await?
+    } else {
+        let current = client.contact().await?;
+        client
+            .set_contact(args.email.or(current.email), args.phone.or(current.phone))
+            .await?
+    };
+    if global.json {
+        print_json(&serde_json::json!({"email": details.email, "phone": details.phone}));
+    } else {
+        println!("email  {}", details.email.as_deref().unwrap_or("-"));
+        println!("phone  {}", details.phone.as_deref().unwrap_or("-"));
+    }
+    ok()
+}
+
 /// Resolves `--door` names and ids and the name of a new code.
 fn place(client: &Client, new: &mut NewCode, placement: PlacementArgs) -> Result<(), Failure> {
     new.name = placement.name;
+    new.notify_on_use = placement.notify_on_use.map(Into::into);
     if placement.doors.is_empty() {
         return Ok(());
     }

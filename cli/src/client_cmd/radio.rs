@@ -202,6 +202,25 @@ fn print_event(
                 );
             }
         }
+        ClientEvent::CodeUsed {
+            id,
+            code_id,
+            code_name,
+            lock_id,
+            lock_name,
+            at,
+        } => {
+            if json {
+                print_json(
+                    &serde_json::json!({"event": "code_used", "id": id, "code_id": code_id, "code_name": code_name, "lock_id": lock_id, "lock_name": lock_name, "at": at}),
+                );
+            } else {
+                println!(
+                    "{now}  {}",
+                    render::use_text(code_name.as_deref(), lock_name, *at, tz)
+                );
+            }
+        }
         ClientEvent::Connectivity { online } => {
             if json {
                 print_json(&serde_json::json!({"event": "connectivity", "online": online}));

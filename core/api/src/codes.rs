@@ -233,6 +233,10 @@ pub struct CreateCodeRequest {
     /// For staff and managers creating a code for a unit.
     #[serde(default)]
     pub unit_id: Option<String>,
+    /// Tell the resident who creates it each time it opens a door (by
+    /// email or SMS to their contact details; default none: the app only).
+    #[serde(default)]
+    pub notify_on_use: Option<crate::uses::NotifyOnUse>,
     /// Works offline: temporary, recurring and delivery guest codes only.
     /// Each door gets an offline code it accepts with no job (a delivery
     /// code's is one-time); a recurring code's covers its first occurrence,

@@ -20,12 +20,16 @@ mod codes;
 mod locks;
 mod package_room;
 mod sync;
+mod uses;
+mod webhooks;
 
 pub use accounts::*;
 pub use codes::*;
 pub use locks::*;
 pub use package_room::*;
 pub use sync::*;
+pub use uses::*;
+pub use webhooks::*;
 
 use serde::{Deserialize, Serialize};
 

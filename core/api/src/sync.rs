@@ -7,6 +7,7 @@ use keyway_codes::code::AccessPoint;
 use keyway_codes::policy::ModelConstraint;
 
 use crate::codes::{CodeView, enter_key_default};
+use crate::uses::CodeUse;
 
 /// A lock in a sync answer: its versions, whether it needs a visit, and the
 /// key that recognises its advertisements.
@@ -103,6 +104,10 @@ pub struct SyncResponse {
     pub tombstones: Vec<Tombstone>,
     /// Locks whose versions or work changed since the cursor.
     pub locks: Vec<LockSync>,
+    /// Times a code the caller may see opened a door, recorded since the
+    /// cursor (older servers send none).
+    #[serde(default)]
+    pub uses: Vec<CodeUse>,
 }
 
 /// `POST /v1/receipts`: sealed job receipts carried back from locks.

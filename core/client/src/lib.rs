@@ -25,7 +25,10 @@
 //!   store (Android Keystore, iOS Keychain) or, on the desktop and in tests,
 //!   in [`FileSecretStore`]; the database keeps only its SHA-256.
 //! - **Events** ([`Client::subscribe`]): every change of a code as the app
-//!   shows it, after each committed transaction.
+//!   shows it, after each committed transaction; each use of a code sync
+//!   brings, once ([`ClientEvent::CodeUsed`], [`Client::uses`]); being told
+//!   by email or SMS too ([`Client::set_contact`],
+//!   [`Client::set_notify_on_use`]).
 //!
 //! Nothing here logs a code, a key, a token or a job's bytes.
 
@@ -38,6 +41,7 @@ mod config;
 mod delivery;
 mod error;
 mod http;
+mod notices;
 mod records;
 mod reports;
 mod requests;
@@ -57,7 +61,7 @@ use tokio::sync::broadcast;
 pub use config::{ClientConfig, MAX_RECEIPTS_PER_BATCH, RetryPolicy};
 pub use delivery::WatchHandle;
 pub use error::ClientError;
-pub use records::{Door, LocalCode, NewCode, PendingOp, RequestFailure, Session};
+pub use records::{CodeUse, Door, LocalCode, NewCode, PendingOp, RequestFailure, Session};
 pub use reports::{ClientEvent, DeliveryReport, LockVisit, SyncReport, VisitOutcome, WakeFilter};
 pub use secrets::{DEVICE_TOKEN, FileSecretStore, SECRETS_FILE, SecretStore, SecretStoreError};
 pub use stages::{QueuedRequest, Stage, StageHook};
@@ -391,6 +395,14 @@ impl Client {
             .collect())
     }
 
+    /// The newest uses of the user's codes sync brought, newest first, at
+    /// most `limit` (the phone keeps the newest 1,000).
+    pub fn uses(&self, limit: u32) -> Result<Vec<CodeUse>, ClientError> {
+        self.inner
+            .store
+            .read(|conn| store::uses(conn, i64::from(limit.min(1000))))
+    }
+
     /// Receipts waiting to be uploaded.
     pub fn pending_receipts(&self) -> Result<u64, ClientError> {
         self.inner.store.read(store::receipt_count)
@@ -430,6 +442,35 @@ impl Client {
             }
         }
         *shown = next;
+        drop(shown);
+        self.announce_uses();
+    }
+
+    /// Tells the app of each use it was not told of yet, then records that
+    /// it was (a kill in between tells it again at the next sync: at least
+    /// once, and once in every run that completes).
+    fn announce_uses(&self) {
+        let result = (|| {
+            let fresh = self.inner.store.read(store::unannounced)?;
+            if fresh.is_empty() {
+                return Ok(());
+            }
+            for used in &fresh {
+                let _ = self.inner.events.send(ClientEvent::CodeUsed {
+                    id: used.id.clone(),
+                    code_id: used.code_id.clone(),
+                    code_name: used.code_name.clone(),
+                    lock_id: used.lock_id.clone(),
+                    lock_name: used.lock_name.clone(),
+                    at: used.at,
+                });
+            }
+            let ids: Vec<String> = fresh.into_iter().map(|u| u.id).collect();
+            self.inner.store.write(|tx| store::mark_announced(tx, &ids))
+        })();
+        if let Err(e) = result {
+            log::warn!("cannot announce code uses: {}", e.code());
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use keyway_api::{
-    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, OfflineCodeView,
-    PropertyView, UserView,
+    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, NotifyOnUse,
+    OfflineCodeView, PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
@@ -156,6 +156,27 @@ impl LocalCode {
     }
 }
 
+/// A time a code opened a door, as the lock's own log said once a phone
+/// carried its events to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct CodeUse {
+    /// The use's id at the server.
+    pub id: String,
+    /// The code's id on this phone (as in [`LocalCode::id`]).
+    pub code_id: String,
+    /// The code's name ("Dog walker"), when it has one.
+    pub code_name: Option<String>,
+    /// The door.
+    pub lock_id: String,
+    /// The door's name ("Unit 4B").
+    pub lock_name: String,
+    /// When, on the lock's clock.
+    pub at: Timestamp,
+    /// `code_used`, or `one_time_consumed` for a one-time PIN.
+    pub kind: String,
+}
+
 /// A new code: what it is for and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCode {
@@ -174,6 +195,9 @@ pub struct NewCode {
     pub length: Option<u8>,
     /// The unit (staff and managers only).
     pub unit_id: Option<String>,
+    /// Be told by email or SMS each time it opens a door (default: only in
+    /// the app, as [`crate::ClientEvent::CodeUsed`]).
+    pub notify_on_use: Option<NotifyOnUse>,
     /// Works offline: temporary, recurring and delivery guest codes, on
     /// doors whose keypad has an enter key and whose model has no
     /// constraints. The server derives each door's 8 digits, which the door
@@ -192,6 +216,7 @@ impl NewCode {
             lock_ids: None,
             length: None,
             unit_id: None,
+            notify_on_use: None,
             offline: false,
         }
     }
@@ -217,6 +242,7 @@ impl NewCode {
             schedule: self.schedule.clone(),
             lock_ids: self.lock_ids.clone(),
             unit_id: self.unit_id.clone(),
+            notify_on_use: self.notify_on_use,
             offline: self.offline,
         }
     }

@@ -123,6 +123,24 @@ pub enum ClientEvent {
         /// Its id on this phone.
         id: String,
     },
+    /// A code opened a door ("Dog walker's code opened Unit 4B at 09:14"):
+    /// sent once per use, when the sync that brings it commits (never again
+    /// on a later sync or after a restart; the uses a first sync brings are
+    /// history and are not announced).
+    CodeUsed {
+        /// The use's id at the server.
+        id: String,
+        /// The code's id on this phone.
+        code_id: String,
+        /// The code's name, when it has one.
+        code_name: Option<String>,
+        /// The door.
+        lock_id: String,
+        /// The door's name.
+        lock_name: String,
+        /// When, on the lock's clock.
+        at: jiff::Timestamp,
+    },
     /// A lock was visited by a delivery.
     Delivery {
         /// What happened there.

@@ -313,6 +313,13 @@ impl Client {
     pub(super) async fn pull(&self, token: &str) -> Result<u32, ClientError> {
         let mut pages = 0;
         let mut restarted = false;
+        // A store that never synced (a login) takes the uses it is brought
+        // as history: stored, not announced.
+        let first = self
+            .inner
+            .store
+            .read(|c| store::get_meta(c, "cursor"))?
+            .is_none();
         loop {
             let cursor = self.inner.store.read(|c| store::get_meta(c, "cursor"))?;
             let path = match &cursor {
@@ -339,7 +346,16 @@ impl Client {
                 }
                 Err(e) => return Err(e),
             };
+            let history = first && !restarted;
             self.inner.store.write(|tx| {
+                // Before tombstones: a use maps to the id the app knows the
+                // code by while the code is still here.
+                for used in &page.uses {
+                    store::put_use(tx, used, history)?;
+                }
+                if !page.uses.is_empty() {
+                    store::prune_uses(tx)?;
+                }
                 for code in &page.codes {
                     store::put_code(tx, &code.id, &serde_json::to_string(code)?)?;
                 }

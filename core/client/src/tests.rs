@@ -355,3 +355,66 @@ fn a_wipe_cut_short_by_a_kill_is_scrubbed_at_the_next_open() {
     assert!(!in_files(dir.path(), "582619"));
     assert!(!in_files(dir.path(), "730416"));
 }
+
+fn a_use(id: &str, code_id: &str, at: i64) -> keyway_api::CodeUse {
+    keyway_api::CodeUse {
+        id: id.to_owned(),
+        code_id: code_id.to_owned(),
+        code_name: Some("Dog walker".to_owned()),
+        lock_id: "6b77000000000001".to_owned(),
+        lock_name: "Unit 4B".to_owned(),
+        at: jiff::Timestamp::from_second(at).unwrap(),
+        kind: "code_used".to_owned(),
+    }
+}
+
+#[test]
+fn a_use_is_announced_once_across_syncs_and_reopens_and_history_never() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = store_in(dir.path());
+        s.write(|tx| {
+            // A code created here: its use is shown under the phone's id.
+            store::insert_local(
+                tx,
+                &store::LocalRow {
+                    id: "lc_walker".into(),
+                    server_id: Some("code_walker".into()),
+                    request: NewCode::resident().request(CodeMode::Generate, None),
+                    lock_ids: vec![],
+                    value: None,
+                    created_at: 0,
+                },
+            )?;
+            store::put_use(tx, &a_use("use_old", "code_walker", 100), true)?;
+            store::put_use(tx, &a_use("use_new", "code_walker", 200), false)
+        })
+        .unwrap();
+        let fresh = s.read(store::unannounced).unwrap();
+        assert_eq!(fresh.len(), 1, "history is stored, not announced");
+        assert_eq!(fresh[0].id, "use_new");
+        assert_eq!(fresh[0].code_id, "lc_walker");
+        s.write(|tx| store::mark_announced(tx, &["use_new".to_owned()]))
+            .unwrap();
+        // The same use in a later page changes nothing.
+        s.write(|tx| store::put_use(tx, &a_use("use_new", "code_walker", 200), false))
+            .unwrap();
+        assert!(s.read(store::unannounced).unwrap().is_empty());
+    }
+    let s = store_in(dir.path());
+    assert!(
+        s.read(store::unannounced).unwrap().is_empty(),
+        "not after a reopen"
+    );
+    let all = s.read(|c| store::uses(c, 10)).unwrap();
+    assert_eq!(
+        all.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["use_new", "use_old"],
+        "newest first"
+    );
+    s.write(store::wipe).unwrap();
+    assert!(
+        s.read(|c| store::uses(c, 10)).unwrap().is_empty(),
+        "a logout forgets them"
+    );
+}

@@ -1,5 +1,6 @@
 //! What handlers take from a request, each refusing with a problem
-//! document: the caller ([`Caller`], from the bearer token), the
+//! document: the caller ([`Caller`], from the bearer token; with the
+//! property's change counter, [`CallerAtHead`]), the
 //! idempotency key ([`Idem`]), the path ([`ApiPath`]) and the query
 //! ([`ApiQuery`]), the client's address ([`ClientIp`]), and JSON bodies
 //! ([`parse_body`]); and how handlers answer: JSON ([`json_response`]) and
@@ -14,24 +15,48 @@ use axum::response::{IntoResponse, Response};
 use keyway_api::IDEMPOTENCY_HEADER;
 
 use crate::app::App;
-use crate::auth::{Caller, Idem, authenticate};
+use crate::auth::{Caller, Idem, authenticate, authenticate_at_head};
 use crate::db::Write;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::idempotent::WriteFuture;
+
+/// The bearer token of a request (`unauthorized` without one).
+fn bearer(parts: &Parts) -> Result<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(Error::unauthorized)
+}
 
 /// Extracts and checks the bearer token.
 impl FromRequestParts<App> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(Error::unauthorized)?;
-        authenticate(&app.store, token).await
+        authenticate(&app.store, bearer(parts)?).await
+    }
+}
+
+/// The caller and their property's change counter, read with the token in
+/// one statement (see [`authenticate_at_head`]): what sync needs to answer
+/// an up-to-date cursor without another query.
+#[derive(Debug, Clone)]
+pub struct CallerAtHead {
+    /// The caller.
+    pub caller: Caller,
+    /// The property's change counter when the token was checked.
+    pub head: i64,
+}
+
+impl FromRequestParts<App> for CallerAtHead {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self> {
+        let (caller, head) = authenticate_at_head(&app.store, bearer(parts)?).await?;
+        Ok(Self { caller, head })
     }
 }
 

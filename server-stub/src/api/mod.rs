@@ -5,11 +5,13 @@
 //! ([`crate::ops`]) and shapes the answer; it never sees the database.
 //!
 //! - [`session`]: health, login, logout, me, doors.
-//! - [`codes`]: the code endpoints.
+//! - [`codes`]: the code endpoints; [`uses`]: when a code opened a door;
+//!   [`notices`]: being told of it by email or SMS.
 //! - [`sync`], [`receipts`], [`visits`]: what phones carry.
 //! - [`locks`]: locks and audit trails.
 //! - [`policy`], [`carriers`], [`couriers`], [`staff`], [`recipients`]: the
 //!   manager and staff endpoints.
+//! - [`webhooks`]: managers' signed webhooks and their delivery log.
 //! - [`public`]: the public forgot-PIN request.
 //!
 //! The router also serves the Portal ([`crate::portal`]), at every path that
@@ -22,6 +24,7 @@ pub mod codes;
 pub mod couriers;
 pub mod extract;
 pub mod locks;
+pub mod notices;
 pub mod openapi;
 pub mod policy;
 pub mod problem;
@@ -31,14 +34,16 @@ pub mod recipients;
 pub mod session;
 pub mod staff;
 pub mod sync;
+pub mod uses;
 pub mod visits;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::App;
 
@@ -59,6 +64,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/login", post(session::login))
         .route("/v1/logout", post(session::logout))
         .route("/v1/me", get(session::me))
+        .route(
+            "/v1/me/contact",
+            get(notices::get_contact).put(notices::put_contact),
+        )
         .route("/v1/doors", get(session::doors))
         .route("/v1/codes", get(codes::list_codes).post(codes::create_code))
         .route(
@@ -68,6 +77,11 @@ pub fn router(app: App) -> Router {
         .route("/v1/codes/{id}/change", post(codes::change_code))
         .route("/v1/codes/{id}/disable", post(codes::disable_code))
         .route("/v1/codes/{id}/enable", post(codes::enable_code))
+        .route("/v1/codes/{id}/uses", get(uses::code_uses))
+        .route(
+            "/v1/codes/{id}/notify",
+            get(notices::get_notify).put(notices::put_notify),
+        )
         .route("/v1/sync", get(sync::sync))
         .route("/v1/receipts", post(receipts::post_receipts))
         .route("/v1/locks/{id}/audit", get(locks::lock_audit))
@@ -112,6 +126,15 @@ pub fn router(app: App) -> Router {
         .route(
             "/v1/manage/recipients/{id}/pin",
             get(recipients::lookup_pin),
+        )
+        .route(
+            "/v1/manage/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route("/v1/manage/webhooks/{id}", delete(webhooks::delete_webhook))
+        .route(
+            "/v1/manage/webhooks/{id}/deliveries",
+            get(webhooks::webhook_deliveries),
         )
         .route("/v1/public/forgot-pin", post(public::forgot_pin))
         .fallback(not_found)

@@ -18,8 +18,8 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 
 use super::problem::PROBLEM_JSON;
 use super::{
-    carriers, codes, couriers, locks, policy, public, receipts, recipients, session, staff, sync,
-    visits,
+    carriers, codes, couriers, locks, notices, policy, public, receipts, recipients, session,
+    staff, sync, uses, visits, webhooks,
 };
 
 /// The OpenAPI document.
@@ -29,7 +29,8 @@ use super::{
     paths(
         session::healthz, openapi_json, session::login, session::logout, session::me, session::doors,
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
-        codes::disable_code, codes::enable_code, codes::delete_code,
+        codes::disable_code, codes::enable_code, codes::delete_code, uses::code_uses,
+        notices::get_contact, notices::put_contact, notices::get_notify, notices::put_notify,
         sync::sync, receipts::post_receipts, locks::lock_audit,
         visits::open_visit, visits::present_status,
         policy::get_policy, policy::put_policy, locks::list_locks,
@@ -38,7 +39,8 @@ use super::{
         couriers::courier_qr, couriers::courier_key_card,
         staff::list_staff, staff::set_staff_pin,
         recipients::list_recipients, recipients::create_recipient, recipients::one_time_pin,
-        recipients::lookup_pin, public::forgot_pin,
+        recipients::lookup_pin, webhooks::list_webhooks, webhooks::create_webhook,
+        webhooks::delete_webhook, webhooks::webhook_deliveries, public::forgot_pin,
     ),
     components(schemas(keyway_api::Problem)),
     modifiers(&BearerAuth, &Completeness),

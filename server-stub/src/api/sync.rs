@@ -6,9 +6,8 @@ use axum::extract::State;
 use keyway_api::{Problem, SyncResponse};
 use serde::Deserialize;
 
-use super::extract::ApiQuery;
+use super::extract::{ApiQuery, CallerAtHead};
 use crate::app::App;
-use crate::auth::Caller;
 use crate::error::Result;
 use crate::ops::sync;
 
@@ -26,9 +25,9 @@ pub struct SyncQuery {
         (status = 400, description = "invalid_cursor: not a cursor this server gave out", body = Problem)))]
 pub async fn sync(
     State(app): State<App>,
-    caller: Caller,
+    CallerAtHead { caller, head }: CallerAtHead,
     ApiQuery(query): ApiQuery<SyncQuery>,
 ) -> Result<Json<SyncResponse>> {
     let after = sync::parse_cursor(query.cursor.as_deref())?;
-    Ok(Json(sync::sync(&app.store, &caller, after).await?))
+    Ok(Json(sync::sync(&app.store, &caller, after, head).await?))
 }

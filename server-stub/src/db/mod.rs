@@ -24,6 +24,7 @@ pub mod accounts;
 pub mod audit;
 pub mod batch;
 pub mod codes;
+pub mod contacts;
 pub mod holders;
 pub mod idempotency;
 pub mod jobs;
@@ -35,7 +36,9 @@ pub mod rate_limits;
 mod row;
 mod seal;
 pub mod users;
+pub mod uses;
 pub mod visits;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -82,9 +85,24 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0006_key_cards.sql"),
     ),
     (
+        7,
+        "code_uses",
+        include_str!("../../migrations/0007_code_uses.sql"),
+    ),
+    (
         8,
+        "use_notices",
+        include_str!("../../migrations/0008_use_notices.sql"),
+    ),
+    (
+        9,
+        "webhooks",
+        include_str!("../../migrations/0009_webhooks.sql"),
+    ),
+    (
+        10,
         "offline_codes",
-        include_str!("../../migrations/0008_offline_codes.sql"),
+        include_str!("../../migrations/0010_offline_codes.sql"),
     ),
 ];
 

@@ -20,6 +20,9 @@ pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
     ("outbox", "recipient", "id"),
     ("outbox", "body", "id"),
     ("users", "email", "id"),
+    ("user_contacts", "email", "user_id"),
+    ("user_contacts", "phone", "user_id"),
+    ("webhooks", "secret", "id"),
 ];
 
 /// The format of sealed values this server writes, kept in `meta` as

@@ -19,12 +19,15 @@ pub struct Credential {
     pub property_id: String,
     /// Unit, for residents.
     pub unit_id: Option<String>,
+    /// The property's change counter, read in the same statement (so an
+    /// up-to-date sync needs no other query).
+    pub head: i64,
 }
 
-type CredentialColumns = (String, String, String, String, String, Option<String>);
+type CredentialColumns = (String, String, String, String, String, Option<String>, i64);
 
 fn credential(row: CredentialColumns) -> Credential {
-    let (id, user_id, name, role, property_id, unit_id) = row;
+    let (id, user_id, name, role, property_id, unit_id, head) = row;
     Credential {
         id,
         user_id,
@@ -32,13 +35,14 @@ fn credential(row: CredentialColumns) -> Credential {
         role,
         property_id,
         unit_id,
+        head,
     }
 }
 
 /// The live device whose token has this hash.
 pub async fn by_device_token(cx: &mut impl Context, hash: &str) -> Result<Option<Credential>> {
     let row: Option<CredentialColumns> = sqlx::query_as(
-        "SELECT d.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
+        "SELECT d.id, u.id, u.name, u.role, u.property_id, u.unit_id, p.change_seq FROM devices d JOIN users u ON u.id = d.user_id JOIN properties p ON p.id = u.property_id WHERE d.token_hash = $1 AND d.revoked_at IS NULL",
     )
     .bind(hash.to_owned())
     .fetch_optional(cx.conn())
@@ -49,7 +53,7 @@ pub async fn by_device_token(cx: &mut impl Context, hash: &str) -> Result<Option
 /// The live API token with this hash.
 pub async fn by_api_token(cx: &mut impl Context, hash: &str) -> Result<Option<Credential>> {
     let row: Option<CredentialColumns> = sqlx::query_as(
-        "SELECT t.id, u.id, u.name, u.role, u.property_id, u.unit_id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        "SELECT t.id, u.id, u.name, u.role, u.property_id, u.unit_id, p.change_seq FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN properties p ON p.id = u.property_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
     )
     .bind(hash.to_owned())
     .fetch_optional(cx.conn())

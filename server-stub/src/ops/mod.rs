@@ -18,12 +18,16 @@
 //! - [`visits`]: a phone at a lock: single-use challenges, fresh statuses,
 //!   jobs sealed for the lock's session.
 //! - [`sync`], [`receipts`]: what changed for a phone; what locks did.
+//! - [`uses`]: codes that opened doors, as the locks' events say.
 //! - [`policy`], [`locks`]: the property's settings; locks, audit trails
 //!   and recent activity.
+//! - [`notices`]: contact details, and being told by email or SMS when a
+//!   code is used.
 //! - [`notifications`]: the outbox as staff see it (never a body).
 //! - [`limits`]: rate limits shared by instances.
 //! - [`idempotent`]: writes answered once per idempotency key.
 //! - [`sweep`]: expiry and forgetting, in the background.
+//! - [`webhooks`]: managers' webhooks and the events written for them.
 
 pub mod accounts;
 pub mod codes;
@@ -31,6 +35,7 @@ pub mod holders;
 pub mod idempotent;
 pub mod limits;
 pub mod locks;
+pub mod notices;
 pub mod notifications;
 pub mod policy;
 pub mod receipts;
@@ -39,4 +44,6 @@ pub mod reconcile;
 pub mod session;
 pub mod sweep;
 pub mod sync;
+pub mod uses;
 pub mod visits;
+pub mod webhooks;

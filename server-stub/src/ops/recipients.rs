@@ -49,7 +49,9 @@ pub fn normalize_email(email: &str) -> Option<String> {
     .then_some(email)
 }
 
-fn normalize_phone(phone: &str) -> Option<String> {
+/// A phone number as stored: its digits, with `+` when it had one; `None`
+/// when it is not 7 to 15 digits.
+pub fn normalize_phone(phone: &str) -> Option<String> {
     let digits: String = phone.chars().filter(|c| c.is_ascii_digit()).collect();
     let plus = phone.trim_start().starts_with('+');
     (7..=15)

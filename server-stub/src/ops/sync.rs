@@ -1,8 +1,8 @@
 //! Sync: what changed since a cursor for the calling user (codes,
 //! tombstones, locks with their versions, pending work and advertising
-//! keys), read from one snapshot at a cost that follows the number of
-//! changes (index range scans over each property's change counter). A page
-//! never splits one write's changes.
+//! keys, uses of the codes the user may see), read from one snapshot at a
+//! cost that follows the number of changes (index range scans over each
+//! property's change counter). A page never splits one write's changes.
 
 use keyway_api::{CodeState, CodeStatus, LockSync, Role, SyncResponse, Tombstone};
 
@@ -11,6 +11,7 @@ use crate::db::codes::{self, CodeRow, code_views};
 use crate::db::locks::{self, LockRow};
 use crate::db::{Context, Store, properties};
 use crate::error::{Error, ErrorKind, Result};
+use crate::ops::uses;
 
 /// Most codes (and most locks) in one sync page.
 pub const PAGE: usize = 200;
@@ -69,7 +70,25 @@ async fn locks_between(
 }
 
 /// What changed after change `after` for the caller, one page.
-pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResponse> {
+///
+/// `head` is the property's change counter as read with the caller's token
+/// (one statement, [`crate::auth::authenticate_at_head`]). A cursor already
+/// there is the usual poll, and is answered from it alone: no write had
+/// committed a change after it when the counter was read (a write's rows and
+/// its counter commit together), so the full read below would find nothing
+/// and answer the same. Any other cursor takes the full read, which reads the
+/// counter again in its snapshot.
+pub async fn sync(store: &Store, caller: &Caller, after: i64, head: i64) -> Result<SyncResponse> {
+    if after == head {
+        return Ok(SyncResponse {
+            cursor: head.to_string(),
+            has_more: false,
+            codes: Vec::new(),
+            tombstones: Vec::new(),
+            locks: Vec::new(),
+            uses: Vec::new(),
+        });
+    }
     // One snapshot: the head and the rows come from it, so a page never
     // holds half of a write.
     let mut read = store.snapshot().await?;
@@ -94,6 +113,18 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResp
     {
         cutoff = cutoff.min(last.change_seq);
     }
+    let (first_uses, uses_end) =
+        uses::between(&mut read, caller, after, i64::MAX, Some(PAGE)).await?;
+    if let Some(last) = uses_end {
+        cutoff = cutoff.min(last);
+    }
+    let uses = if cutoff == head && uses_end.is_none() {
+        first_uses
+    } else {
+        uses::between(&mut read, caller, after, cutoff, None)
+            .await?
+            .0
+    };
     let code_rows = if cutoff == head && first_codes.len() < PAGE {
         first_codes
     } else {
@@ -146,5 +177,6 @@ pub async fn sync(store: &Store, caller: &Caller, after: i64) -> Result<SyncResp
         codes,
         tombstones,
         locks,
+        uses,
     })
 }

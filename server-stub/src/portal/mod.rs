@@ -17,8 +17,8 @@
 //!   Account (password, my access keys).
 //! - [`dashboard`], [`carriers`], [`couriers`], [`staff`], [`recipients`]
 //!   (and the one-time PIN quick action), [`notifications`], [`units`],
-//!   [`codes`] (deactivate, reactivate, delete), [`locks`], [`policy`]: the
-//!   pages.
+//!   [`codes`] (deactivate, reactivate, delete), [`locks`], [`policy`],
+//!   [`webhooks`] (managers only): the pages.
 //! - [`assets`]: the stylesheet, the script and the icon.
 
 pub mod account;
@@ -37,6 +37,7 @@ pub mod signin;
 pub mod staff;
 pub mod units;
 pub mod views;
+pub mod webhooks;
 
 use axum::Router;
 use axum::middleware;
@@ -86,6 +87,9 @@ pub fn router() -> Router<App> {
         .route("/locks/{id}", get(locks::show))
         .route("/policy", get(policy::show).post(policy::save))
         .route("/policy/edit", get(policy::edit))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::show))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(page::portal_layer))
 }

@@ -43,6 +43,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/units", "Units"),
     ("/locks", "Locks"),
     ("/policy", "Policy"),
+    ("/webhooks", "Webhooks"),
     ("/account", "My account"),
 ];
 
@@ -108,6 +109,8 @@ impl Shell {
             csrf: session.csrf.clone(),
             nav: SECTIONS
                 .iter()
+                // Webhooks are managers' only.
+                .filter(|(href, _)| *href != "/webhooks" || session.caller.role == Role::Manager)
                 .map(|(href, label)| NavItem {
                     href,
                     label,

@@ -341,12 +341,50 @@ test("the dashboard sums up the locks and the day's activity", async () => {
   await context.close();
 });
 
+test("a manager adds a webhook, sees its secret once and reads a delivery log", async () => {
+  const { context, page } = await asManager();
+  await page.goto(`${base}/webhooks`);
+  await page.getByLabel("Address (https://)").fill(fixture.webhook_url);
+  await page.getByLabel("Note").fill("Package locker service");
+  await page.getByLabel("package_room.opened").check();
+  await page.getByLabel("code.used").check();
+  await submit(page, page.getByRole("button", { name: "Add webhook" }));
+  const secret = (await page.locator(".secret-value").innerText()).trim();
+  assert.match(secret, /^whsec_[0-9a-f]{64}$/);
+  assert.match(await main(page), /Package locker service/);
+  await shot(page, "webhooks");
+  await page.goto(`${base}/webhooks`);
+  assert.doesNotMatch(await main(page), new RegExp(secret), "shown once");
+  await page.goto(`${base}/webhooks/${fixture.webhook}`);
+  const log = await main(page);
+  assert.match(log, /500 \(http_status\)/, "the refused attempt");
+  assert.match(log, /code\.used/);
+  await shot(page, "webhook");
+  await context.close();
+});
+
+test("a staff member has no webhooks page", async () => {
+  const { context, page } = await fresh();
+  await signIn(page, staff);
+  const response = await page.goto(`${base}/webhooks`);
+  assert.equal(response.status(), 403);
+  assert.equal(await page.getByRole("link", { name: "Webhooks" }).count(), 0);
+  await context.close();
+});
+
 test("every page fits a phone's 375 px width", async () => {
   const { context, page } = await asManager({ width: 375, height: 740 });
-  for (const path of ["/", "/carriers", "/couriers", `/recipients/${recipient.id}`, "/one-time-pin", `/units/${fixture.unit_4b}`, `/locks/${fixture.unit_door}`, "/policy", "/account"]) {
+  for (const path of ["/", "/carriers", "/couriers", `/recipients/${recipient.id}`, "/one-time-pin", `/units/${fixture.unit_4b}`, `/locks/${fixture.unit_door}`, "/policy", "/webhooks", `/webhooks/${fixture.webhook}`, "/account"]) {
     await page.goto(`${base}${path}`);
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
-    assert.ok(width <= 375, `${path} is ${width} px wide`);
+    // What sticks out, to say where to look.
+    const wide = await page.evaluate(() =>
+      [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > 375)
+        .slice(0, 3)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
+        .join(", "));
+    assert.ok(width <= 375, `${path} is ${width} px wide (${wide})`);
   }
   await page.goto(`${base}/`);
   await shot(page, "phone-dashboard");

@@ -5,7 +5,8 @@
 //! Shapes after mozilla application-services: a **mirror** of what the server
 //! last said (`codes_mirror`, `locks_mirror`, `tombstones`) beside the **local
 //! overlay** (`codes_local` for codes created here, `outbox` for requests not
-//! yet answered), a global **change counter** stamped on every row a
+//! yet answered), the **uses** sync brought (`code_uses`, each announced to
+//! the app once), a global **change counter** stamped on every row a
 //! transaction touches, and tombstones so a deleted code never comes back
 //! from a stale answer.
 //!
@@ -27,11 +28,13 @@ mod local;
 mod mirror;
 mod outbox;
 mod receipts;
+mod uses;
 
 pub(crate) use local::*;
 pub(crate) use mirror::*;
 pub(crate) use outbox::*;
 pub(crate) use receipts::*;
+pub(crate) use uses::*;
 
 /// Schema version stored in `meta`.
 const SCHEMA_VERSION: &str = "2";
@@ -85,6 +88,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     change_counter INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_by_code ON outbox (code_id);
+CREATE TABLE IF NOT EXISTS code_uses (
+    id TEXT PRIMARY KEY,
+    code_id TEXT NOT NULL,
+    code_name TEXT,
+    lock_id TEXT NOT NULL,
+    lock_name TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    announced INTEGER NOT NULL,
+    change_counter INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS code_uses_unannounced ON code_uses (announced, at);
 CREATE TABLE IF NOT EXISTS receipts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     lock_id TEXT NOT NULL,
@@ -286,7 +301,7 @@ pub(crate) fn get_meta_json<T: serde::de::DeserializeOwned>(
 pub(crate) fn wipe(tx: &Tx<'_>) -> Result<(), ClientError> {
     tx.tx.execute_batch(
         "DELETE FROM locks_mirror; DELETE FROM codes_mirror; DELETE FROM tombstones;
-         DELETE FROM codes_local; DELETE FROM outbox; DELETE FROM receipts;
+         DELETE FROM codes_local; DELETE FROM outbox; DELETE FROM receipts; DELETE FROM code_uses;
          DELETE FROM meta WHERE key NOT IN ('schema_version', 'change_counter');",
     )?;
     mark_for_scrub(tx)

@@ -26,6 +26,8 @@ use crate::db::properties::PropertyRow;
 use crate::db::{Write, enum_str};
 use crate::error::{Error, Result};
 use crate::ops::reconcile::{allocate_slot, end_code};
+use crate::ops::webhooks;
+use keyway_api::WebhookEventType;
 
 pub use choose::{CODE_MAC, Choice, DELETED_PIN_MAC, choose_value, origin_of};
 
@@ -183,7 +185,9 @@ pub async fn create(
         };
         place(w, lock, entry, actor).await?;
     }
-    codes::load(w, &property.id, &id).await
+    let row = codes::load(w, &property.id, &id).await?;
+    webhooks::code_event(w, WebhookEventType::CodeCreated, &row).await?;
+    Ok(row)
 }
 
 /// A code's entry on one more lock: its digits, or its holder's key card.
@@ -299,7 +303,9 @@ pub async fn change(
     let sealed = key.seal_str(Cell::new("codes", "value", &code.id), value.as_str())?;
     let mac = key.lookup_mac(CODE_MAC, value.as_str());
     codes::set_value(w, &code.id, sealed, mac, origin_of(digits.mode), now_secs()).await?;
-    codes::load(w, &property.id, &code.id).await
+    let row = codes::load(w, &property.id, &code.id).await?;
+    webhooks::code_event(w, WebhookEventType::CodeChanged, &row).await?;
+    Ok(row)
 }
 
 fn ensure_changeable(code: &CodeRow) -> Result<()> {
@@ -344,7 +350,9 @@ pub async fn set_enabled(
         locks::touch(w, &p.lock_id).await?;
     }
     codes::set_enabled(w, &code.id, enabled, now_secs()).await?;
-    codes::load(w, &code.property_id, &code.id).await
+    let row = codes::load(w, &code.property_id, &code.id).await?;
+    webhooks::code_event(w, WebhookEventType::CodeChanged, &row).await?;
+    Ok(row)
 }
 
 /// Deletes a code: it leaves every lock; a deleted courier or staff PIN is

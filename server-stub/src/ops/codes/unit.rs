@@ -229,6 +229,9 @@ pub async fn create_unit_code(
         offline,
     };
     let row = super::create(w, &property, new, &caller.user_id).await?;
+    if let Some(via) = request.notify_on_use {
+        crate::ops::notices::ask(w, caller, &row, via).await?;
+    }
     code_view(w, &row, caller.may_see_value(&row)).await
 }
 

@@ -1,6 +1,7 @@
 //! A lock's audit events as receipts and statuses carry them: each stored
 //! once, by the lock's life and sequence number, with the code its slot held;
-//! a one-time PIN's use ends the PIN everywhere.
+//! a code that opened the door is a use ([`crate::ops::uses`]); a one-time
+//! PIN's use ends the PIN everywhere.
 
 use keyway_protocol::{AuditEvent, AuditKind, Epoch};
 
@@ -106,6 +107,18 @@ pub async fn store_events(
             continue;
         }
         any_new = true;
+        if let (AuditKind::CodeUsed { .. } | AuditKind::OneTimeConsumed { .. }, Some(p)) =
+            (event.kind, &placement)
+        {
+            let opened = crate::ops::uses::Opened {
+                code_id: &p.code_id,
+                epoch: &epoch_hex,
+                lock_seq: event.seq,
+                at: event.at.as_second(),
+                kind,
+            };
+            crate::ops::uses::record(w, lock, opened).await?;
+        }
         if let (AuditKind::OneTimeConsumed { .. }, Some(p)) = (event.kind, placement) {
             end_code(w, &p.code_id, "used", touched).await?;
         }

@@ -31,6 +31,7 @@ use crate::db::codes::{self, Holds, placements};
 use crate::db::locks::{self, LockRow};
 use crate::db::{Context, Write};
 use crate::error::{Error, Result};
+use keyway_api::WebhookEventType;
 
 pub use plan::{JOB_LIFETIME_SECS, SealedJob, seal_for_session};
 pub use settle::{Settled, settle_receipt, settle_status};
@@ -107,7 +108,14 @@ pub async fn end_code(
     for lock_id in dedup(&locks) {
         locks::touch(w, &lock_id).await?;
     }
-    Ok(())
+    let property_id = w.property_id().to_owned();
+    let code = codes::load(w, &property_id, code_id).await?;
+    let event = if ending == "deleted" {
+        WebhookEventType::CodeDeleted
+    } else {
+        WebhookEventType::CodeChanged
+    };
+    crate::ops::webhooks::code_event(w, event, &code).await
 }
 
 /// Ends the written property's codes whose windows closed. Returns how

@@ -2,6 +2,7 @@
 //! where it is) and job receipts (what a job did). Both run inside the
 //! property's write; a receipt seen before settles nothing.
 
+use keyway_api::WebhookEventType;
 use keyway_protocol::digest_of;
 use keyway_protocol::{Epoch, Outcome, Receipt, RefusalReason, ReplyTo};
 
@@ -69,7 +70,8 @@ async fn apply_effects(
         touched.push(code_id);
     }
     lock.confirmed_version = job.target;
-    Ok(())
+    let data = serde_json::json!({ "lock": crate::ops::webhooks::lock_data(lock) });
+    crate::ops::webhooks::emit(w, WebhookEventType::LockVersionConfirmed, data).await
 }
 
 /// A placement that reached the lock is no longer failed.
@@ -329,6 +331,8 @@ async fn fail_new_codes(
         // person instead of sending the same job again. (Otherwise the next
         // visit carries what is left of the desired table.)
         lock.attention = Some(format!("the lock refuses its table: {}", reason.code()));
+        let data = serde_json::json!({ "lock": crate::ops::webhooks::lock_data(lock) });
+        crate::ops::webhooks::emit(w, WebhookEventType::LockNeedsAttention, data).await?;
     }
     Ok(())
 }
