@@ -108,17 +108,22 @@ pub async fn plan(
 ) -> Result<Vec<Planned>> {
     let key = cx.key().clone();
     let now = now_secs();
+    // Whether every door can take one at all comes first: it does not
+    // depend on the window or on what the doors hold.
+    if let Some(lock) = locks
+        .iter()
+        .find(|l| !takes_offline_codes(l.enter_key, &l.constraints))
+    {
+        return Err(Error::conflict(
+            "offline_unsupported",
+            format!(
+                "the door \"{}\" cannot take offline codes: its keypad needs an enter key and a model that accepts any 8-digit code",
+                lock.name
+            ),
+        ));
+    }
     let mut out = Vec::with_capacity(locks.len());
     for lock in locks {
-        if !takes_offline_codes(lock.enter_key, &lock.constraints) {
-            return Err(Error::conflict(
-                "offline_unsupported",
-                format!(
-                    "the door \"{}\" cannot take offline codes: its keypad needs an enter key and a model that accepts any 8-digit code",
-                    lock.name
-                ),
-            ));
-        }
         let window = OfflineCodeId::covering(request.kind, request.from, request.until, 0)
             .ok_or_else(|| {
                 Error::unprocessable(
