@@ -6,12 +6,12 @@ use super::*;
 
 /// The most the stripped `release-mobile` library (`libkeyway_mobile.so`,
 /// default features, x86_64 Linux) may weigh. Issue 16 asks for 4 MiB; the
-/// library was 8.26 MiB before that work and is 5.19 MiB after it
+/// library was 8.26 MiB before that work and is 5.30 MiB now
 /// (docs/performance.md, "Mobile library size", lists what each crate adds
 /// and what is left to reach 4 MiB). The budget is the size reached plus a
 /// little room, so that any growth past it fails the test command; lower it
 /// as the library shrinks, never raise it without a line in that document.
-pub(crate) const MOBILE_LIBRARY_BUDGET: u64 = 5_500_000;
+pub(crate) const MOBILE_LIBRARY_BUDGET: u64 = 5_600_000;
 
 /// The outcome of the mobile library's size check: its summary line, and 1
 /// failure when it is over [`MOBILE_LIBRARY_BUDGET`].
