@@ -31,7 +31,7 @@ fn uses_since(f: &Fixture, token: &str, cursor: Option<&str>) -> (Vec<Value>, St
         };
         let (status, page) = f.get(token, &path);
         assert_eq!(status, StatusCode::OK, "{page}");
-        uses.extend(page["uses"].as_array().unwrap().iter().cloned());
+        uses.extend(page["uses"].as_array().into_iter().flatten().cloned());
         cursor = page["cursor"].as_str().map(str::to_owned);
         if page["has_more"] != true {
             return (uses, cursor.unwrap());
@@ -196,4 +196,70 @@ fn a_package_room_use_relayed_by_a_resident_is_staffs_not_the_residents() {
     assert_eq!(used.len(), 1, "{seen:?}");
     assert_eq!(used[0]["kind"], "one_time_consumed");
     assert_eq!(used[0]["lock_name"], "Package room");
+}
+
+#[test]
+fn an_offline_guest_codes_use_and_a_key_cards_use_are_uses_too() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "phone");
+    let bob = f.login("bob", "phone");
+    let sam = f.login("sam", "desk");
+    // A guest code that works offline: no job, the door opens at once.
+    let code = f.ok(
+        &alice,
+        Method::POST,
+        "/v1/codes",
+        json!({"kind": "guest", "mode": "generate", "name": "Cleaner", "guest_type": "temporary", "offline": true,
+            "schedule": {"type": "window", "from": (Timestamp::now() - jiff::SignedDuration::from_mins(10)).to_string(),
+                "until": (Timestamp::now() + jiff::SignedDuration::from_mins(90)).to_string()}}),
+    );
+    let id = code["id"].as_str().unwrap();
+    let digits = code["offline"][0]["value"].as_str().unwrap().to_owned();
+    let mut unit = f.firmware(&f.lock_4b);
+    assert!(matches!(
+        unit.enter_code(&digits, Timestamp::now()),
+        Some(Entry::GrantedOffline { .. })
+    ));
+    visit(&f, &alice, &mut unit);
+    let (seen, _) = uses_since(&f, &alice, None);
+    let used = of_code(&seen, id);
+    assert_eq!(used.len(), 1, "{seen:?}");
+    assert_eq!(used[0]["kind"], "offline_code_used");
+    assert_eq!(used[0]["code_name"], "Cleaner");
+    assert!(uses_since(&f, &bob, None).0.is_empty());
+
+    // A courier's key card at the package room: a use of the courier's PIN.
+    let courier = f.ok(
+        &sam,
+        Method::POST,
+        "/v1/manage/couriers",
+        json!({"name": "FedEx route 7"}),
+    );
+    let courier_id = courier["id"].as_str().unwrap();
+    let pin = f.ok(
+        &sam,
+        Method::PUT,
+        &format!("/v1/manage/couriers/{courier_id}/pin"),
+        json!({"mode": "pick", "code": "604817"}),
+    );
+    let mut room = f.firmware(&f.package_room);
+    visit(&f, &sam, &mut room);
+    f.ok(
+        &sam,
+        Method::POST,
+        &format!("/v1/manage/couriers/{courier_id}/key-card"),
+        json!({"pin": "604817", "key_card_id": "card-0042"}),
+    );
+    visit(&f, &sam, &mut room);
+    assert!(matches!(
+        room.present_card("card-0042", Timestamp::now()),
+        Entry::Granted { .. }
+    ));
+    visit(&f, &alice, &mut room);
+    let (seen, _) = uses_since(&f, &sam, None);
+    let carded = of_code(&seen, pin["id"].as_str().unwrap());
+    assert_eq!(carded.len(), 1, "{seen:?}");
+    assert_eq!(carded[0]["kind"], "card_used");
+    assert_eq!(carded[0]["lock_name"], "Package room");
+    assert!(of_code(&uses_since(&f, &alice, None).0, pin["id"].as_str().unwrap()).is_empty());
 }

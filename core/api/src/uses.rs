@@ -22,7 +22,9 @@ pub struct CodeUse {
     /// When, on the lock's clock.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub at: Timestamp,
-    /// `code_used`, or `one_time_consumed` for a one-time PIN's single use.
+    /// `code_used`; `one_time_consumed` for a one-time PIN's single use;
+    /// `offline_code_used` for a guest code that works offline; `card_used`
+    /// for a courier's key card.
     pub kind: String,
 }
 

@@ -173,7 +173,9 @@ pub struct CodeUse {
     pub lock_name: String,
     /// When, on the lock's clock.
     pub at: Timestamp,
-    /// `code_used`, or `one_time_consumed` for a one-time PIN.
+    /// `code_used`, `one_time_consumed` (a one-time PIN),
+    /// `offline_code_used` (a guest code that works offline) or `card_used`
+    /// (a courier's key card).
     pub kind: String,
 }
 

@@ -1,7 +1,8 @@
-//! Code uses: a code opened a door (the lock's `code_used` or
-//! `one_time_consumed` event), recorded once per lock, life and sequence
-//! number in the write that stores the event, and read by sync (per unit or
-//! per property, by change counter) and per code.
+//! Code uses: a code opened a door (the lock's `code_used`,
+//! `one_time_consumed`, `offline_code_used` or `card_used` event), recorded
+//! once per lock, life and sequence number in the write that stores the
+//! event, and read by sync (per unit or per property, by change counter)
+//! and per code.
 
 use super::batch::{Value, bound};
 use super::row::col;
@@ -25,7 +26,8 @@ pub struct NewUse {
     pub lock_seq: u32,
     /// When, on the lock's clock (Unix seconds).
     pub at: i64,
-    /// `code_used` or `one_time_consumed`.
+    /// The lock's event: `code_used`, `one_time_consumed`,
+    /// `offline_code_used` or `card_used`.
     pub kind: &'static str,
 }
 
@@ -46,7 +48,7 @@ pub struct UseRow {
     pub lock_name: String,
     /// When, on the lock's clock (Unix seconds).
     pub at: i64,
-    /// `code_used` or `one_time_consumed`.
+    /// The lock's event (see [`NewUse::kind`]).
     pub kind: String,
     /// The write that recorded it.
     pub change_seq: i64,

@@ -33,7 +33,7 @@ pub struct Opened<'a> {
     pub lock_seq: u32,
     /// When, on the lock's clock (Unix seconds).
     pub at: i64,
-    /// `code_used` or `one_time_consumed`.
+    /// `code_used`, `one_time_consumed`, `offline_code_used` or `card_used`.
     pub kind: &'static str,
 }
 

@@ -1,7 +1,8 @@
 //! A lock's audit events as receipts and statuses carry them: each stored
 //! once, by the lock's life and sequence number, with the code its slot held;
-//! a code that opened the door is a use ([`crate::ops::uses`]); a one-time
-//! PIN's use ends the PIN everywhere.
+//! a code, a guest code that works offline or a key card that opened the
+//! door is a use ([`crate::ops::uses`]); a one-time PIN's use ends the PIN
+//! everywhere.
 
 use keyway_protocol::{AuditEvent, AuditKind, Epoch};
 
@@ -107,8 +108,12 @@ pub async fn store_events(
             continue;
         }
         any_new = true;
-        if let (AuditKind::CodeUsed { .. } | AuditKind::OneTimeConsumed { .. }, Some(p)) =
-            (event.kind, &placement)
+        if let (
+            AuditKind::CodeUsed { .. }
+            | AuditKind::OneTimeConsumed { .. }
+            | AuditKind::CardUsed { .. },
+            Some(p),
+        ) = (event.kind, &placement)
         {
             let opened = crate::ops::uses::Opened {
                 code_id: &p.code_id,
@@ -124,7 +129,18 @@ pub async fn store_events(
         }
         if let AuditKind::OfflineCodeUsed { code } = event.kind {
             let at = event.at.as_second();
-            crate::ops::codes::offline::record_use(w, &lock.id, &code, at, touched).await?;
+            let used =
+                crate::ops::codes::offline::record_use(w, &lock.id, &code, at, touched).await?;
+            if let Some(code_id) = used {
+                let opened = crate::ops::uses::Opened {
+                    code_id: &code_id,
+                    epoch: &epoch_hex,
+                    lock_seq: event.seq,
+                    at,
+                    kind,
+                };
+                crate::ops::uses::record(w, lock, opened).await?;
+            }
         }
     }
     Ok(any_new)
