@@ -106,6 +106,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// ` LIMIT n` for a change-ordered page (nothing for all of it), written
+/// into the statement as the planner likes it best.
+fn limit_of(limit: Option<usize>) -> String {
+    limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default()
+}
+
 /// Which database a [`Store`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

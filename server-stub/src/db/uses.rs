@@ -6,7 +6,7 @@
 
 use super::batch::{Value, bound};
 use super::row::col;
-use super::{Context, Write};
+use super::{Context, Write, limit_of};
 use crate::error::Result;
 
 /// A use to record.
@@ -100,10 +100,6 @@ async fn fetch(cx: &mut impl Context, clause: &str, binds: Vec<Value>) -> Result
             })
         })
         .collect()
-}
-
-fn limit_of(limit: Option<usize>) -> String {
-    limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default()
 }
 
 /// Uses of a unit's codes recorded after `after` and up to `upto`, in

@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 
 use super::batch::{Insert, Value, bound};
 use super::row::{col, enum_col, enum_str, flag_col, json_col};
-use super::{Context, Write};
+use super::{Context, Write, limit_of};
 use crate::crypto::{Cell, DataKey};
 use crate::error::{Error, Result};
 
@@ -151,11 +151,6 @@ pub async fn changed_of_unit(
         limit_of(limit)
     );
     fetch(cx, &clause, vec![unit_id.into(), after.into(), upto.into()]).await
-}
-
-/// ` LIMIT n`, written into the statement as the planner likes it best.
-fn limit_of(limit: Option<usize>) -> String {
-    limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default()
 }
 
 /// A property's codes changed after `after` and up to `upto`, in change
