@@ -37,24 +37,35 @@ after(async () => {
 const card = (name) => page.locator("article.card", { has: page.getByRole("heading", { name, level: 3 }) });
 const floorText = (name) => page.locator("#floor g.lock", { hasText: name }).locator("text.rssi");
 
-/** Drags the phone on the floor plan to (x, y) metres. */
+/**
+ * Drags the phone on the floor plan to (x, y) metres. Both ends are read in
+ * one task from the elements in the document then (the page replaces the
+ * floor plan as the world changes), through the page's own transform.
+ */
 async function dragPhoneTo(x, y) {
-  const svg = page.locator("#floor-svg");
-  const [scale, west, north] = await svg.evaluate((s) =>
-    [Number(s.dataset.scale), Number(s.dataset.west), Number(s.dataset.north)]);
-  const box = await svg.boundingBox();
-  const viewBox = await svg.evaluate((s) => s.viewBox.baseVal.width);
-  const ratio = box.width / viewBox;
-  const phone = await page.locator("#phone").boundingBox();
-  await page.mouse.move(phone.x + phone.width / 2, phone.y + phone.height / 2);
+  const { from, to } = await page.evaluate(([x, y]) => {
+    const svg = document.getElementById("floor-svg");
+    const phone = document.getElementById("phone").getBoundingClientRect();
+    const point = svg.createSVGPoint();
+    point.x = (x - Number(svg.dataset.west)) * Number(svg.dataset.scale);
+    point.y = (Number(svg.dataset.north) - y) * Number(svg.dataset.scale);
+    const screen = point.matrixTransform(svg.getScreenCTM());
+    return {
+      from: { x: phone.x + phone.width / 2, y: phone.y + phone.height / 2 },
+      to: { x: screen.x, y: screen.y },
+    };
+  }, [x, y]);
+  await page.mouse.move(from.x, from.y);
   await page.mouse.down();
-  const target = {
-    x: box.x + (x - west) * scale * ratio,
-    y: box.y + (north - y) * scale * ratio,
-  };
-  await page.mouse.move(target.x, target.y, { steps: 8 });
+  await page.mouse.move(to.x, to.y, { steps: 8 });
   await page.mouse.up();
 }
+
+/** Waits until the phone's label on the floor plan matches `pattern`. */
+const phoneLabelMatches = (pattern) => page.waitForFunction(
+  (source) => new RegExp(source).test(document.getElementById("phone")?.getAttribute("aria-label") || ""),
+  pattern.source,
+);
 
 /** Types `keys` on a lock's keypad with its buttons, then enter. */
 async function typeOn(name, keys) {
@@ -92,11 +103,13 @@ test("recording starts and counts each action", async () => {
 
 test("dragging the phone moves it out of one lock's range and into another's", async () => {
   await dragPhoneTo(29, 0);
+  await phoneLabelMatches(/at 29\.\d m east, -?0\.\d m north/);
   await page.locator("#floor g.lock", { hasText: "Package room" }).locator("text.rssi", { hasText: "in range" }).waitFor();
   assert.doesNotMatch(await floorText("Unit 4B").textContent(), /in range/);
   await dragPhoneTo(3.5, 0);
+  await phoneLabelMatches(/at 3\.\d m east, -?0\.\d m north/);
   await page.locator("#floor g.lock", { hasText: "Unit 4B" }).locator("text.rssi", { hasText: "in range" }).waitFor();
-  assert.match(await page.locator("#phone").getAttribute("aria-label"), /at 3\.\d m east/);
+  assert.doesNotMatch(await floorText("Package room").textContent(), /in range/);
 });
 
 test("a code delivered through the phone's engine lands in the lock's slots", async () => {

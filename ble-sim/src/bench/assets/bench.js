@@ -43,15 +43,22 @@ const say = (output, text, ok = true) => {
 
 let dragging = false;
 let refreshing = null;
+let shownFloor = null;
 
-async function refresh() {
-  if (refreshing) return refreshing;
+/**
+ * Fetches the server-rendered parts again. A call made while a fetch is in
+ * flight is answered by one more fetch after it, never by the one in flight:
+ * that one may have read the world before the change the caller waits for.
+ */
+function refresh() {
+  if (refreshing) return refreshing.then(refresh);
   refreshing = (async () => {
     const [floor, locks, recording, phone] = await Promise.all(
       ["floor", "locks", "recording", "phone"].map((p) =>
         fetch(`/bench/fragments/${p}`).then((r) => r.text())),
     );
-    if (!dragging) {
+    if (!dragging && floor !== shownFloor) {
+      shownFloor = floor;
       const focused = document.activeElement?.id === "phone";
       document.getElementById("floor").innerHTML = floor;
       if (focused) document.getElementById("phone")?.focus();
@@ -93,6 +100,7 @@ function wireFloor() {
   floor.addEventListener("pointerdown", (event) => {
     if (event.target.id !== "phone") return;
     dragging = true;
+    shownFloor = null; // the drag moves the phone on the page itself
     event.target.setPointerCapture(event.pointerId);
   });
   floor.addEventListener("pointermove", (event) => {
