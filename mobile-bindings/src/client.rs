@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_api::{ContactDetails, GuestType, NotifyOnUse};
+use keyway_api::{BackupCodeView, ContactDetails, GuestType, NotifyOnUse};
 use keyway_client::{
     Client, ClientConfig, ClientEvent, CodeUse, DeliveryReport, Door, LocalCode, NewCode, Session,
     SyncReport, WakeFilter,
@@ -177,6 +177,17 @@ impl KeywayClient {
         via: NotifyOnUse,
     ) -> Result<NotifyOnUse, KeywayError> {
         self.client.set_notify_on_use(&id, via).await
+    }
+
+    /// A backup code for guest code `id` on `lock_id`, which should open
+    /// that door now but has not reached it: 8 digits the lock holds, good
+    /// for one entry (online; asking again gives the same one).
+    pub async fn request_backup(
+        &self,
+        id: String,
+        lock_id: String,
+    ) -> Result<BackupCodeView, KeywayError> {
+        self.client.request_backup(&id, &lock_id).await
     }
 
     /// Checks digits for a new resident code on the phone: every violated

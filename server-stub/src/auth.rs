@@ -97,7 +97,9 @@ impl Caller {
     /// set and read only their own staff PIN. Anything of another property
     /// is hidden.
     pub fn code_access(&self, code: &CodeRow) -> CodeAccess {
-        if code.property_id != self.property_id {
+        if code.property_id != self.property_id || code.kind == CodeKind::Backup {
+            // A lock's backup codes are nobody's: their digits reach the
+            // holders of a code they stand in for, through its view alone.
             return CodeAccess::Hidden;
         }
         let unit_code = matches!(code.kind, CodeKind::Resident | CodeKind::Guest);

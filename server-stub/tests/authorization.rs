@@ -299,6 +299,8 @@ impl World {
             ("POST", p) if p.ends_with("/change") => Some(json!({"mode": "generate"})),
             ("PUT", p) if p.ends_with("/notify") => Some(json!({"notify_on_use": "none"})),
             ("PUT", "/v1/me/contact") => Some(json!({"email": "someone@example.org"})),
+            ("PUT", p) if p.ends_with("/backup-pool") => Some(json!({"size": 1})),
+            ("POST", p) if p.ends_with("/backup") => Some(json!({"lock_id": f.lock_4b})),
             ("PUT", _) => Some(json!({"mode": "generate"})),
             ("POST", _) => Some(json!({})),
             _ => None,

@@ -9,12 +9,13 @@
 mod support;
 
 use keyway_api::{
-    AuditList, CodeNotifyRequest, CodeNotifyView, CodeUseList, CodeView, ContactDetails,
-    CourierView, CreateCarrierRequest, CreateCodeRequest, CreateCourierRequest,
-    CreateRecipientRequest, CreateWebhookRequest, ForgotPinRequest, ForgotPinResponse,
-    KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest, PolicySettings, ReceiptBatch,
-    ReceiptBatchResponse, RecipientView, SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened,
-    VisitStatus, WebhookDeliveryList, WebhookList, WebhookView,
+    AuditList, BackupCodeView, BackupRequest, CodeNotifyRequest, CodeNotifyView, CodeUseList,
+    CodeView, ContactDetails, CourierView, CreateCarrierRequest, CreateCodeRequest,
+    CreateCourierRequest, CreateRecipientRequest, CreateWebhookRequest, ForgotPinRequest,
+    ForgotPinResponse, KeyCardRequest, LoginRequest, LoginResponse, OneTimePinRequest,
+    PolicySettings, ReceiptBatch, ReceiptBatchResponse, RecipientView, SetBackupPoolRequest,
+    SetCodeRequest, SyncResponse, VisitAnswer, VisitOpened, VisitStatus, WebhookDeliveryList,
+    WebhookList, WebhookView,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -113,6 +114,8 @@ fn every_request_body_has_an_example_of_its_type() {
             ("put", "/v1/me/contact") => parses::<ContactDetails>(example),
             ("post", "/v1/manage/webhooks") => parses::<CreateWebhookRequest>(example),
             ("put", "/v1/codes/{id}/notify") => parses::<CodeNotifyRequest>(example),
+            ("post", "/v1/codes/{id}/backup") => parses::<BackupRequest>(example),
+            ("put", "/v1/manage/locks/{id}/backup-pool") => parses::<SetBackupPoolRequest>(example),
             (_, p) if p.ends_with("/code") || p.ends_with("/pin") || p.ends_with("/change") => {
                 parses::<SetCodeRequest>(example)
             }
@@ -144,6 +147,7 @@ fn every_answer_example_is_of_its_type() {
                 ("get" | "put", "/v1/me/contact") => parses::<ContactDetails>(example),
                 ("get" | "put", "/v1/codes/{id}/notify") => parses::<CodeNotifyView>(example),
                 ("post", "/v1/receipts") => parses::<ReceiptBatchResponse>(example),
+                ("post", "/v1/codes/{id}/backup") => parses::<BackupCodeView>(example),
                 ("get", "/v1/locks/{id}/audit") => parses::<AuditList>(example),
                 ("post", "/v1/locks/{id}/visits") => parses::<VisitOpened>(example),
                 ("post", "/v1/visits/{id}/status") => parses::<VisitAnswer>(example),

@@ -246,6 +246,7 @@ fn form(row: &Row, object: &Object, csrf: &str) -> Vec<(String, String)> {
             add("notify", "email");
             add("expires", "2099-01-01T12:00");
         }
+        "/locks/{id}/backup-pool" => add("size", "1"),
         "/webhooks" => {
             add("url", "https://93.184.215.14/hook");
             add("ev_lock_needs_attention", "on");

@@ -23,6 +23,9 @@ pub(crate) enum ClientCommand {
     Notify(NotifyArgs),
     /// Your contact details for those messages: show them, or set them.
     Contact(ContactArgs),
+    /// A backup code for a guest code that should open a door now but has
+    /// not reached it: 8 digits the lock holds, good for one entry.
+    Backup(BackupArgs),
     /// Generate a new code of your own (the server draws it).
     Generate(GenerateArgs),
     /// Pick your own code: checked against every rule here first.
@@ -91,6 +94,17 @@ pub(crate) struct NotifyArgs {
     pub(super) id: String,
     /// none, email, sms or both.
     pub(super) how: NotifyArg,
+}
+
+/// `keyway backup`.
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The guest code's id.
+    pub(super) id: String,
+    /// The door, by id or name (default: the code's only door it has not
+    /// reached).
+    #[arg(long)]
+    pub(super) lock: Option<String>,
 }
 
 /// `keyway contact`.

@@ -73,6 +73,7 @@ async fn execute(command: ClientCommand, global: &GlobalArgs) -> Outcome {
         ClientCommand::Uses(args) => uses(args, global),
         ClientCommand::Notify(args) => notify(args, global).await,
         ClientCommand::Contact(args) => contact(args, global).await,
+        ClientCommand::Backup(args) => backup(args, global).await,
         ClientCommand::Generate(args) => {
             let client = global.open(DEFAULT_DEVICE_NAME, None)?;
             let mut new = NewCode::resident();
@@ -364,6 +365,58 @@ async fn notify(args: NotifyArgs, global: &GlobalArgs) -> Outcome {
         println!("{}: you are told of its uses in the app only", args.id);
     } else {
         println!("{}: you are told of each use by {}", args.id, via.as_str());
+    }
+    ok()
+}
+
+/// The door `keyway backup` means: the one named, or the code's only door
+/// it has not reached.
+fn backup_door(client: &Client, args: &BackupArgs) -> Result<String, Failure> {
+    let code = client.code(&args.id)?;
+    let waiting: Vec<&keyway_api::CodeOnLock> = code
+        .locks
+        .iter()
+        .filter(|l| l.state != keyway_api::CodeState::Active)
+        .collect();
+    match &args.lock {
+        Some(wanted) => {
+            let doors = client.doors()?;
+            doors
+                .iter()
+                .find(|d| &d.lock_id == wanted || d.name.eq_ignore_ascii_case(wanted))
+                .map(|d| d.lock_id.clone())
+                .ok_or_else(|| {
+                    Failure::usage("invalid_argument", format!("no door \"{wanted}\" here"))
+                })
+        }
+        None if waiting.len() == 1 => Ok(waiting[0].lock_id.clone()),
+        None => Err(Failure::usage(
+            "invalid_argument",
+            "name the door with --lock (the code is waiting for several, or for none)",
+        )),
+    }
+}
+
+async fn backup(args: BackupArgs, global: &GlobalArgs) -> Outcome {
+    let client = global.open(DEFAULT_DEVICE_NAME, None)?;
+    let lock_id = backup_door(&client, &args)?;
+    let backup = client.request_backup(&args.id, &lock_id).await?;
+    if global.json {
+        print_json(&serde_json::json!({
+            "id": args.id,
+            "lock_id": backup.lock_id,
+            "lock_name": backup.lock_name,
+            "value": backup.value,
+            "handed_at": backup.handed_at.to_string(),
+            "state": backup.state,
+        }));
+    } else {
+        println!(
+            "Backup code for {} at {}: {} (one entry; retired once the code reaches the door)",
+            args.id,
+            backup.lock_name,
+            backup.value.as_deref().unwrap_or("(not shown)")
+        );
     }
     ok()
 }

@@ -148,6 +148,36 @@ pub enum GuestType {
     Delivery,
 }
 
+/// A backup code handed out for a code that had not reached a lock in time
+/// (`docs/backup-codes.md`): 8 digits already on that lock, good for one
+/// entry, retired once the code itself arrives, ends or the backup is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct BackupCodeView {
+    /// The lock's id.
+    pub lock_id: String,
+    /// The lock's name.
+    pub lock_name: String,
+    /// The 8 digits, shown to whom the code belongs (as `value`).
+    pub value: Option<String>,
+    /// When the server handed it out.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub handed_at: Timestamp,
+    /// `active` (it opens the door once), `used`, `removing` (retired: the
+    /// lock accepts it until a phone carries its removal) or `removed`.
+    pub state: CodeState,
+}
+
+/// `POST /v1/codes/{id}/backup`: a backup code for this code on one lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BackupRequest {
+    /// The lock the code has not reached.
+    pub lock_id: String,
+}
+
 /// A code as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -182,6 +212,9 @@ pub struct CodeView {
     /// for a recurring code they cover its first occurrence only.
     #[serde(default)]
     pub offline: Vec<OfflineCodeView>,
+    /// Backup codes handed out for it, newest first.
+    #[serde(default)]
+    pub backups: Vec<BackupCodeView>,
     /// When it was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub created_at: Timestamp,

@@ -25,6 +25,31 @@ pub struct LockView {
     pub job_pending: bool,
     /// Set when the lock needs a person (a change the lock keeps refusing).
     pub attention: Option<String>,
+    /// Its backup codes (`docs/backup-codes.md`).
+    #[serde(default)]
+    pub backup_pool: BackupPool,
+}
+
+/// A lock's pool of backup codes: how many it keeps, how many are on it
+/// waiting to be handed out, and how many are handed out now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackupPool {
+    /// How many backup codes the lock keeps (0: none, the default).
+    pub size: u8,
+    /// Backup codes the lock confirmed and nobody holds yet.
+    pub ready: u32,
+    /// Backup codes handed out and not yet retired.
+    pub handed_out: u32,
+}
+
+/// `PUT /v1/manage/locks/{id}/backup-pool`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SetBackupPoolRequest {
+    /// How many backup codes the lock keeps: 0 to 5.
+    pub size: u8,
 }
 
 /// `GET /v1/manage/locks`.

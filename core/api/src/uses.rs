@@ -24,7 +24,8 @@ pub struct CodeUse {
     pub at: Timestamp,
     /// `code_used`; `one_time_consumed` for a one-time PIN's single use;
     /// `offline_code_used` for a guest code that works offline; `card_used`
-    /// for a courier's key card.
+    /// for a courier's key card; `backup_code_used` for a backup code handed
+    /// out for the code.
     pub kind: String,
 }
 

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 use keyway_api::{
-    CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType, NotifyOnUse,
-    OfflineCodeView, PropertyView, UserView,
+    BackupCodeView, CodeMode, CodeOnLock, CodeState, CodeStatus, CreateCodeRequest, GuestType,
+    NotifyOnUse, OfflineCodeView, PropertyView, UserView,
 };
 use keyway_codes::code::{AccessPoint, CodeKind, Origin};
 use keyway_codes::policy::{ModelConstraint, Violation};
@@ -136,6 +136,9 @@ pub struct LocalCode {
     /// code created with `offline`): each door's digits and the exact window
     /// it accepts them in, with no job.
     pub offline: Vec<OfflineCodeView>,
+    /// Backup codes the server handed out for it, newest first
+    /// ([`Client::request_backup`](crate::Client::request_backup)).
+    pub backups: Vec<BackupCodeView>,
     /// A request queued on the phone for it.
     pub pending: Option<PendingOp>,
     /// The last request the server refused.
@@ -174,8 +177,9 @@ pub struct CodeUse {
     /// When, on the lock's clock.
     pub at: Timestamp,
     /// `code_used`, `one_time_consumed` (a one-time PIN),
-    /// `offline_code_used` (a guest code that works offline) or `card_used`
-    /// (a courier's key card).
+    /// `offline_code_used` (a guest code that works offline), `card_used`
+    /// (a courier's key card) or `backup_code_used` (a backup code handed
+    /// out for the code).
     pub kind: String,
 }
 

@@ -69,6 +69,7 @@ fn from_view(view: CodeView, id: String) -> LocalCode {
         status: view.status,
         locks: view.locks,
         offline: view.offline,
+        backups: view.backups,
         pending: None,
         failure: None,
         created_at: view.created_at,
@@ -116,6 +117,7 @@ fn from_request(row: &LocalRow, locks: &[LockSync]) -> LocalCode {
             })
             .collect(),
         offline: Vec::new(),
+        backups: Vec::new(),
         pending: None,
         failure: None,
         created_at: at,

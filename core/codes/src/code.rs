@@ -160,17 +160,22 @@ pub enum CodeKind {
     Staff,
     /// A single-entry PIN for a package recipient.
     OneTime,
+    /// One of a lock's backup codes: 8 digits, one use, held by the lock's
+    /// pool until the server hands it out for a code that has not reached
+    /// the lock in time.
+    Backup,
 }
 
 impl CodeKind {
     /// Every kind, in a stable order.
-    pub const ALL: [CodeKind; 6] = [
+    pub const ALL: [CodeKind; 7] = [
         Self::Resident,
         Self::Guest,
         Self::Carrier,
         Self::Courier,
         Self::Staff,
         Self::OneTime,
+        Self::Backup,
     ];
 
     /// The stable snake_case name of the kind.
@@ -182,6 +187,7 @@ impl CodeKind {
             Self::Courier => "courier",
             Self::Staff => "staff",
             Self::OneTime => "one_time",
+            Self::Backup => "backup",
         }
     }
 }

@@ -92,6 +92,7 @@ pub(crate) fn kind_byte(kind: CodeKind) -> u8 {
         CodeKind::Courier => 4,
         CodeKind::Staff => 5,
         CodeKind::OneTime => 6,
+        CodeKind::Backup => 7,
     }
 }
 

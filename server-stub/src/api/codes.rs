@@ -9,12 +9,16 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use keyway_api::{CodeList, CodeMode, CodeView, CreateCodeRequest, Problem, SetCodeRequest};
+use keyway_api::{
+    BackupCodeView, BackupRequest, CodeList, CodeMode, CodeView, CreateCodeRequest, Problem,
+    SetCodeRequest,
+};
 
 use super::extract::{ApiPath, idempotent, parse_body};
 use crate::app::App;
 use crate::auth::{Caller, Idem};
 use crate::error::Result;
+use crate::ops::backups;
 use crate::ops::codes::unit::{self, Action};
 use crate::ops::limits::{PickOf, limit_picks};
 
@@ -175,4 +179,38 @@ pub async fn delete_code(
     body: Bytes,
 ) -> Result<Response> {
     act(app, caller, idem, id, body, Action::Delete).await
+}
+
+/// Hands out a backup code for a guest code that should open a door now
+/// but has not reached it: 8 digits the lock already holds, good for one
+/// entry, retired once the code arrives (`docs/backup-codes.md`). The
+/// code's holders only; asking again answers with the same backup code.
+#[utoipa::path(post, path = "/v1/codes/{id}/backup", tag = "residents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Code id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
+    request_body(content = BackupRequest, example = json!({"lock_id": "6b77000000000001"})),
+    responses(
+        (status = 200, body = BackupCodeView, example = json!({"lock_id": "6b77000000000001", "lock_name": "Unit 4B", "value": "48213907", "handed_at": "2026-01-05T14:03:00Z", "state": "active"})),
+        (status = 403, description = "forbidden: the caller may see this code but does not hold it", body = Problem),
+        (status = 404, description = "not_found: no such code or lock, or the code is not meant for this door", body = Problem),
+        (status = 409, description = "backup_not_needed (the code is on the door), backup_not_due (it does not open the door now), backup_unavailable (the door keeps no backup codes), backup_pool_empty, backup_limit, backup_guest_only, code_ended", body = Problem),
+        (status = 413, description = "payload_too_large", body = Problem)))]
+pub async fn hand_out_backup(
+    State(app): State<App>,
+    caller: Caller,
+    idem: Idem,
+    ApiPath(id): ApiPath<String>,
+    body: Bytes,
+) -> Result<Response> {
+    let request: BackupRequest = parse_body(&body)?;
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| {
+            Box::pin(async move { backups::hand_out(w, who, &id, &request.lock_id).await })
+        },
+    )
+    .await
 }

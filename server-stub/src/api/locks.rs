@@ -2,13 +2,16 @@
 //! (staff and managers), and a lock's audit trail.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
-use keyway_api::{AuditList, LockList, Problem};
+use axum::http::StatusCode;
+use axum::response::Response;
+use keyway_api::{AuditList, LockList, LockView, Problem, SetBackupPoolRequest};
 use serde::Deserialize;
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, idempotent, parse_body};
 use crate::app::App;
-use crate::auth::Caller;
+use crate::auth::{Caller, Idem};
 use crate::error::Result;
 use crate::ops::locks;
 
@@ -47,4 +50,37 @@ pub async fn lock_audit(
 pub async fn list_locks(State(app): State<App>, caller: Caller) -> Result<Json<LockList>> {
     caller.require_staff()?;
     Ok(Json(locks::list(&app.store, &caller).await?))
+}
+
+/// Sets how many backup codes a lock keeps (0 to 5; managers): the lock
+/// loads them with the next job a phone carries (`docs/backup-codes.md`).
+#[utoipa::path(put, path = "/v1/manage/locks/{id}/backup-pool", tag = "manage", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Lock id"), ("Idempotency-Key" = String, Header, description = "Unique per write")),
+    request_body(content = SetBackupPoolRequest, example = json!({"size": 3})),
+    responses(
+        (status = 200, body = LockView),
+        (status = 400, description = "invalid_request: a size above 5", body = Problem),
+        (status = 403, description = "forbidden: managers only", body = Problem),
+        (status = 404, description = "not_found: no such lock here", body = Problem),
+        (status = 409, description = "backup_unsupported: a keypad without an enter key", body = Problem)))]
+pub async fn set_backup_pool(
+    State(app): State<App>,
+    caller: Caller,
+    idem: Idem,
+    ApiPath(id): ApiPath<String>,
+    body: Bytes,
+) -> Result<Response> {
+    caller.require_manager()?;
+    let request: SetBackupPoolRequest = parse_body(&body)?;
+    idempotent(
+        &app,
+        &caller,
+        &idem,
+        &body,
+        StatusCode::OK,
+        move |w, who| {
+            Box::pin(async move { crate::ops::backups::set_pool(w, who, &id, request.size).await })
+        },
+    )
+    .await
 }

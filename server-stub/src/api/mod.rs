@@ -78,6 +78,7 @@ pub fn router(app: App) -> Router {
         .route("/v1/codes/{id}/disable", post(codes::disable_code))
         .route("/v1/codes/{id}/enable", post(codes::enable_code))
         .route("/v1/codes/{id}/uses", get(uses::code_uses))
+        .route("/v1/codes/{id}/backup", post(codes::hand_out_backup))
         .route(
             "/v1/codes/{id}/notify",
             get(notices::get_notify).put(notices::put_notify),
@@ -92,6 +93,10 @@ pub fn router(app: App) -> Router {
             get(policy::get_policy).put(policy::put_policy),
         )
         .route("/v1/manage/locks", get(locks::list_locks))
+        .route(
+            "/v1/manage/locks/{id}/backup-pool",
+            put(locks::set_backup_pool),
+        )
         .route(
             "/v1/manage/carriers",
             get(carriers::list_carriers).post(carriers::create_carrier),

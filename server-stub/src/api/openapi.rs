@@ -30,6 +30,7 @@ use super::{
         session::healthz, openapi_json, session::login, session::logout, session::me, session::doors,
         codes::list_codes, codes::create_code, codes::get_code, codes::change_code,
         codes::disable_code, codes::enable_code, codes::delete_code, uses::code_uses,
+        codes::hand_out_backup, locks::set_backup_pool,
         notices::get_contact, notices::put_contact, notices::get_notify, notices::put_notify,
         sync::sync, receipts::post_receipts, locks::lock_audit,
         visits::open_visit, visits::present_status,

@@ -52,9 +52,11 @@ pub struct LockRow {
     pub epoch: Option<String>,
     /// Change counter value of the last change.
     pub change_seq: i64,
+    /// How many backup codes the lock keeps (`docs/backup-codes.md`).
+    pub backup_pool: u8,
 }
 
-const LOCK_COLUMNS: &str = "id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, desired_version, confirmed_version, seen_version, needs_recovery, attention, audit_ack, epoch, change_seq";
+const LOCK_COLUMNS: &str = "id, property_id, name, access_point, unit_id, capacity, enter_key, constraints, root_key, desired_version, confirmed_version, seen_version, needs_recovery, attention, audit_ack, epoch, change_seq, backup_pool";
 
 impl LockRow {
     fn from_row(row: &AnyRow) -> Result<Self> {
@@ -79,6 +81,8 @@ impl LockRow {
             audit_ack: u32_col(row, "audit_ack")?,
             epoch: col(row, "epoch")?,
             change_seq: col(row, "change_seq")?,
+            backup_pool: u8::try_from(col::<i64>(row, "backup_pool")?)
+                .map_err(|e| Error::internal("backup pool", e))?,
         })
     }
 
@@ -302,6 +306,16 @@ pub async fn save_state(w: &mut Write, lock: &LockRow) -> Result<()> {
     .bind(lock.id.clone())
     .execute(w.conn())
     .await?;
+    Ok(())
+}
+
+/// Sets how many backup codes `lock_id` keeps.
+pub async fn set_backup_pool(w: &mut Write, lock_id: &str, size: u8) -> Result<()> {
+    sqlx::query("UPDATE locks SET backup_pool = $1 WHERE id = $2")
+        .bind(i64::from(size))
+        .bind(lock_id.to_owned())
+        .execute(w.conn())
+        .await?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod backups;
 pub mod batch;
 pub mod codes;
 pub mod contacts;
@@ -103,6 +104,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         10,
         "offline_codes",
         include_str!("../../migrations/0010_offline_codes.sql"),
+    ),
+    (
+        11,
+        "backup_pool",
+        include_str!("../../migrations/0011_backup_pool.sql"),
     ),
 ];
 

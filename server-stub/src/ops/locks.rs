@@ -2,15 +2,33 @@
 //! attention), a lock's audit trail (in order for the API, newest first and
 //! filtered for the Portal), and the property's recent activity.
 
-use keyway_api::{AuditEntry, AuditList, LockList, LockView};
+use keyway_api::{AuditEntry, AuditList, BackupPool, LockList, LockView};
 
 use crate::auth::Caller;
 use crate::db::locks::LockRow;
 use crate::db::{Context, Store, audit, locks};
 use crate::error::{Error, Result};
 
+/// A lock's view, with its backup pool's counts.
+pub async fn view(cx: &mut impl Context, lock: LockRow) -> Result<LockView> {
+    let (ready, handed_out) = crate::ops::backups::counts(cx, &lock).await?;
+    let backup_pool = BackupPool {
+        size: lock.backup_pool,
+        ready,
+        handed_out,
+    };
+    Ok(LockView {
+        backup_pool,
+        ..view_of(lock)
+    })
+}
+
 fn view_of(l: LockRow) -> LockView {
     LockView {
+        backup_pool: BackupPool {
+            size: l.backup_pool,
+            ..BackupPool::default()
+        },
         job_pending: l.work_pending(),
         lock_id: l.id,
         name: l.name,
@@ -24,17 +42,21 @@ fn view_of(l: LockRow) -> LockView {
 
 /// The property's locks with their reconciliation state.
 pub async fn list(store: &Store, caller: &Caller) -> Result<LockList> {
-    let rows = locks::all(&mut store.read().await?, &caller.property_id).await?;
-    Ok(LockList {
-        locks: rows.into_iter().map(view_of).collect(),
-    })
+    let mut read = store.read().await?;
+    let rows = locks::all(&mut read, &caller.property_id).await?;
+    let mut locks = Vec::with_capacity(rows.len());
+    for row in rows {
+        locks.push(view(&mut read, row).await?);
+    }
+    Ok(LockList { locks })
 }
 
 /// One lock with its reconciliation state (staff and managers).
 pub async fn get(store: &Store, caller: &Caller, lock_id: &str) -> Result<LockView> {
     caller.require_staff()?;
-    let lock = locks::load(&mut store.read().await?, &caller.property_id, lock_id).await?;
-    Ok(view_of(lock))
+    let mut read = store.read().await?;
+    let lock = locks::load(&mut read, &caller.property_id, lock_id).await?;
+    view(&mut read, lock).await
 }
 
 /// The lock whose trail the caller asked for, if they may read it: staff

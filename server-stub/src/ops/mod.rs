@@ -19,6 +19,8 @@
 //!   jobs sealed for the lock's session.
 //! - [`sync`], [`receipts`]: what changed for a phone; what locks did.
 //! - [`uses`]: codes that opened doors, as the locks' events say.
+//! - [`backups`]: locks' pools of backup codes, handed out for guest codes
+//!   that have not reached their door in time.
 //! - [`policy`], [`locks`]: the property's settings; locks, audit trails
 //!   and recent activity.
 //! - [`notices`]: contact details, and being told by email or SMS when a
@@ -30,6 +32,7 @@
 //! - [`webhooks`]: managers' webhooks and the events written for them.
 
 pub mod accounts;
+pub mod backups;
 pub mod codes;
 pub mod holders;
 pub mod idempotent;

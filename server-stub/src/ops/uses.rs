@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use keyway_api::{CodeUse, CodeUseList, Role, WebhookEventType};
-use keyway_codes::AccessPoint;
+use keyway_codes::{AccessPoint, CodeKind};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -33,13 +33,21 @@ pub struct Opened<'a> {
     pub lock_seq: u32,
     /// When, on the lock's clock (Unix seconds).
     pub at: i64,
-    /// `code_used`, `one_time_consumed`, `offline_code_used` or `card_used`.
+    /// `code_used`, `one_time_consumed`, `offline_code_used`, `card_used`
+    /// or `backup_code_used`.
     pub kind: &'static str,
 }
 
-/// Records a use in this write (once per lock event).
-pub async fn record(w: &mut Write, lock: &LockRow, opened: Opened<'_>) -> Result<()> {
-    let code = codes::load(w, &lock.property_id, opened.code_id).await?;
+/// Records a use in this write (once per lock event). A backup code's use
+/// is a use of the code it stood in for (`backup_code_used`).
+pub async fn record(w: &mut Write, lock: &LockRow, mut opened: Opened<'_>) -> Result<()> {
+    let mut code = codes::load(w, &lock.property_id, opened.code_id).await?;
+    if code.kind == CodeKind::Backup
+        && let Some(stood_in_for) = crate::ops::backups::stood_in_for(w, lock, &code).await?
+    {
+        code = stood_in_for;
+        opened.kind = "backup_code_used";
+    }
     let new = NewUse {
         id: new_id("use"),
         code_id: code.id.clone(),

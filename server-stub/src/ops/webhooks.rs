@@ -243,5 +243,10 @@ pub fn lock_data(lock: &LockRow) -> Value {
 
 /// `code.created`, `code.changed` or `code.deleted` for a code as it is now.
 pub async fn code_event(w: &mut Write, event: WebhookEventType, code: &CodeRow) -> Result<()> {
+    if code.kind == keyway_codes::CodeKind::Backup {
+        // A lock's own pool: its codes are nobody's, and their digits and
+        // comings and goings are no other system's business.
+        return Ok(());
+    }
     emit(w, event, json!({ "code": code_data(code) })).await
 }

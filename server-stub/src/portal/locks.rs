@@ -1,15 +1,16 @@
 //! Locks: each lock's versions (desired and confirmed), whether a change
-//! waits for a phone at the door, whether it needs a person; and a lock's
-//! audit log, newest first, filtered by kind and source.
+//! waits for a phone at the door, whether it needs a person, its backup
+//! codes (managers set how many it keeps); and a lock's audit log, newest
+//! first, filtered by kind and source.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use keyway_api::LockView;
+use keyway_api::{BackupPool, LockView};
 use serde::Deserialize;
 
-use super::extract::Portal;
-use super::page::{Done, PageResult, Shell, render};
+use super::extract::{Portal, Posted};
+use super::page::{Done, PageResult, Shell, redirect, render};
 use super::views::{AUDIT_KINDS, audit_word, time};
 use crate::app::App;
 use crate::ops::locks::{self, AuditFilter};
@@ -22,6 +23,7 @@ struct LockLine {
     confirmed: u32,
     pending: bool,
     attention: Option<String>,
+    backups: BackupPool,
 }
 
 fn line(l: LockView) -> LockLine {
@@ -39,6 +41,7 @@ fn line(l: LockView) -> LockLine {
         confirmed: l.confirmed_version,
         pending: l.job_pending,
         attention: l.attention,
+        backups: l.backup_pool,
     }
 }
 
@@ -72,6 +75,7 @@ pub struct AuditQuery {
     kind: Option<String>,
     source: Option<String>,
     limit: Option<i64>,
+    done: Option<String>,
 }
 
 struct EntryLine {
@@ -98,6 +102,9 @@ struct LockPage {
     kinds: Vec<KindOption>,
     source: String,
     limit: i64,
+    idem: String,
+    manager: bool,
+    pool_sizes: Vec<(u8, bool)>,
 }
 
 /// `GET /locks/{id}`: the lock and its audit log.
@@ -108,7 +115,8 @@ pub async fn show(
     Query(q): Query<AuditQuery>,
 ) -> PageResult {
     let lock = locks::get(&app.store, &session.caller, &id).await?;
-    let shell = Shell::load(&app, &session, &lock.name, "/locks", None).await?;
+    let pool_size = lock.backup_pool.size;
+    let shell = Shell::load(&app, &session, &lock.name, "/locks", q.done.as_deref()).await?;
     let given = |v: Option<String>| v.filter(|v| !v.is_empty());
     let filter = AuditFilter {
         kind: given(q.kind),
@@ -143,6 +151,35 @@ pub async fn show(
         kinds,
         source: filter.source.unwrap_or_default(),
         limit: filter.limit.unwrap_or(100),
+        idem: crate::crypto::new_id("form"),
+        manager: session.caller.require_manager().is_ok(),
+        pool_sizes: (0..=crate::ops::backups::MAX_POOL)
+            .map(|n| (n, n == pool_size))
+            .collect(),
     };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The backup-pool form.
+#[derive(Debug, Deserialize)]
+pub struct PoolForm {
+    size: u8,
+}
+
+/// `POST /locks/{id}/backup-pool`: how many backup codes the lock keeps
+/// (managers).
+pub async fn set_backup_pool(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    posted: Posted<PoolForm>,
+) -> PageResult {
+    posted.caller().require_manager()?;
+    let size = posted.form.size;
+    let lock_id = id.clone();
+    posted
+        .write(&app, move |w, who| {
+            Box::pin(async move { crate::ops::backups::set_pool(w, who, &lock_id, size).await })
+        })
+        .await?;
+    Ok(redirect(&format!("/locks/{id}?done=backup-pool")))
 }

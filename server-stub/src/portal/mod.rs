@@ -90,6 +90,7 @@ pub fn router() -> Router<App> {
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::show))
         .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/locks/{id}/backup-pool", post(locks::set_backup_pool))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(page::portal_layer))
 }

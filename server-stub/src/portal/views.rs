@@ -99,6 +99,7 @@ pub fn kind_word(kind: CodeKind) -> &'static str {
         CodeKind::Carrier => "Carrier code",
         CodeKind::Courier => "Courier PIN",
         CodeKind::Staff => "Staff PIN",
+        CodeKind::Backup => "Backup code",
         CodeKind::OneTime => "One-time PIN",
     }
 }
@@ -168,6 +169,10 @@ pub fn audit_word(kind: &str) -> &'static str {
         "recovery_started" => "Lock table rebuilt",
         "lock_reset" => "Lock lost its storage",
         "power_restored" => "Power restored",
+        "backup_pool_set" => "Backup codes to keep changed",
+        "backup_handed_out" => "Backup code handed out for a code not yet on the lock",
+        "backup_pool_short" => "Backup pool short: no free slot",
+        "backup_used_unissued" => "A backup code nobody was given opened the door",
         _ => "Other event",
     }
 }
@@ -194,6 +199,8 @@ pub const AUDIT_KINDS: &[&str] = &[
     "recovery_started",
     "lock_reset",
     "power_restored",
+    "backup_handed_out",
+    "backup_used_unissued",
 ];
 
 /// One broken rule, in words, with its stable id.
@@ -270,6 +277,9 @@ pub fn notice(done: Option<&str>) -> Option<&'static str> {
         "disabled" => "Deactivated. The doors stop accepting it at the next visit of a phone.",
         "enabled" => "Reactivated.",
         "deleted" => "Deleted. The doors forget it at the next visit of a phone.",
+        "backup-pool" => {
+            "Saved. The lock loads or drops backup codes at the next visit of a phone."
+        }
         "policy" => "The policy is saved. New codes follow it; existing codes stay.",
         "signed-out" => "You are signed out.",
         "password-set" => "Your password is set. Sign in with it.",

@@ -123,6 +123,7 @@ impl Community {
                 8 => &[8],
                 _ => &[6],
             },
+            CodeKind::Backup => &[8],
         }
     }
 
@@ -396,6 +397,7 @@ impl CheckContext {
                 "Guest codes (permanent, temporary, recurring and delivery) are always generated; they can't be customized.",
             ),
             CodeKind::OneTime => Some("One-time PINs are always generated."),
+            CodeKind::Backup => Some("Backup codes are always generated."),
             CodeKind::Resident if self.locks.iter().any(|l| l.access_point.is_shared()) => Some(
                 "Custom codes are not available for community access points or amenities; generate one instead.",
             ),
@@ -445,6 +447,7 @@ impl CheckContext {
             CodeKind::Courier => "Courier PINs",
             CodeKind::Staff => "Staff PINs",
             CodeKind::OneTime => "One-time PINs",
+            CodeKind::Backup => "Backup codes",
         };
         match (self.length, allowed) {
             (Some(asked), _) if !allowed.contains(&asked) && asked == 6 => format!(

@@ -174,6 +174,16 @@ pub async fn changed_of_property(
     .await
 }
 
+/// The codes with these ids (any property: callers pass ids they read from
+/// the property's own rows).
+pub async fn by_ids(cx: &mut impl Context, ids: &[&str]) -> Result<Vec<CodeRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let clause = format!("id IN ({})", super::row::placeholders(ids.len()));
+    fetch(cx, &clause, ids.iter().map(|id| (*id).into()).collect()).await
+}
+
 /// A holder's codes that have not ended (active or disabled), newest first.
 pub async fn of_holder(
     cx: &mut impl Context,

@@ -236,6 +236,9 @@ pub async fn of_code(cx: &mut impl Context, code_id: &str) -> Result<Vec<Placeme
 
 /// Every placement of several codes, oldest first.
 pub async fn of_codes(cx: &mut impl Context, code_ids: &[&str]) -> Result<Vec<Placement>> {
+    if code_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let clause = format!(
         "code_id IN ({}) ORDER BY created_at, id",
         placeholders(code_ids.len())

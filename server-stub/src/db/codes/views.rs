@@ -1,15 +1,17 @@
-//! The API views of codes, with the state of each on its locks, in two
+//! The API views of codes, with the state of each on its locks, its offline
+//! codes and the backup codes handed out for it, in a fixed number of
 //! queries whatever their number: a sync page or a list costs what it
 //! returns, not a round trip per code and lock.
 
 use std::collections::HashMap;
 
-use keyway_api::{CodeOnLock, CodeView, OfflineCodeView};
+use keyway_api::{BackupCodeView, CodeOnLock, CodeState, CodeView, OfflineCodeView};
 
 use super::super::Context;
 use super::{CodeRow, Holds, Placement, placements};
 use crate::clock::{now_secs, ts};
 use crate::crypto::DataKey;
+use crate::db::backups::{self, Handout};
 use crate::db::offline::{self, OfflineRow};
 use crate::error::{Error, Result};
 
@@ -54,6 +56,7 @@ async fn views_of_chunk(
     for row in offline::of_codes(cx, &ids).await? {
         offline_of.entry(row.code_id.clone()).or_default().push(row);
     }
+    let handed = Handed::of_codes(cx, &ids).await?;
     let lock_ids: std::collections::BTreeSet<&str> = by_code
         .values()
         .flatten()
@@ -71,6 +74,7 @@ async fn views_of_chunk(
             let offline = offline_of.get(&code.id).unwrap_or(&no_offline);
             let mut view = view_of(&key, code, on_code, &names, *reveal)?;
             view.offline = offline_views(&key, offline, &names, *reveal)?;
+            view.backups = handed.views(&key, &code.id, &names, *reveal)?;
             Ok(view)
         })
         .collect()
@@ -126,6 +130,7 @@ fn view_of(
         status: code.status,
         locks,
         offline: Vec::new(),
+        backups: Vec::new(),
         created_at: ts(code.created_at),
         updated_at: ts(code.updated_at),
     })
@@ -157,4 +162,69 @@ fn offline_views(
             })
         })
         .collect()
+}
+
+/// The backup codes handed out for a set of codes, with the backup codes'
+/// rows and placements (none read when nothing was handed out).
+struct Handed {
+    handouts: Vec<Handout>,
+    backups: HashMap<String, CodeRow>,
+    placements: Vec<Placement>,
+}
+
+impl Handed {
+    async fn of_codes(cx: &mut impl Context, ids: &[&str]) -> Result<Self> {
+        let handouts = backups::of_codes(cx, ids).await?;
+        let backup_ids: Vec<&str> = handouts.iter().map(|h| h.backup_code_id.as_str()).collect();
+        let backups = super::by_ids(cx, &backup_ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        let placements = placements::of_codes(cx, &backup_ids).await?;
+        Ok(Self {
+            handouts,
+            backups,
+            placements,
+        })
+    }
+
+    /// The views of the backup codes handed out for `code_id`, newest first;
+    /// the digits only while the backup opens the door.
+    fn views(
+        &self,
+        key: &DataKey,
+        code_id: &str,
+        names: &HashMap<String, String>,
+        reveal: bool,
+    ) -> Result<Vec<BackupCodeView>> {
+        let mut views = Vec::new();
+        for handout in self.handouts.iter().filter(|h| h.code_id == code_id) {
+            let on_lock = self
+                .placements
+                .iter()
+                .filter(|p| p.code_id == handout.backup_code_id)
+                .max_by_key(|p| p.created_at);
+            let state = match (handout.ending.as_deref(), on_lock) {
+                (Some("used"), _) => CodeState::Used,
+                (Some(_), Some(p)) if p.conf_present => CodeState::Removing,
+                (Some(_), _) => CodeState::Removed,
+                (None, _) => CodeState::Active,
+            };
+            let value = match self.backups.get(&handout.backup_code_id) {
+                Some(backup) if reveal && state == CodeState::Active => {
+                    Some(backup.code(key)?.as_str().to_owned())
+                }
+                _ => None,
+            };
+            views.push(BackupCodeView {
+                lock_id: handout.lock_id.clone(),
+                lock_name: names.get(&handout.lock_id).cloned().unwrap_or_default(),
+                value,
+                handed_at: ts(handout.handed_at),
+                state,
+            });
+        }
+        Ok(views)
+    }
 }

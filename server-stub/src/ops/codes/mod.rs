@@ -44,6 +44,8 @@ pub enum Holder {
     Staff(String),
     /// A recipient (one-time PINs).
     Recipient(String),
+    /// A lock's pool (its backup codes).
+    Lock(String),
 }
 
 impl Holder {
@@ -54,6 +56,7 @@ impl Holder {
             Self::Courier(id) => ("courier", id),
             Self::Staff(id) => ("staff", id),
             Self::Recipient(id) => ("recipient", id),
+            Self::Lock(id) => (crate::ops::backups::HOLDER, id),
         }
     }
 
@@ -151,7 +154,7 @@ pub async fn create(
     let key = w.key().clone();
     let id = new_id("code");
     let (holder_type, holder_id) = new.holder.parts();
-    let one_time = new.kind == CodeKind::OneTime;
+    let one_time = matches!(new.kind, CodeKind::OneTime | CodeKind::Backup);
     let row = NewCodeRow {
         value: key.seal_str(Cell::new("codes", "value", &id), code.as_str())?,
         value_mac: key.lookup_mac(CODE_MAC, code.as_str()),

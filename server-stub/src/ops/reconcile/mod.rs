@@ -104,6 +104,7 @@ pub async fn end_code(
         audit::record(w, &p.lock_id, entry).await?;
     }
     locks.extend(crate::ops::codes::offline::end(w, code_id, ending).await?);
+    crate::ops::backups::end_for_code(w, code_id, touched).await?;
     touched.push(code_id.to_owned());
     for lock_id in dedup(&locks) {
         locks::touch(w, &lock_id).await?;

@@ -84,6 +84,20 @@ fn settle_failure_flags(p: &mut Placement) {
 /// Takes back what writes inside this settlement changed in the lock's row
 /// (a one-time PIN ended by its use raises the desired version), so saving
 /// the lock does not undo it.
+/// Retires the lock's backup codes that are no longer needed and tops its
+/// pool up ([`crate::ops::backups::settle`]); the desired version follows.
+async fn settle_backups(
+    w: &mut Write,
+    lock: &mut LockRow,
+    touched: &mut Vec<String>,
+) -> Result<()> {
+    crate::ops::backups::settle(w, lock, touched).await?;
+    lock.desired_version = locks::load(w, &lock.property_id, &lock.id)
+        .await?
+        .desired_version;
+    Ok(())
+}
+
 async fn refresh_wants(w: &mut Write, lock: &mut LockRow) -> Result<()> {
     let fresh = locks::load(w, &lock.property_id, &lock.id).await?;
     lock.desired_version = fresh.desired_version;
@@ -174,6 +188,7 @@ pub async fn settle_status(w: &mut Write, lock: &mut LockRow, status: &Receipt) 
         };
         audit::record(w, &lock.id, entry).await?;
     }
+    settle_backups(w, lock, &mut touched).await?;
     lock.change_seq = seq;
     bump_codes(w, &touched).await?;
     locks::save_state(w, lock).await
@@ -222,6 +237,7 @@ pub async fn settle_receipt(
         settled = Settled::Settled;
     }
     if settled == Settled::Settled {
+        settle_backups(w, lock, &mut touched).await?;
         lock.change_seq = w.seq();
         bump_codes(w, &touched).await?;
         locks::save_state(w, lock).await?;
