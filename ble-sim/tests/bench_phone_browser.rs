@@ -3,8 +3,12 @@
 //! Maple Court, the simulator attached to it as Alice's phone) and Debian's
 //! Chromium driven by playwright-core (`tests/bench/phone.test.mjs`): a code
 //! Alice generates, and a courier's key card the manager assigns through the
-//! server, each carried by the phone core and decided by the simulated lock.
-//! `cargo xtask test` runs it in its browser step.
+//! server, each carried by the phone core and decided by the simulated lock;
+//! a guest code that works offline opening a door the phone never reached,
+//! a backup code for a delivery code still pending there, and their uses on
+//! the panel after the phone passes. `cargo xtask test` runs it in its
+//! browser step; `KEYWAY_BENCH_SCREENSHOTS=docs/simulator` writes the phone
+//! panel's screenshot of docs/simulator.md.
 
 use std::ffi::OsStr;
 
@@ -14,6 +18,12 @@ use keyway_testkit::fixture::{Fixture, FixtureOptions};
 
 #[test]
 fn the_benchs_phone_core_delivers_a_code_the_resident_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let screenshots = match std::env::var("KEYWAY_BENCH_SCREENSHOTS") {
+        Ok(d) if !d.is_empty() => workspace().join(d),
+        _ => dir.path().to_owned(),
+    };
+    std::fs::create_dir_all(&screenshots).unwrap();
     let world = Fixture::start(FixtureOptions::with_phone_of("alice")).expect("the world starts");
     let sim = world.info.sim_url.clone().expect("the simulator runs");
     let unit_x = UNIT_X.to_string();
@@ -27,6 +37,7 @@ fn the_benchs_phone_core_delivers_a_code_the_resident_generated() {
             ("PACKAGE_ROOM_X", OsStr::new(&package_x)),
             ("SERVER_URL", OsStr::new(&world.info.server_direct_url)),
             ("MANAGER_TOKEN", OsStr::new(&world.info.tokens["mia"])),
+            ("BENCH_SCREENSHOTS", screenshots.as_os_str()),
         ],
     )
     .expect("node and the browser run");

@@ -25,10 +25,11 @@ fn fingerprint(state: &BenchState) -> u64 {
         "adapter": sim.adapter(),
         "recording": state.control.recorder.steps().len(),
         "recording_on": state.control.recorder.is_recording(),
-        "phone": state.bench.phone.as_ref().map(|p| {
+        // Everything the phone panel shows but its count of rounds (which
+        // would refresh the page every second).
+        "phone_core": state.bench.phone.as_ref().map(|p| {
             let view = p.view();
-            let codes: Vec<_> = view.codes.iter().map(|c| (&c.name, &c.states)).collect();
-            format!("{codes:?} {:?} {:?}", view.visits, view.error)
+            format!("{:?} {:?} {:?} {:?}", view.codes, view.uses, view.visits, view.error)
         }),
     });
     let mut hasher = DefaultHasher::new();

@@ -11,6 +11,7 @@ mod assets;
 mod events;
 mod pages;
 mod phone;
+mod phone_view;
 mod playback;
 mod views;
 
@@ -114,6 +115,7 @@ pub fn router(control: Control, bench: Arc<Bench>) -> Router {
         .route("/bench/locks/{lock}/deliver", post(playback::deliver))
         .route("/bench/kiosk/forgot-pin", post(pages::forgot_pin))
         .route("/bench/phone", post(pages::phone_action))
+        .route("/bench/phone/backup", post(pages::phone_backup))
         .route("/bench/recording", post(playback::start_recording))
         .route("/bench/recording/stop", post(playback::stop_recording))
         .route("/bench/playback", post(playback::open))

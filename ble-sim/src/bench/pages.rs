@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::BenchState;
-use super::phone::PhoneView;
+use super::phone_view::{PhoneView, backup_refusal};
 use super::views::{Card, Floor};
 use crate::api::ApiError;
 use crate::recording::Recorder;
@@ -274,13 +274,63 @@ pub(super) async fn phone_action(
         .into_response(),
         Err(e) => {
             let reasons = e.violations().iter().map(|v| v.message.clone()).collect();
+            error(status_of(&e), e.code(), e.to_string(), reasons)
+        }
+    }
+}
+
+/// The bench's answer to a phone core's failure.
+fn status_of(e: &keyway_client::ClientError) -> StatusCode {
+    match e {
+        keyway_client::ClientError::NotFound { .. } => StatusCode::NOT_FOUND,
+        keyway_client::ClientError::Network { .. } | keyway_client::ClientError::Server { .. } => {
+            StatusCode::BAD_GATEWAY
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+/// `{"id": …, "lock_id": …}`: which code and door want a backup code.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BackupAsk {
+    id: String,
+    lock_id: String,
+}
+
+/// `POST /bench/phone/backup`: the phone panel's "Get a backup code" for a
+/// guest code on a door it has not reached; answers the backup code (its
+/// digits, door and state), or the refusal with its reason in words.
+pub(super) async fn phone_backup(
+    State(state): State<BenchState>,
+    body: Result<axum::Json<BackupAsk>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let axum::Json(ask) = match body {
+        Ok(ask) => ask,
+        Err(e) => {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())
+                .into_response();
+        }
+    };
+    let Some(phone) = &state.bench.phone else {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "no_phone",
+            "start the simulator with --with-server and --token",
+        )
+        .into_response();
+    };
+    match phone.backup(&ask.id, &ask.lock_id).await {
+        Ok(backup) => axum::Json(backup).into_response(),
+        Err(e) => {
+            // The server's refusals keep their status (409, 403, 404).
             let status = match &e {
-                keyway_client::ClientError::NotFound { .. } => StatusCode::NOT_FOUND,
-                keyway_client::ClientError::Network { .. }
-                | keyway_client::ClientError::Server { .. } => StatusCode::BAD_GATEWAY,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+                keyway_client::ClientError::Refused { status, .. } => {
+                    StatusCode::from_u16(*status).unwrap_or(StatusCode::CONFLICT)
+                }
+                other => status_of(other),
             };
-            error(status, e.code(), e.to_string(), reasons)
+            ApiError::new(status, e.code(), backup_refusal(&e)).into_response()
         }
     }
 }

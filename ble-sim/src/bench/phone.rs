@@ -3,23 +3,30 @@
 //! talking Bluetooth through btleplug to this simulator. It syncs and
 //! delivers every second, so dragging the phone into range of a lock with a
 //! pending job shows the job delivered and the code active, with no second
-//! terminal. The dashboard shows who it is, its codes and its last visits.
+//! terminal. The dashboard shows who it is, its codes (with their offline
+//! and backup codes), the uses sync brought and its last visits
+//! (`phone_view`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyway_api::GuestType;
+use jiff::tz::TimeZone;
+use keyway_api::{BackupCodeView, GuestType};
 use keyway_client::{
     Client, ClientConfig, ClientError, DeliveryReport, LocalCode, NewCode, Session,
 };
 use keyway_codes::schedule::{Recurring, Schedule, ScheduleError, Weekdays, Window};
 use keyway_delivery::LockTransport;
 
+use super::phone_view::{PhoneView, line, use_line};
+
 /// How often the phone core syncs and looks for locks with work.
 const ROUND: Duration = Duration::from_secs(1);
 /// Visits the dashboard lists.
 const VISITS_SHOWN: usize = 8;
+/// Uses of the resident's codes the dashboard lists.
+const USES_SHOWN: u32 = 8;
 
 /// The phone core and what it last did.
 #[derive(Debug)]
@@ -29,6 +36,8 @@ pub struct PhoneCore {
     /// The server's address and the property, for the kiosk's forgot-PIN.
     server: String,
     property_id: String,
+    /// The property's time zone, for the times the panel shows.
+    zone: TimeZone,
     http: reqwest::Client,
     log: Mutex<PhoneLog>,
 }
@@ -55,26 +64,6 @@ struct PhoneLog {
     rounds: u64,
     visits: Vec<String>,
     error: Option<String>,
-}
-
-/// The phone core as the dashboard shows it.
-#[derive(Debug, Clone)]
-pub(super) struct PhoneView {
-    pub(super) who: String,
-    pub(super) rounds: u64,
-    pub(super) codes: Vec<CodeLine>,
-    pub(super) visits: Vec<String>,
-    pub(super) error: Option<String>,
-}
-
-/// One of the phone's codes. The resident sees their own digits in the app,
-/// so the bench's phone panel does too.
-#[derive(Debug, Clone)]
-pub(super) struct CodeLine {
-    pub(super) id: String,
-    pub(super) name: String,
-    pub(super) value: String,
-    pub(super) states: String,
 }
 
 /// What the resident asks of the phone core on the bench.
@@ -107,8 +96,10 @@ pub(super) enum PhoneAction {
 /// The bench's guest-code form: temporary and delivery codes open for
 /// `hours` from now (a delivery code without hours has no window),
 /// recurring ones on `days` from `start` to `end` in the property's time
-/// zone. Fields that do not apply to the chosen type are ignored, as the
-/// form shows them all.
+/// zone; `offline`: it works offline (temporary, recurring and delivery
+/// codes: each door's own 8 digits, which it accepts with no job). Fields
+/// that do not apply to the chosen type are ignored, as the form shows
+/// them all.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GuestForm {
@@ -123,6 +114,8 @@ pub(super) struct GuestForm {
     start: Option<String>,
     #[serde(default)]
     end: Option<String>,
+    #[serde(default)]
+    offline: bool,
 }
 
 impl GuestForm {
@@ -135,6 +128,7 @@ impl GuestForm {
             days,
             start,
             end,
+            offline,
         } = self;
         let invalid = |detail: String| ClientError::InvalidArgument { detail };
         let schedule = match guest {
@@ -172,6 +166,7 @@ impl GuestForm {
         };
         let mut new = NewCode::guest(*guest, schedule);
         new.name = name.clone().filter(|n| !n.trim().is_empty());
+        new.offline = *offline;
         Ok(new)
     }
 }
@@ -212,11 +207,13 @@ impl PhoneCore {
             "{} ({:?}) at {}",
             session.user.name, session.user.role, session.property.name
         );
+        let zone = TimeZone::get(&session.property.time_zone).unwrap_or(TimeZone::UTC);
         Ok(Arc::new(Self {
             client,
             who,
             server: url.trim_end_matches('/').to_owned(),
             property_id: session.property.id.clone(),
+            zone,
             http: reqwest::Client::new(),
             log: Mutex::new(PhoneLog::default()),
         }))
@@ -305,6 +302,21 @@ impl PhoneCore {
         }
     }
 
+    /// Asks the server for a backup code for guest code `id` on `lock_id`,
+    /// as the app's "Get a backup code" does; then syncs, so the code's
+    /// list shows it at once (a failed sync leaves that to the next round).
+    pub(super) async fn backup(
+        &self,
+        id: &str,
+        lock_id: &str,
+    ) -> Result<BackupCodeView, ClientError> {
+        let backup = self.client.request_backup(id, lock_id).await?;
+        if let Err(e) = self.client.sync().await {
+            log::info!("the sync after a backup code failed: {}", e.code());
+        }
+        Ok(backup)
+    }
+
     /// The phone core now.
     pub(super) fn view(&self) -> PhoneView {
         let log = self.log().clone();
@@ -313,13 +325,21 @@ impl PhoneCore {
             .codes()
             .unwrap_or_default()
             .iter()
-            .map(line)
+            .map(|c| line(c, &self.zone))
+            .collect();
+        let uses = self
+            .client
+            .uses(USES_SHOWN)
+            .unwrap_or_default()
+            .iter()
+            .map(|u| use_line(u, &self.zone))
             .collect();
         PhoneView {
             who: self.who.clone(),
             rounds: log.rounds,
             codes,
             visits: log.visits,
+            uses,
             error: log.error,
         }
     }
@@ -332,25 +352,4 @@ fn note(log: &mut PhoneLog, report: &DeliveryReport) {
             .insert(0, format!("{at} {}: {}", visit.name, visit.outcome.code()));
     }
     log.visits.truncate(VISITS_SHOWN);
-}
-
-fn line(code: &LocalCode) -> CodeLine {
-    let states: Vec<String> = code
-        .locks
-        .iter()
-        .map(|l| format!("{}: {:?}", l.lock_name, l.state))
-        .collect();
-    CodeLine {
-        id: code.id.clone(),
-        value: code.value.clone().unwrap_or_default(),
-        name: code
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("{:?} code", code.kind)),
-        states: if states.is_empty() {
-            format!("{:?}", code.status)
-        } else {
-            states.join(", ")
-        },
-    }
 }

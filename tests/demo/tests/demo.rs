@@ -1,6 +1,8 @@
-//! The demo binary as a user runs it: every step behaves, the files it
-//! promises are written, and the Portal it prints takes the manager's
-//! sign-in it prints (with `--portal` the server stays up until Ctrl-C).
+//! The demo binary as a user runs it: every step behaves (the last ones:
+//! codes for a door no phone has reached), the files it promises are
+//! written (the delivery log with the notice of use Alice asked for), and
+//! the Portal it prints takes the manager's sign-in it prints (with
+//! `--portal` the server stays up until Ctrl-C).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -75,12 +77,54 @@ fn the_demo_plays_every_step_and_its_portal_takes_the_printed_sign_in() {
     let report: Value =
         serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("demo output ({e}): {line}"));
     assert_eq!(report["ok"], true, "{report}");
-    assert_eq!(report["steps"].as_array().unwrap().len(), 10, "{report}");
-    assert!(report["checks"].as_u64().unwrap() >= 30);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 14, "{report}");
+    assert!(report["checks"].as_u64().unwrap() >= 50, "{report}");
+    // The last four steps: codes for a door no phone has reached, each
+    // with every one of its checks passed.
+    let titles: Vec<&str> = steps.iter().map(|s| s["title"].as_str().unwrap()).collect();
+    for (step, says) in [
+        (10, "two backup codes"),
+        (11, "works offline"),
+        (12, "a backup code opens it once"),
+        (13, "told of both uses"),
+    ] {
+        assert!(
+            titles[step].contains(says),
+            "step {}: {}",
+            step + 1,
+            titles[step]
+        );
+        assert_eq!(steps[step]["ok"], true, "{}", steps[step]);
+        assert!(
+            steps[step]["checks"].as_array().unwrap().len() >= 2,
+            "{}",
+            steps[step]
+        );
+    }
     assert!(out_dir.path().join("courier-qr.svg").is_file());
     assert!(out_dir.path().join("courier-qr.png").is_file());
     let log = std::fs::read_to_string(out_dir.path().join("deliveries.jsonl")).unwrap();
-    assert_eq!(log.lines().count(), 2, "one email and one SMS: {log}");
+    let sent: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        sent.len(),
+        3,
+        "Bob's PIN by email and SMS, Alice's notice of use: {log}"
+    );
+    let notice: Vec<&Value> = sent
+        .iter()
+        .filter(|m| m["to"] == "alice@example.org")
+        .collect();
+    assert_eq!(notice.len(), 1, "{log}");
+    assert_eq!(notice[0]["channel"], "email");
+    let body = notice[0]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("Dog walker's code opened Unit 4B at "),
+        "{body}"
+    );
 
     // The server is still up: the printed sign-in opens the Portal.
     let portal = &report["portal"];

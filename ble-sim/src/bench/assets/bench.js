@@ -139,7 +139,7 @@ const actions = {
     form.keys.value = "";
     const answer = await json("POST", `/locks/${form.dataset.lock}/keypad`, { keys });
     const last = answer.entries.at(-1);
-    say(output, last ? words(last.entry) : "no entry finished yet", last?.entry.result === "granted");
+    say(output, last ? words(last.entry) : "no entry finished yet", opened(last?.entry));
   },
   deliver: async (form, output) => {
     say(output, "delivering…");
@@ -154,10 +154,11 @@ const actions = {
   phone: async (form, output) => {
     const reasons = form.querySelector(".reasons");
     reasons?.replaceChildren();
-    // Every filled field of the form, numbers as numbers.
+    // Every filled field of the form, numbers as numbers, a ticked box as true.
     const body = { action: form.dataset.phone };
     for (const [key, value] of new FormData(form)) {
-      if (value !== "") body[key] = form[key].type === "number" ? Number(value) : value;
+      const type = form[key].type;
+      if (value !== "") body[key] = type === "number" ? Number(value) : type === "checkbox" ? true : value;
     }
     try {
       const answer = await phoneRequest(body);
@@ -189,12 +190,28 @@ const actions = {
   },
 };
 
+/** Whether a keypad entry opened the door (a slot's code or an offline code). */
+const opened = (entry) => entry?.result === "granted" || entry?.result === "granted_offline";
+
 function words(entry) {
   switch (entry.result) {
     case "granted": return `granted (slot ${entry.slot}${entry.consumed ? ", now used" : ""})`;
+    case "granted_offline": return `granted (an offline code${entry.consumed ? ", now used" : ""})`;
     case "denied": return `denied: ${entry.reason.replaceAll("_", " ")}`;
     case "locked_out": return `locked out until ${entry.until}`;
     default: return entry.result;
+  }
+}
+
+/** "Get a backup code": the digits, or why not, in the panel's notice. */
+async function askBackup(id, lock, lockName) {
+  const output = document.getElementById("phone-backup");
+  say(output, `asking for a backup code for ${lockName}…`);
+  try {
+    const backup = await json("POST", "/bench/phone/backup", { id, lock_id: lock });
+    say(output, `Backup code for ${backup.lock_name}: ${backup.value}. It opens the door once, and is retired when the code itself reaches the door.`);
+  } catch (error) {
+    say(output, `No backup code for ${lockName}: ${error.message}`, false);
   }
 }
 
@@ -214,7 +231,7 @@ function wireControls() {
   document.addEventListener("click", async (event) => {
     const button = event.target.closest("button");
     if (!button) return;
-    const { key, power, advance, clearFaults, lock, phoneChange, phoneDelete } = button.dataset;
+    const { key, power, advance, clearFaults, lock, lockName, phoneChange, phoneDelete, phoneBackup } = button.dataset;
     try {
       if (key !== undefined) {
         const input = button.closest("form").keys;
@@ -230,6 +247,8 @@ function wireControls() {
         await phoneRequest({ action: "change", id: phoneChange });
       } else if (phoneDelete) {
         await phoneRequest({ action: "delete", id: phoneDelete });
+      } else if (phoneBackup) {
+        await askBackup(phoneBackup, lock, lockName);
       } else {
         return;
       }

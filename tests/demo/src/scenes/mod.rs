@@ -1,8 +1,11 @@
 //! The story's scenes on a running world, and what they share: the
 //! property's doors, the resident's phone (the real phone core on
 //! btleplug), the manager's API, walking the phone along the corridor,
-//! typing on keypads and setting lock clocks.
+//! typing on keypads and setting lock clocks. The resident's scenes
+//! (`resident`), the building's (`building`), then codes for a door no
+//! phone has reached (`away`).
 
+mod away;
 mod building;
 mod resident;
 
@@ -84,7 +87,8 @@ pub(crate) async fn play(story: &mut Story, world: &LiveWorld, out_dir: &Path) -
     scene.recurring(story, &phone).await?;
     scene.carrier(story, &phone).await?;
     scene.courier(story, &phone).await?;
-    scene.one_time_pin(story, &phone).await
+    scene.one_time_pin(story, &phone).await?;
+    scene.away(story, &phone).await
 }
 
 impl Scene<'_> {
@@ -181,7 +185,8 @@ fn describe(entry: &Option<Entry>) -> String {
         Some(
             Entry::Granted { consumed: true, .. } | Entry::GrantedOffline { consumed: true, .. },
         ) => "granted (one-time: now spent)".into(),
-        Some(Entry::Granted { .. } | Entry::GrantedOffline { .. }) => "granted".into(),
+        Some(Entry::GrantedOffline { .. }) => "granted (an offline code)".into(),
+        Some(Entry::Granted { .. }) => "granted".into(),
         Some(Entry::Denied { reason }) => format!(
             "denied ({})",
             serde_json::to_value(reason)

@@ -177,9 +177,11 @@ impl Scene<'_> {
             "the Main entrance opens",
         )?;
         let wrong = if value == "5829" { "5830" } else { "5829" };
+        // At the entrance: every refusal counts toward a keypad's lockout
+        // (five since the last one), and the later steps need Unit 4B's.
         self.expect_entry(
             story,
-            Door::Unit,
+            Door::Entrance,
             wrong,
             |e| denied(e, "unknown_code"),
             "a wrong code stays shut",
