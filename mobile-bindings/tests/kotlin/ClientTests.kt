@@ -45,6 +45,21 @@ object World {
     }
 
     fun movePhone(x: Double) = call("PUT", "$sim/phone", """{"x": $x, "y": 0.0}""")
+
+    /** Sets how many backup codes a lock keeps through the manager's API. */
+    fun backupPool(lockId: String, size: Int) {
+        val request = HttpRequest.newBuilder(URI.create("$server/v1/manage/locks/$lockId/backup-pool"))
+            .header("content-type", "application/json")
+            .header("authorization", "Bearer ${env("KEYWAY_TOKEN_MIA")}")
+            .header("idempotency-key", java.util.UUID.randomUUID().toString())
+            .method("PUT", HttpRequest.BodyPublishers.ofString("""{"size": $size}"""))
+            .build()
+        val status = http.send(request, HttpResponse.BodyHandlers.ofString()).statusCode()
+        check(status == 200) { "PUT backup-pool: $status" }
+    }
+
+    /** Types [code] on a lock's simulated keypad; the lock's answer (JSON). */
+    fun typeCode(lockId: String, code: String) = call("POST", "$sim/locks/$lockId/keypad", """{"code": "$code"}""")
     fun networkDown() = call("POST", "$control/network/down")
     fun networkUp() = call("POST", "$control/network/up")
 }
@@ -167,6 +182,45 @@ val clientTests: List<Pair<String, () -> Unit>> = listOf(
                 check(synced.stateOn(World.unitDoor) == CodeState.PENDING) { "$synced" }
             } finally {
                 World.networkUp()
+            }
+        }
+    },
+    "a guest code works offline, and a backup code stands in for one not delivered" to {
+        runBlocking {
+            val phone = newClient()
+            phone.login(World.alice)
+            World.movePhone(0.0)
+            val now = java.time.Instant.now()
+            val cousin = phone.createGuestCode(
+                GuestType.TEMPORARY, Schedule.Window(now, now.plusSeconds(7200)), "Cousin", true)
+            val offline = cousin.offline.first { it.lockId == World.unitDoor }
+            check(cousin.locks.isEmpty() && offline.value?.length == 8) { "$cousin" }
+            val typed = World.typeCode(World.unitDoor, offline.value!!)
+            check(typed.contains("\"result\":\"granted_offline\"")) { typed }
+            World.backupPool(World.unitDoor, 1)
+            try {
+                World.movePhone(101.0)
+                phone.deliverNearby()
+                World.movePhone(0.0)
+                val groceries = phone.createGuestCode(GuestType.DELIVERY, null, "Groceries", false)
+                phone.sync()
+                val backup = phone.requestBackup(groceries.id, World.unitDoor)
+                check(backup.value?.length == 8 && backup.state == CodeState.ACTIVE) { "$backup" }
+                val first = World.typeCode(World.unitDoor, backup.value!!)
+                check(first.contains("\"result\":\"granted\"")) { first }
+                val again = World.typeCode(World.unitDoor, backup.value!!)
+                check(again.contains("\"result\":\"denied\"")) { again }
+                World.movePhone(101.0)
+                phone.deliverNearby()
+                World.movePhone(0.0)
+                phone.sync()
+                val delivered = phone.code(groceries.id)
+                check(delivered.stateOn(World.unitDoor) == CodeState.ACTIVE) { "$delivered" }
+                check(delivered.backups.map { it.state } == listOf(CodeState.USED)) { "${delivered.backups}" }
+                val uses = phone.uses(100u).filter { it.codeId == groceries.id }
+                check(uses.map { it.kind } == listOf("backup_code_used")) { "$uses" }
+            } finally {
+                World.backupPool(World.unitDoor, 0)
             }
         }
     },

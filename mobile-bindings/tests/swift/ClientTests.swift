@@ -144,5 +144,38 @@ func clientTests(_ world: World) -> [Test] {
             try check(synced.serverId != nil && synced.pending == nil, "\(synced)")
             try check(synced.state(on: world.unitDoor) == .pending, "\(synced)")
         }),
+        ("a guest code works offline, and a backup code stands in for one not delivered", {
+            let phone = try newClient(world)
+            _ = try await phone.login(apiToken: world.alice)
+            try world.movePhone(0)
+            let now = Date()
+            let cousin = try await phone.createGuestCode(
+                guestType: .temporary, schedule: .window(from: now, until: now.addingTimeInterval(7200)),
+                name: "Cousin", offline: true)
+            let offline = cousin.offline.first { $0.lockId == world.unitDoor }
+            try check(cousin.locks.isEmpty && offline?.value?.count == 8, "\(cousin)")
+            try check(try world.typeCode(world.unitDoor, offline?.value ?? "") == "granted_offline", "offline")
+            try world.backupPool(world.unitDoor, size: 1)
+            defer { try? world.backupPool(world.unitDoor, size: 0) }
+            try world.movePhone(101)
+            _ = try await phone.deliverNearby()
+            try world.movePhone(0)
+            let groceries = try await phone.createGuestCode(
+                guestType: .delivery, schedule: nil, name: "Groceries", offline: false)
+            _ = try await phone.sync()
+            let backup = try await phone.requestBackup(id: groceries.id, lockId: world.unitDoor)
+            try check(backup.value?.count == 8 && backup.state == .active, "\(backup)")
+            try check(try world.typeCode(world.unitDoor, backup.value ?? "") == "granted", "backup")
+            try check(try world.typeCode(world.unitDoor, backup.value ?? "") == "denied", "backup again")
+            try world.movePhone(101)
+            _ = try await phone.deliverNearby()
+            try world.movePhone(0)
+            _ = try await phone.sync()
+            let delivered = try phone.code(id: groceries.id)
+            try check(delivered.state(on: world.unitDoor) == .active, "\(delivered)")
+            try check(delivered.backups.map { $0.state } == [.used], "\(delivered.backups)")
+            let uses = try phone.uses(limit: 100).filter { $0.codeId == groceries.id }
+            try check(uses.map { $0.kind } == ["backup_code_used"], "\(uses)")
+        }),
     ]
 }

@@ -93,6 +93,25 @@ struct World {
         let answer = try call("PUT", url, body: body, headers: headers)
         try check(answer.status == 200, "PUT policy: \(answer.status)")
     }
+
+    /// Sets how many backup codes a lock keeps through the manager's API.
+    func backupPool(_ lockId: String, size: Int) throws {
+        let headers = ["authorization": "Bearer \(mia)", "idempotency-key": UUID().uuidString]
+        let answer = try call(
+            "PUT", "\(server)/v1/manage/locks/\(lockId)/backup-pool",
+            body: Data("{\"size\": \(size)}".utf8), headers: headers)
+        try check(answer.status == 200, "PUT backup-pool: \(answer.status)")
+    }
+
+    /// Types `code` on a lock's simulated keypad; the lock's decision
+    /// (`granted`, `granted_offline`, `denied`, …).
+    func typeCode(_ lockId: String, _ code: String) throws -> String {
+        let answer = try call(
+            "POST", "\(sim)/locks/\(lockId)/keypad", body: Data("{\"code\": \"\(code)\"}".utf8))
+        let json = try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]
+        let entry = json?["entry"] as? [String: Any]
+        return entry?["result"] as? String ?? "no entry: \(answer.status)"
+    }
 }
 
 /// A value a completion handler fills in while the caller waits on a semaphore.

@@ -222,7 +222,16 @@ test("a lock shows its versions and its audit log, filtered", async () => {
   await page.getByLabel("What").selectOption("");
   await submit(page, page.getByRole("button", { name: "Show" }));
   assert.match(await main(page), /Wrong code entered/);
+  assert.match(await main(page), /Backup codes\s+None kept/);
+  await page.getByLabel("Backup codes to keep").selectOption("2");
+  await submit(page, page.getByRole("button", { name: "Save" }));
+  assert.match(await main(page), /The lock loads or drops backup codes at the next visit/);
+  assert.match(await main(page), /2 kept: 0 on the lock and ready, 0 handed out/);
+  assert.match(await main(page), /Changes wait for a phone at the door/);
   await shot(page, "lock");
+  await page.getByLabel("Backup codes to keep").selectOption("0");
+  await submit(page, page.getByRole("button", { name: "Save" }));
+  assert.match(await main(page), /Backup codes\s+None kept/);
   await context.close();
 });
 
@@ -235,6 +244,11 @@ test("a staff member cannot reach a manager-only page", async () => {
   const response = await page.goto(`${base}/policy/edit`);
   assert.equal(response.status(), 403);
   assert.match(await main(page), /only managers may do this/);
+  // Staff see a lock's backup codes, never the control that sets them.
+  await page.goto(`${base}/locks`);
+  await page.getByRole("link", { name: "Unit 4B" }).click();
+  assert.match(await main(page), /Backup codes/);
+  assert.equal(await page.getByLabel("Backup codes to keep").count(), 0);
   await context.close();
 });
 
