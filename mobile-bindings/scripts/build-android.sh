@@ -19,6 +19,10 @@ cd "$(dirname "$0")/../.."
 : "${ANDROID_NDK_HOME:?set ANDROID_NDK_HOME to your Android NDK}"
 command -v cargo-ndk >/dev/null || { echo "cargo-ndk is missing: cargo install cargo-ndk" >&2; exit 1; }
 
+# The C inside (SQLite, ring's C) without unwind tables: no unwinding ever
+# passes through it (a Rust panic cannot leave an `extern "C"` callback), and
+# they are about 110 KB (docs/performance.md, "Mobile library size").
+export CFLAGS="${CFLAGS:-} -fno-asynchronous-unwind-tables -fno-unwind-tables"
 profile="${KEYWAY_PROFILE:-release-mobile}"
 out="target/android"
 rm -rf "$out"

@@ -11,6 +11,10 @@ cd "$(dirname "$0")/../.."
 
 [ "$(uname)" = "Darwin" ] || { echo "build-ios.sh runs on macOS (xcodebuild, lipo)" >&2; exit 1; }
 
+# The C inside (SQLite, ring's C) without unwind tables: no unwinding ever
+# passes through it (a Rust panic cannot leave an `extern "C"` callback), and
+# they are about 110 KB (docs/performance.md, "Mobile library size").
+export CFLAGS="${CFLAGS:-} -fno-asynchronous-unwind-tables -fno-unwind-tables"
 profile="${KEYWAY_PROFILE:-release-mobile}"
 out="target/ios"
 rm -rf "$out"
