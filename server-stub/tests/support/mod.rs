@@ -8,17 +8,21 @@
 //! (`keyway_testkit::property`, with the server suites' plan: a door for
 //! 5C and a second property).
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
+mod contract;
 pub mod portal;
 pub mod table;
+mod visits;
 
-use std::collections::BTreeSet;
+pub use contract::Contract;
+pub use visits::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keyway_lock::{Lock, LockConfig};
@@ -31,7 +35,6 @@ use reqwest::blocking::Client;
 use reqwest::{Method, StatusCode};
 use rustix::process::Signal;
 use serde_json::{Value, json};
-use utoipa::OpenApi as _;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_keyway-server");
 
@@ -103,89 +106,6 @@ async fn connect(url: &str) -> sqlx::AnyPool {
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to the test database: {e}"))
-}
-
-/// The API contract: every (method, path template) the OpenAPI document
-/// lists, with the statuses it documents.
-pub struct Contract {
-    operations: Vec<(String, Vec<String>, BTreeSet<u16>)>,
-}
-
-impl Contract {
-    /// The server's own document (`keyway_server::api::ApiDoc`).
-    pub fn get() -> &'static Self {
-        static CONTRACT: OnceLock<Contract> = OnceLock::new();
-        CONTRACT.get_or_init(|| {
-            let doc = serde_json::to_value(keyway_server::api::ApiDoc::openapi()).unwrap();
-            let mut operations = Vec::new();
-            for (path, item) in doc["paths"].as_object().unwrap() {
-                for (method, operation) in item.as_object().unwrap() {
-                    let Some(responses) = operation["responses"].as_object() else {
-                        continue;
-                    };
-                    let statuses = responses.keys().filter_map(|s| s.parse().ok()).collect();
-                    let segments = path.split('/').map(str::to_owned).collect();
-                    operations.push((method.to_uppercase(), segments, statuses));
-                }
-            }
-            Contract { operations }
-        })
-    }
-
-    /// Whether the document lists `status` as an answer of `method` on the
-    /// concrete `path` (its query left out). A path no operation has may
-    /// only answer 404, a method a path does not take only 405: the
-    /// router's own refusals.
-    pub fn documents(&self, method: &str, path: &str, status: u16) -> bool {
-        let segments: Vec<&str> = path.split('/').collect();
-        let fits = |template: &[String]| {
-            template.len() == segments.len()
-                && template.iter().zip(&segments).all(|(t, s)| {
-                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
-                })
-        };
-        let on_path: Vec<_> = self
-            .operations
-            .iter()
-            .filter(|(_, template, _)| fits(template))
-            .collect();
-        if on_path.is_empty() {
-            return status == 404;
-        }
-        match on_path.iter().find(|(m, _, _)| m == method) {
-            Some((_, _, statuses)) => statuses.contains(&status),
-            None => status == 405,
-        }
-    }
-
-    /// The answers a server gave, from its request log (the `METHOD PATH
-    /// STATUS Nms` lines of `keyway_server::api`).
-    pub fn answers(log: &[String]) -> Vec<(String, String, u16)> {
-        log.iter()
-            .filter_map(|line| {
-                let (_, answer) = line.split_once(" keyway_server::api: ")?;
-                let mut parts = answer.split_whitespace();
-                let (method, path, status) = (parts.next()?, parts.next()?, parts.next()?);
-                let ms = parts.next()?;
-                ms.strip_suffix("ms")?.parse::<u64>().ok()?;
-                Some((method.to_owned(), path.to_owned(), status.parse().ok()?))
-            })
-            .collect()
-    }
-
-    /// The answers in a server's log that the document does not list. Only
-    /// the API's paths are its business (`keyway_server::api::is_api_path`):
-    /// the Portal's HTML pages answer at every other path.
-    pub fn undocumented(&self, log: &[String]) -> Vec<String> {
-        Self::answers(log)
-            .into_iter()
-            .filter(|(_, path, _)| keyway_server::api::is_api_path(path))
-            .filter(|(method, path, status)| !self.documents(method, path, *status))
-            .map(|(method, path, status)| format!("{method} {path} {status}"))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    }
 }
 
 /// A running server. When it stops, every answer it gave to the API's
@@ -599,117 +519,4 @@ pub fn occurs(haystack: &str, needle: &str) -> bool {
         !before.is_some_and(|c| c.is_ascii_alphanumeric())
             && !after.is_some_and(|c| c.is_ascii_alphanumeric())
     })
-}
-
-/// Posts sealed receipts as a phone carrying them back would; the results.
-pub fn post_receipts(f: &Fixture, token: &str, receipts: &[Vec<u8>]) -> Value {
-    let texts: Vec<String> = receipts
-        .iter()
-        .map(|r| keyway_api::encode_bytes(r))
-        .collect();
-    f.ok(
-        token,
-        Method::POST,
-        "/v1/receipts",
-        json!({ "receipts": texts }),
-    )
-}
-
-/// Opens a visit of `lock_id`; the server's answer (`visit_id`,
-/// `challenge`, `since_seq`).
-pub fn open_visit(f: &Fixture, token: &str, lock_id: &str) -> Value {
-    let (status, opened) = f.call_raw(
-        Some(token),
-        Method::POST,
-        &format!("/v1/locks/{lock_id}/visits"),
-        None,
-        None,
-    );
-    assert_eq!(status, StatusCode::CREATED, "{opened}");
-    opened
-}
-
-/// The challenge of an opened visit.
-pub fn challenge_of(opened: &Value) -> [u8; 16] {
-    let bytes: Vec<u8> = (0..16)
-        .map(|i| {
-            let hex = opened["challenge"].as_str().unwrap();
-            u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()
-        })
-        .collect();
-    bytes.try_into().unwrap()
-}
-
-/// The firmware's sealed status for an opened visit (it opens a session).
-pub fn lock_status(lock: &mut Lock, opened: &Value) -> Vec<u8> {
-    let since = u32::try_from(opened["since_seq"].as_u64().unwrap()).unwrap();
-    lock.status(challenge_of(opened), since, jiff::Timestamp::now())
-        .unwrap()
-}
-
-/// Presents a sealed status for a visit; the server's status and answer.
-pub fn present(f: &Fixture, token: &str, visit_id: &str, status: &[u8]) -> (StatusCode, Value) {
-    f.call_raw(
-        Some(token),
-        Method::POST,
-        &format!("/v1/visits/{visit_id}/status"),
-        Some(json!({ "status": keyway_api::encode_bytes(status) })),
-        None,
-    )
-}
-
-/// What a phone's visit did.
-#[derive(Debug)]
-pub struct Visit {
-    /// The server's answer to the status (`jobs`, `target_version`).
-    pub answer: Value,
-    /// The firmware's receipts for those jobs.
-    pub receipts: Vec<Vec<u8>>,
-    /// The server's results for the receipts (`Null` when there were none).
-    pub results: Value,
-}
-
-/// A phone's visit to `lock`, as the phone core makes it: a challenge from
-/// the server, the firmware's status with it, the jobs the server seals for
-/// that session given to the firmware in the same session, and its receipts
-/// posted back.
-pub fn visit(f: &Fixture, token: &str, lock: &mut Lock) -> Visit {
-    let opened = open_visit(f, token, &lock.config().lock_id.to_string());
-    let status = lock_status(lock, &opened);
-    let (code, answer) = present(f, token, opened["visit_id"].as_str().unwrap(), &status);
-    assert_eq!(code, StatusCode::OK, "{answer}");
-    let receipts: Vec<Vec<u8>> = answer["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|job| {
-            let job = keyway_api::decode_bytes(job.as_str().unwrap()).unwrap();
-            lock.apply(&job, jiff::Timestamp::now())
-                .expect("the lock opens the job")
-        })
-        .collect();
-    lock.disconnected();
-    let results = if receipts.is_empty() {
-        Value::Null
-    } else {
-        post_receipts(f, token, &receipts)
-    };
-    Visit {
-        answer,
-        receipts,
-        results,
-    }
-}
-
-/// The caller's sync entry for `lock_id` (versions, the target when there is
-/// work, the advertising key), or `Null` when the sync does not name the lock.
-pub fn sync_entry(f: &Fixture, token: &str, lock_id: &str) -> Value {
-    let (_, sync) = f.get(token, "/v1/sync");
-    sync["locks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lock_id"] == lock_id)
-        .cloned()
-        .unwrap_or(Value::Null)
 }
