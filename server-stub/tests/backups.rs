@@ -391,6 +391,13 @@ fn backup_digits_show_in_no_list_sync_or_database_copy_and_a_guessed_one_is_flag
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"backup_used_unissued"), "{kinds:?}");
+    // The pool's codes went on the lock as backups, never as anyone's code.
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "backup_added").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&"code_added"), "{kinds:?}");
     let (_, sync) = f.get(&alice, "/v1/sync");
     assert!(
         sync["uses"].as_array().is_none_or(|u| u.is_empty()),

@@ -170,6 +170,7 @@ pub fn audit_word(kind: &str) -> &'static str {
         "lock_reset" => "Lock lost its storage",
         "power_restored" => "Power restored",
         "backup_pool_set" => "Backup codes to keep changed",
+        "backup_added" => "Backup code added to the lock's pool",
         "backup_handed_out" => "Backup code handed out for a code not yet on the lock",
         "backup_pool_short" => "Backup pool short: no free slot",
         "backup_used_unissued" => "A backup code nobody was given opened the door",

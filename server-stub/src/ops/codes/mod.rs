@@ -234,6 +234,7 @@ async fn place(w: &mut Write, lock: &LockRow, entry: Placing<'_>, actor: &str) -
     crate::db::insert(w, &[placement]).await?;
     let audit_entry = ServerEntry {
         kind: match entry.holds {
+            Holds::Code if entry.kind == CodeKind::Backup => "backup_added",
             Holds::Code => "code_added",
             Holds::Card => "card_added",
         },
