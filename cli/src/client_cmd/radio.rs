@@ -209,10 +209,11 @@ fn print_event(
             lock_id,
             lock_name,
             at,
+            kind,
         } => {
             if json {
                 print_json(
-                    &serde_json::json!({"event": "code_used", "id": id, "code_id": code_id, "code_name": code_name, "lock_id": lock_id, "lock_name": lock_name, "at": at}),
+                    &serde_json::json!({"event": "code_used", "id": id, "code_id": code_id, "code_name": code_name, "lock_id": lock_id, "lock_name": lock_name, "at": at, "kind": kind}),
                 );
             } else {
                 println!(

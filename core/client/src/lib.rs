@@ -463,6 +463,7 @@ impl Client {
                     lock_id: used.lock_id.clone(),
                     lock_name: used.lock_name.clone(),
                     at: used.at,
+                    kind: used.kind.clone(),
                 });
             }
             let ids: Vec<String> = fresh.into_iter().map(|u| u.id).collect();

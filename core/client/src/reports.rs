@@ -140,6 +140,9 @@ pub enum ClientEvent {
         lock_name: String,
         /// When, on the lock's clock.
         at: jiff::Timestamp,
+        /// How, as [`CodeUse::kind`](crate::CodeUse::kind) says
+        /// (`backup_code_used`: through a backup code handed out for it).
+        kind: String,
     },
     /// A lock was visited by a delivery.
     Delivery {

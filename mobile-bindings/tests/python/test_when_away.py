@@ -85,6 +85,7 @@ def test_a_backup_code_stands_in_for_a_delivery_code_not_yet_delivered(world, tm
             lambda e: isinstance(e, keyway.KeywayEvent.CODE_USED)
             and e.code_id == code.id
             and e.lock_name == "Unit 4B"
+            and e.kind == "backup_code_used"
         )
         assert [u.kind for u in phone.uses(100) if u.code_id == code.id] == ["backup_code_used"]
         run(phone.sync())
