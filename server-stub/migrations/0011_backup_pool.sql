@@ -7,7 +7,8 @@ ALTER TABLE locks ADD COLUMN backup_pool BIGINT NOT NULL DEFAULT 0;
 -- which lock, for which unit, and how the hand-out ended (`delivered`: the
 -- code reached the lock; `used`: the backup opened the door; `code_ended`:
 -- the code was deleted, expired or used; `failed`: the lock refused the
--- code). A backup code is handed out at most once.
+-- code; `lost`: the lock lost its storage, and the backup with it). A backup
+-- code is handed out at most once.
 CREATE TABLE backup_handouts (
     id TEXT PRIMARY KEY,
     backup_code_id TEXT NOT NULL UNIQUE REFERENCES codes(id),

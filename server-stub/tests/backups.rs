@@ -404,3 +404,39 @@ fn backup_digits_show_in_no_list_sync_or_database_copy_and_a_guessed_one_is_flag
         "{sync}"
     );
 }
+
+#[test]
+fn a_lock_that_lost_its_storage_takes_its_handed_out_backup_with_it() {
+    let f = Fixture::new();
+    let alice = f.login("alice", "phone");
+    loaded_pool(&f, &f.lock_4b, 1);
+    let code = guest(&f, &alice, "delivery", -5, 120);
+    let (_, handed) = backup(&f, &alice, &code, &f.lock_4b);
+    let digits = handed["value"].as_str().unwrap().to_owned();
+    // The lock comes back factory-new (a new life): its one-time codes are
+    // ended, and the recovery the visit carries never arms them again. As
+    // soon as the server reads the new life, before any job, the backup
+    // shows as gone and its digits are no longer shown.
+    let mut reset = f.firmware(&f.lock_4b);
+    let opened = support::open_visit(&f, &alice, &f.lock_4b);
+    let status = support::lock_status(&mut reset, &opened);
+    let visit_id = opened["visit_id"].as_str().unwrap();
+    let (answered, _) = support::present(&f, &alice, visit_id, &status);
+    assert_eq!(answered, StatusCode::OK);
+    let view = code_of(&f, &alice, &code);
+    assert_ne!(view["backups"][0]["state"], "active", "{view}");
+    assert_eq!(view["backups"][0]["value"], Value::Null);
+    reset.disconnected();
+    visit(&f, &alice, &mut reset);
+    assert!(matches!(
+        typed(&mut reset, &digits),
+        Entry::Denied {
+            reason: DenyReason::UnknownCode
+        }
+    ));
+    // The pool is whole again: the hand-out no longer counts.
+    assert_eq!(
+        pool_of(&f, &f.lock_4b),
+        json!({"size": 1, "ready": 1, "handed_out": 0})
+    );
+}

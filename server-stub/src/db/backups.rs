@@ -21,6 +21,8 @@ pub enum Ending {
     CodeEnded,
     /// The lock refused the code.
     Failed,
+    /// The lock lost the backup code (its storage was reset).
+    Lost,
 }
 
 impl Ending {
@@ -31,6 +33,7 @@ impl Ending {
             Self::Used => "used",
             Self::CodeEnded => "code_ended",
             Self::Failed => "failed",
+            Self::Lost => "lost",
         }
     }
 }

@@ -344,8 +344,8 @@ pub async fn end_for_code(w: &mut Write, code_id: &str, touched: &mut Vec<String
 }
 
 /// After the server learned where `lock` is (a status or a receipt): retires
-/// the backup codes whose code reached the lock or was refused by it, and
-/// tops the pool up. A lock waiting for a person is left alone.
+/// the backup codes whose code reached the lock or was refused by it, ends
+/// the hand-outs of backup codes the lock lost, and tops the pool up. A lock waiting for a person is left alone.
 pub async fn settle(w: &mut Write, lock: &LockRow, touched: &mut Vec<String>) -> Result<()> {
     if lock.attention.is_some() {
         return Ok(());
@@ -355,7 +355,15 @@ pub async fn settle(w: &mut Write, lock: &LockRow, touched: &mut Vec<String>) ->
         .into_iter()
         .filter(Handout::is_open)
         .collect();
+    let property_id = w.property_id().to_owned();
     for handout in open {
+        let backup = codes::load(w, &property_id, &handout.backup_code_id).await?;
+        if backup.status != CodeStatus::Active {
+            // A lock that lost its storage ends the one-time codes it held:
+            // the recovery never arms them again, so this one opens nothing.
+            retire(w, &handout, Ending::Lost, touched).await?;
+            continue;
+        }
         let on_code = placements::of_code(w, &handout.code_id).await?;
         let ending = match current(&on_code, &handout.code_id, &lock.id) {
             Some(p) if p.reason.is_some() => Some(Ending::Failed),
