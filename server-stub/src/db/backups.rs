@@ -6,7 +6,7 @@
 use sqlx::any::AnyRow;
 
 use super::batch::{Insert, Value, bound};
-use super::row::{col, placeholders};
+use super::row::{any_of, col};
 use super::{Context, Write};
 use crate::error::Result;
 
@@ -115,19 +115,10 @@ async fn fetch(cx: &mut impl Context, clause: &str, binds: Vec<Value>) -> Result
 
 /// The hand-outs of several codes (the codes stood in for), newest first.
 pub async fn of_codes(cx: &mut impl Context, code_ids: &[&str]) -> Result<Vec<Handout>> {
-    if code_ids.is_empty() {
+    let Some((any, binds)) = any_of("code_id", code_ids) else {
         return Ok(Vec::new());
-    }
-    let clause = format!(
-        "code_id IN ({}) ORDER BY handed_at DESC, id",
-        placeholders(code_ids.len())
-    );
-    fetch(
-        cx,
-        &clause,
-        code_ids.iter().map(|id| (*id).into()).collect(),
-    )
-    .await
+    };
+    fetch(cx, &format!("{any} ORDER BY handed_at DESC, id"), binds).await
 }
 
 /// A code's hand-outs, newest first.

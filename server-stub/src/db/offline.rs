@@ -8,7 +8,7 @@ use keyway_protocol::{OfflineClass, OfflineCodeId, OfflineKind};
 use sqlx::any::AnyRow;
 
 use super::batch::{Insert, Value, bound};
-use super::row::{col, enum_col, enum_str, flag_col, placeholders};
+use super::row::{any_of, col, enum_col, enum_str, flag_col};
 use super::{Context, Write, flag};
 use crate::crypto::{Cell, DataKey};
 use crate::error::{Error, Result};
@@ -146,16 +146,10 @@ pub async fn of_code(cx: &mut impl Context, code_id: &str) -> Result<Vec<Offline
 
 /// The offline codes of several codes.
 pub async fn of_codes(cx: &mut impl Context, code_ids: &[&str]) -> Result<Vec<OfflineRow>> {
-    if code_ids.is_empty() {
+    let Some((any, binds)) = any_of("code_id", code_ids) else {
         return Ok(Vec::new());
-    }
-    let clause = format!("code_id IN ({}) ORDER BY id", placeholders(code_ids.len()));
-    fetch(
-        cx,
-        &clause,
-        code_ids.iter().map(|id| (*id).into()).collect(),
-    )
-    .await
+    };
+    fetch(cx, &format!("{any} ORDER BY id"), binds).await
 }
 
 /// A lock's offline codes whose window ends after `after`, deleted or not.

@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::batch::Value;
 use crate::error::{Error, Result};
 
 /// Reads a column, mapping a missing or mistyped one to an internal error.
@@ -54,4 +55,13 @@ pub(super) fn placeholders(n: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `column IN ($1, …)` for `ids`, with their binds; `None` for no ids, as
+/// SQL has no empty list (the caller answers with nothing, asking nothing).
+pub(super) fn any_of(column: &str, ids: &[&str]) -> Option<(String, Vec<Value>)> {
+    (!ids.is_empty()).then(|| {
+        let clause = format!("{column} IN ({})", placeholders(ids.len()));
+        (clause, ids.iter().map(|id| (*id).into()).collect())
+    })
 }

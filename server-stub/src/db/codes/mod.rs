@@ -177,11 +177,10 @@ pub async fn changed_of_property(
 /// The codes with these ids (any property: callers pass ids they read from
 /// the property's own rows).
 pub async fn by_ids(cx: &mut impl Context, ids: &[&str]) -> Result<Vec<CodeRow>> {
-    if ids.is_empty() {
+    let Some((any, binds)) = super::row::any_of("id", ids) else {
         return Ok(Vec::new());
-    }
-    let clause = format!("id IN ({})", super::row::placeholders(ids.len()));
-    fetch(cx, &clause, ids.iter().map(|id| (*id).into()).collect()).await
+    };
+    fetch(cx, &any, binds).await
 }
 
 /// A holder's codes that have not ended (active or disabled), newest first.

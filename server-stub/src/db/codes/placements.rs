@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
 use super::super::batch::{Insert, Value, bound};
-use super::super::row::{col, enum_col, enum_str, flag_col, json_col, placeholders};
+use super::super::row::{any_of, col, enum_col, enum_str, flag_col, json_col};
 use super::super::{Context, Write, flag};
 use crate::crypto::{Cell, DataKey};
 use crate::error::{Error, Result};
@@ -236,19 +236,10 @@ pub async fn of_code(cx: &mut impl Context, code_id: &str) -> Result<Vec<Placeme
 
 /// Every placement of several codes, oldest first.
 pub async fn of_codes(cx: &mut impl Context, code_ids: &[&str]) -> Result<Vec<Placement>> {
-    if code_ids.is_empty() {
+    let Some((any, binds)) = any_of("code_id", code_ids) else {
         return Ok(Vec::new());
-    }
-    let clause = format!(
-        "code_id IN ({}) ORDER BY created_at, id",
-        placeholders(code_ids.len())
-    );
-    fetch(
-        cx,
-        &clause,
-        code_ids.iter().map(|id| (*id).into()).collect(),
-    )
-    .await
+    };
+    fetch(cx, &format!("{any} ORDER BY created_at, id"), binds).await
 }
 
 /// A placement by id.
