@@ -22,7 +22,7 @@ use crate::db::audit::{self, ServerEntry};
 use crate::db::backups::{self, Ending, Handout};
 use crate::db::codes::{self, CodeRow, Placement, code_view, placements};
 use crate::db::locks::{self, LockRow};
-use crate::db::{Write, properties};
+use crate::db::{Context, Write, properties};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::codes::{Holder, NewCode};
 use crate::ops::reconcile::{allocate_slot, bump_codes, end_code};
@@ -34,7 +34,8 @@ pub const MAX_OPEN_PER_UNIT: usize = 2;
 /// The holder type of backup codes (their holder id is the lock's).
 pub const HOLDER: &str = "lock";
 
-/// A lock's backup codes that were never handed out, by state.
+/// A lock's backup codes: the ones never handed out, by state, and the
+/// hand-outs.
 #[derive(Debug, Default)]
 struct Pool {
     /// On the lock (confirmed), oldest first.
@@ -43,6 +44,17 @@ struct Pool {
     loading: Vec<CodeRow>,
     /// The lock refused them.
     failed: Vec<CodeRow>,
+    /// Every hand-out of the lock's backup codes, newest first (none read
+    /// when the lock holds no backup code: an open hand-out's backup code
+    /// is live until the hand-out ends).
+    handouts: Vec<Handout>,
+}
+
+impl Pool {
+    /// The hand-outs not ended yet.
+    fn open(&self) -> impl Iterator<Item = &Handout> {
+        self.handouts.iter().filter(|h| h.is_open())
+    }
 }
 
 /// The current placement of `code_id` on `lock_id` among `all`.
@@ -52,22 +64,22 @@ fn current<'a>(all: &'a [Placement], code_id: &str, lock_id: &str) -> Option<&'a
         .max_by_key(|p| p.created_at)
 }
 
-async fn pool(w: &mut Write, lock: &LockRow) -> Result<Pool> {
-    let mut held = codes::of_holder(w, &lock.property_id, HOLDER, &lock.id).await?;
+async fn pool(cx: &mut impl Context, lock: &LockRow) -> Result<Pool> {
+    let mut held = codes::of_holder(cx, &lock.property_id, HOLDER, &lock.id).await?;
     held.retain(|c| c.kind == CodeKind::Backup);
     if held.is_empty() {
         return Ok(Pool::default());
     }
     held.reverse(); // oldest first
-    let handed: Vec<String> = backups::of_lock(w, &lock.id)
-        .await?
-        .into_iter()
-        .map(|h| h.backup_code_id)
-        .collect();
+    let handouts = backups::of_lock(cx, &lock.id).await?;
+    held.retain(|c| !handouts.iter().any(|h| h.backup_code_id == c.id));
     let ids: Vec<&str> = held.iter().map(|c| c.id.as_str()).collect();
-    let on_lock = placements::of_codes(w, &ids).await?;
-    let mut pool = Pool::default();
-    for code in held.into_iter().filter(|c| !handed.contains(&c.id)) {
+    let on_lock = placements::of_codes(cx, &ids).await?;
+    let mut pool = Pool {
+        handouts,
+        ..Pool::default()
+    };
+    for code in held {
         match current(&on_lock, &code.id, &lock.id) {
             Some(p) if p.reason.is_some() => pool.failed.push(code),
             Some(p) if p.want_present && p.conf_present => pool.ready.push(code),
@@ -166,24 +178,10 @@ pub async fn set_pool(w: &mut Write, caller: &Caller, lock_id: &str, size: u8) -
 }
 
 /// The counts of a lock's pool for its view: ready, and handed out now.
-pub async fn counts(cx: &mut impl crate::db::Context, lock: &LockRow) -> Result<(u32, u32)> {
-    let held = codes::of_holder(cx, &lock.property_id, HOLDER, &lock.id).await?;
-    let handouts = backups::of_lock(cx, &lock.id).await?;
-    let open = handouts.iter().filter(|h| h.is_open()).count();
-    let ids: Vec<&str> = held
-        .iter()
-        .filter(|c| !handouts.iter().any(|h| h.backup_code_id == c.id))
-        .map(|c| c.id.as_str())
-        .collect();
-    let on_lock = placements::of_codes(cx, &ids).await?;
-    let ready = ids
-        .iter()
-        .filter(|id| {
-            current(&on_lock, id, &lock.id).is_some_and(|p| p.want_present && p.conf_present)
-        })
-        .count();
+pub async fn counts(cx: &mut impl Context, lock: &LockRow) -> Result<(u32, u32)> {
+    let pool = pool(cx, lock).await?;
     let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-    Ok((as_u32(ready), as_u32(open)))
+    Ok((as_u32(pool.ready.len()), as_u32(pool.open().count())))
 }
 
 /// Why `code` may not have a backup code on `lock` now, if it may not.
@@ -246,19 +244,15 @@ pub async fn hand_out(
         .filter(|p| p.want_present)
         .ok_or_else(|| Error::not_found("lock for this code"))?
         .clone();
-    let handouts = backups::of_lock(w, &lock.id).await?;
-    if let Some(open) = handouts
-        .iter()
-        .find(|h| h.is_open() && h.code_id == code.id)
-    {
+    let pool = pool(w, &lock).await?;
+    if let Some(open) = pool.open().find(|h| h.code_id == code.id) {
         return view_of(w, caller, &code, open).await;
     }
     if let Some(refused) = refusal(&code, &placement, &lock, Timestamp::now()) {
         return Err(refused);
     }
-    let open: Vec<&Handout> = handouts.iter().filter(|h| h.is_open()).collect();
-    let of_unit = open.iter().filter(|h| h.unit_id == code.unit_id).count();
-    if of_unit >= MAX_OPEN_PER_UNIT || open.len() >= usize::from(lock.backup_pool) {
+    let of_unit = pool.open().filter(|h| h.unit_id == code.unit_id).count();
+    if of_unit >= MAX_OPEN_PER_UNIT || pool.open().count() >= usize::from(lock.backup_pool) {
         return Err(Error::conflict(
             "backup_limit",
             format!(
@@ -267,7 +261,7 @@ pub async fn hand_out(
             ),
         ));
     }
-    let Some(backup) = pool(w, &lock).await?.ready.into_iter().next() else {
+    let Some(backup) = pool.ready.into_iter().next() else {
         return Err(Error::conflict(
             "backup_pool_empty",
             format!(

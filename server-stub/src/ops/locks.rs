@@ -10,24 +10,13 @@ use crate::db::{Context, Store, audit, locks};
 use crate::error::{Error, Result};
 
 /// A lock's view, with its backup pool's counts.
-pub async fn view(cx: &mut impl Context, lock: LockRow) -> Result<LockView> {
-    let (ready, handed_out) = crate::ops::backups::counts(cx, &lock).await?;
-    let backup_pool = BackupPool {
-        size: lock.backup_pool,
-        ready,
-        handed_out,
-    };
+pub async fn view(cx: &mut impl Context, l: LockRow) -> Result<LockView> {
+    let (ready, handed_out) = crate::ops::backups::counts(cx, &l).await?;
     Ok(LockView {
-        backup_pool,
-        ..view_of(lock)
-    })
-}
-
-fn view_of(l: LockRow) -> LockView {
-    LockView {
         backup_pool: BackupPool {
             size: l.backup_pool,
-            ..BackupPool::default()
+            ready,
+            handed_out,
         },
         job_pending: l.work_pending(),
         lock_id: l.id,
@@ -37,7 +26,7 @@ fn view_of(l: LockRow) -> LockView {
         desired_version: l.desired_version,
         confirmed_version: l.confirmed_version,
         attention: l.attention,
-    }
+    })
 }
 
 /// The property's locks with their reconciliation state.
