@@ -49,18 +49,7 @@ pub(crate) fn use_text(
     at: Timestamp,
     tz: &TimeZone,
 ) -> String {
-    let when = at.to_zoned_datetime(tz.clone());
-    let today = Timestamp::now().to_zoned_datetime(tz.clone()).date() == when.date();
-    let time = if today {
-        when.strftime("%H:%M").to_string()
-    } else {
-        when.strftime("%H:%M on %a %-d %b").to_string()
-    };
-    let who = match code_name {
-        Some(name) => format!("{name}'s code"),
-        None => "A code".to_owned(),
-    };
-    format!("{who} opened {lock_name} at {time}")
+    keyway_api::use_sentence(code_name, lock_name, at, tz)
 }
 
 /// A code as `--json` prints it.

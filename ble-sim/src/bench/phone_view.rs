@@ -4,7 +4,6 @@
 //! the uses sync brought ("Dog walker's code opened Unit 4B at 09:14"), and
 //! a refused backup code's reason.
 
-use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use keyway_api::{BackupCodeView, CodeState, OfflineCodeView};
 use keyway_client::{ClientError, CodeUse, LocalCode};
@@ -116,24 +115,14 @@ fn state_word(state: CodeState) -> String {
 /// property's zone, with the day when it was not today, as the server's
 /// email says it), and how: an offline code, a backup code.
 pub(super) fn use_line(used: &CodeUse, zone: &TimeZone) -> String {
-    let who = match used.code_name.as_deref() {
-        Some(name) if !name.trim().is_empty() => format!("{name}'s code"),
-        _ => "A code".to_owned(),
-    };
-    let when = used.at.to_zoned_datetime(zone.clone());
-    let today = Timestamp::now().to_zoned_datetime(zone.clone()).date() == when.date();
-    let time = if today {
-        when.strftime("%H:%M").to_string()
-    } else {
-        when.strftime("%H:%M on %a %-d %b").to_string()
-    };
+    let said = keyway_api::use_sentence(used.code_name.as_deref(), &used.lock_name, used.at, zone);
     let how = match used.kind.as_str() {
         "offline_code_used" => " (its offline code)",
         "backup_code_used" => " (with a backup code)",
         "card_used" => " (a key card)",
         _ => "",
     };
-    format!("{who} opened {} at {time}{how}", used.lock_name)
+    format!("{said}{how}")
 }
 
 /// Why no backup code was handed out, in the resident's words.
@@ -164,6 +153,8 @@ pub(super) fn backup_refusal(error: &ClientError) -> String {
 
 #[cfg(test)]
 mod tests {
+    use jiff::Timestamp;
+
     use super::*;
 
     fn used(kind: &str, at: Timestamp, name: Option<&str>) -> CodeUse {

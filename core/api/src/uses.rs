@@ -1,9 +1,33 @@
 //! Code uses: a code opened a door, as the lock's own audit log said once a
-//! phone carried its events to the server; and the per-code choice of being
-//! told by email or SMS.
+//! phone carried its events to the server, and how that is said; and the
+//! per-code choice of being told by email or SMS.
 
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
+
+/// "Dog walker's code opened Unit 4B at 09:14": a use as every surface says
+/// it (the server's email and SMS, `keyway`, the bench, the demo), the
+/// lock's time in `zone`, with the day when it was not today.
+pub fn use_sentence(
+    code_name: Option<&str>,
+    lock_name: &str,
+    at: Timestamp,
+    zone: &TimeZone,
+) -> String {
+    let who = match code_name {
+        Some(name) if !name.trim().is_empty() => format!("{name}'s code"),
+        _ => "A code".to_owned(),
+    };
+    let when = at.to_zoned_datetime(zone.clone());
+    let today = Timestamp::now().to_zoned_datetime(zone.clone()).date() == when.date();
+    let time = if today {
+        when.strftime("%H:%M").to_string()
+    } else {
+        when.strftime("%H:%M on %a %-d %b").to_string()
+    };
+    format!("{who} opened {lock_name} at {time}")
+}
 
 /// One time a code opened a door.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

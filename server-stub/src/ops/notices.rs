@@ -172,19 +172,8 @@ pub async fn asked(store: &Store, caller: &Caller, id: &str) -> Result<CodeNotif
 /// "Dog walker's code opened Unit 4B at 09:14" (with the day when it was
 /// not today): the lock's time in the property's time zone.
 pub fn sentence(code_name: Option<&str>, lock_name: &str, at: i64, time_zone: &str) -> String {
-    let who = match code_name {
-        Some(name) if !name.trim().is_empty() => format!("{name}'s code"),
-        _ => "A code".to_owned(),
-    };
     let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let when = crate::clock::ts(at).to_zoned_datetime(tz.clone());
-    let today = jiff::Timestamp::now().to_zoned_datetime(tz).date() == when.date();
-    let time = if today {
-        when.strftime("%H:%M").to_string()
-    } else {
-        when.strftime("%H:%M on %a %-d %b").to_string()
-    };
-    format!("{who} opened {lock_name} at {time}")
+    keyway_api::use_sentence(code_name, lock_name, crate::clock::ts(at), &tz)
 }
 
 /// Whether a watcher still holds the code (a resident who moved to another

@@ -339,17 +339,8 @@ fn uses_told(events: &mut Receiver<ClientEvent>) -> Vec<(String, String)> {
 /// "Dog walker's code opened Unit 4B at 09:14", as the app says it (the
 /// lock's time in the property's zone, with the day when not today).
 fn opened(code_name: Option<&str>, lock_name: &str, at: Timestamp) -> String {
-    let who = code_name
-        .filter(|n| !n.trim().is_empty())
-        .map_or_else(|| "A code".to_owned(), |n| format!("{n}'s code"));
-    let when = at.in_tz(TIME_ZONE).ok();
-    let today = Timestamp::now().in_tz(TIME_ZONE).ok().map(|t| t.date());
-    let time = match when {
-        Some(w) if Some(w.date()) == today => w.strftime("%H:%M").to_string(),
-        Some(w) => w.strftime("%H:%M on %a %-d %b").to_string(),
-        None => at.to_string(),
-    };
-    format!("{who} opened {lock_name} at {time}")
+    let zone = jiff::tz::TimeZone::get(TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    keyway_api::use_sentence(code_name, lock_name, at, &zone)
 }
 
 /// A time in the property's zone, as said.
