@@ -1,4 +1,5 @@
-//! The server's HTTP API as the phone calls it: reqwest (rustls on ring),
+//! The server's HTTP API as the phone calls it: reqwest (rustls on ring,
+//! the server's certificate verified as the OS does: [`super::tls`]),
 //! bearer tokens, idempotency keys on writes, problem documents turned into
 //! [`ClientError`]s, and the classification the outbox needs (was the request
 //! possibly sent? may it be retried?). Logs name method, path and status only.
@@ -54,12 +55,16 @@ impl Http {
     /// request (a login's API token, a bearer token) to wherever it points.
     pub(crate) fn new(base: &str, timeout: Duration) -> Result<Self, ClientError> {
         let (base, https) = server_base(base)?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("keyway-client/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
-            .https_only(https)
+            .https_only(https);
+        if https {
+            builder = builder.use_preconfigured_tls(super::tls::client_config()?);
+        }
+        let client = builder
             .build()
             .map_err(|e| ClientError::invalid(format!("HTTP client: {e}")))?;
         Ok(Self { client, base })

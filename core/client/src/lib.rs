@@ -49,6 +49,7 @@ mod secrets;
 mod stages;
 mod store;
 mod sync;
+mod tls;
 mod view;
 
 use std::collections::HashMap;
