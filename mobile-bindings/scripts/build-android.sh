@@ -23,6 +23,13 @@ command -v cargo-ndk >/dev/null || { echo "cargo-ndk is missing: cargo install c
 # passes through it (a Rust panic cannot leave an `extern "C"` callback), and
 # they are about 110 KB (docs/performance.md, "Mobile library size").
 export CFLAGS="${CFLAGS:-} -fno-asynchronous-unwind-tables -fno-unwind-tables"
+# Rust without unwind tables either (the profile aborts on a panic), and
+# panic locations without this machine's registry directory.
+RUSTFLAGS="${RUSTFLAGS:-} -Cforce-unwind-tables=no"
+for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  RUSTFLAGS="$RUSTFLAGS --remap-path-prefix=$src="
+done
+export RUSTFLAGS
 profile="${KEYWAY_PROFILE:-release-mobile}"
 out="target/android"
 rm -rf "$out"

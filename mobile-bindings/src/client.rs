@@ -98,6 +98,7 @@ impl KeywayClient {
         device_name: String,
         secret_store: Option<Arc<dyn SecretStore>>,
     ) -> Result<Arc<Self>, KeywayError> {
+        crate::panics::install();
         let config = ClientConfig::new(server_url, data_dir, device_name);
         let client = match secret_store {
             Some(store) => Client::open_with_secret_store(config, store)?,

@@ -19,6 +19,7 @@ uniffi::setup_scaffolding!();
 mod client;
 mod logging;
 mod options;
+mod panics;
 mod policy;
 
 pub use client::{KeywayClient, KeywayListener};

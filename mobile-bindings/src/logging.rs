@@ -57,9 +57,11 @@ impl log::Log for Forwarder {
 static FORWARDER: Forwarder = Forwarder;
 
 /// Sends the library's log records at `level` and above to `logger`,
-/// replacing any logger set before.
+/// replacing any logger set before (a bug in the core is logged there too,
+/// as an error naming its place).
 #[uniffi::export]
 pub fn set_logger(logger: Arc<dyn Logger>, level: LogLevel) {
+    crate::panics::install();
     if let Ok(mut target) = TARGET.write() {
         *target = Some(logger);
     }
