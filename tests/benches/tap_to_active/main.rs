@@ -5,7 +5,10 @@
 //! 30 ms connection interval and MTU 185. Reports the median and p95 of the
 //! whole and of its two steps: the request (tap to Pending, the server's
 //! answer) and the delivery round (Pending to Active: scan until the lock
-//! with work is heard, one visit, receipts up, states pulled).
+//! with work is heard, one visit, receipts up, states pulled), and of the
+//! first visit's Bluetooth steps (scan, connect, status, the server sealing
+//! the jobs, jobs and receipts, disconnect), timed by wrapping the real
+//! btleplug transport ([`timeline`]).
 //!
 //! Every sample, the quantiles and the conditions are also written to
 //! `target/bench/results/tap-to-active.json` for `bench/plot.sh`.
@@ -25,6 +28,9 @@ use keyway_testkit::corridor::AT_HOME;
 use keyway_testkit::live::LiveWorld;
 use keyway_testkit::property::Plan;
 
+mod timeline;
+use timeline::{Timed, Timeline, VisitSteps};
+
 /// Runs when none are given.
 const DEFAULT_RUNS: usize = 30;
 
@@ -32,6 +38,8 @@ const DEFAULT_RUNS: usize = 30;
 struct Run {
     request: Duration,
     delivery: Duration,
+    /// The first round's first visit, step by step.
+    steps: Option<VisitSteps>,
 }
 
 fn quantile(sorted: &[Duration], q: f64) -> Duration {
@@ -59,7 +67,8 @@ fn report(what: &str, times: Vec<Duration>) -> serde_json::Value {
     })
 }
 
-async fn one_run(client: &Client, unit: &str, n: usize) -> Run {
+async fn one_run(client: &Client, timeline: &Timeline, unit: &str, n: usize) -> Run {
+    timeline.take();
     let tapped = Instant::now();
     let mut new = NewCode::resident();
     new.name = Some(format!("bench {n}"));
@@ -68,8 +77,12 @@ async fn one_run(client: &Client, unit: &str, n: usize) -> Run {
         .await
         .expect("the code is accepted");
     let pending = Instant::now();
+    let mut steps = None;
     loop {
         client.deliver_nearby().await.expect("a delivery round");
+        if steps.is_none() {
+            steps = timeline::first_visit(&timeline.take());
+        }
         let now = client.code(&code.id).expect("the code is stored");
         if now.state_on(unit) == Some(CodeState::Active) {
             break;
@@ -82,6 +95,7 @@ async fn one_run(client: &Client, unit: &str, n: usize) -> Run {
     Run {
         request: pending - tapped,
         delivery: pending.elapsed(),
+        steps,
     }
 }
 
@@ -111,7 +125,11 @@ fn main() {
         let dir = tempfile::tempdir().expect("a directory");
         let client = Client::open(ClientConfig::new(&world.server_url, dir.path(), "bench"))
             .expect("the phone core opens");
-        client.set_transport(Arc::new(world.bluetooth().await.expect("btleplug")));
+        let timeline = Timeline::default();
+        client.set_transport(Arc::new(Timed {
+            inner: world.bluetooth().await.expect("btleplug"),
+            timeline: timeline.clone(),
+        }));
         client
             .login(&world.property.tokens["alice"])
             .await
@@ -121,7 +139,7 @@ fn main() {
         client.deliver_nearby().await.expect("a first round");
         let mut all = Vec::with_capacity(runs);
         for n in 0..runs {
-            all.push(one_run(&client, &unit, n).await);
+            all.push(one_run(&client, &timeline, &unit, n).await);
         }
         let radio = world.sim.radio();
         println!(
@@ -131,6 +149,26 @@ fn main() {
         let total = report("tap to Active", all.iter().map(|r| r.request + r.delivery).collect());
         let request = report("  request (tap to Pending)", all.iter().map(|r| r.request).collect());
         let delivery = report("  delivery (Pending to Active)", all.iter().map(|r| r.delivery).collect());
+        let visits: Vec<VisitSteps> = all.iter().filter_map(|r| r.steps).collect();
+        println!("the first visit of each round, step by step ({} of {runs} runs):", visits.len());
+        let step = |what: &str, of: fn(&VisitSteps) -> Duration| {
+            report(what, visits.iter().map(of).collect())
+        };
+        let steps = serde_json::json!({
+            "scan": step("    scan until heard", |v| v.scan),
+            "connect": step("    connect (and open visit)", |v| v.connect),
+            "status": step("    status round trip", |v| v.status),
+            "server": step("    server seals the jobs", |v| v.server),
+            "job_and_receipt": step("    jobs and receipts", |v| v.job_and_receipt),
+            "disconnect": step("    disconnect", |v| v.disconnect),
+            "rest": report(
+                "    the rest of the delivery",
+                all.iter()
+                    .filter_map(|r| r.steps.map(|v| r.delivery.saturating_sub(v.total())))
+                    .collect(),
+            ),
+        });
+        println!("    (the rest: other locks' visits, receipts up, states pulled)");
         let results = serde_json::json!({
             "bench": "tap_to_active",
             "runs": runs,
@@ -141,6 +179,7 @@ fn main() {
             "tap_to_active": total,
             "request": request,
             "delivery": delivery,
+            "visit_steps": steps,
         });
         let dir = bench_results::results_dir(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")));
         match bench_results::write(&dir, "tap-to-active.json", results) {
