@@ -214,3 +214,28 @@ fn a_server_certificate_the_device_does_not_trust_is_refused_before_the_token_le
     assert_eq!(err["error"]["code"], "network", "{err}");
     assert_eq!(front.handshakes(), 0);
 }
+
+#[test]
+fn a_device_with_no_root_certificates_opens_its_store_but_reaches_no_server() {
+    let f = Fixture::start(FixtureOptions::server_only()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let building = Authority::new("Maple Court's CA");
+    let front = TlsFront::start(building.server_certificate(), upstream(&f));
+    let nothing = dir.path().join("no-roots.pem");
+    std::fs::write(&nothing, "").unwrap();
+
+    let (out, err) = login(
+        &dir.path().join("phone"),
+        &front.url(),
+        &nothing,
+        &f.info.tokens["alice"],
+    );
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert_eq!(err["error"]["code"], "network", "{err}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("no trusted root certificates"),
+        "{message}"
+    );
+    assert_eq!(front.handshakes(), 0);
+}

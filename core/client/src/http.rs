@@ -45,7 +45,10 @@ impl CallError {
 /// A thin client of one server.
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
-    client: reqwest::Client,
+    /// The HTTP client, or why none can reach an `https://` server (a device
+    /// with no root certificate at all): every call then fails as not sent,
+    /// while the store and everything offline keep working.
+    client: Result<reqwest::Client, String>,
     base: String,
 }
 
@@ -62,12 +65,24 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .https_only(https);
         if https {
-            builder = builder.use_preconfigured_tls(super::tls::client_config()?);
+            match super::tls::client_config() {
+                Ok(tls) => builder = builder.use_preconfigured_tls(tls),
+                Err(untrusted) => {
+                    log::warn!("{untrusted}");
+                    return Ok(Self {
+                        client: Err(untrusted),
+                        base,
+                    });
+                }
+            }
         }
         let client = builder
             .build()
             .map_err(|e| ClientError::invalid(format!("HTTP client: {e}")))?;
-        Ok(Self { client, base })
+        Ok(Self {
+            client: Ok(client),
+            base,
+        })
     }
 
     /// Sends one request and decodes a JSON answer (or `()` for 204).
@@ -79,9 +94,11 @@ impl Http {
         idempotency_key: Option<&str>,
         body: Option<&B>,
     ) -> Result<T, CallError> {
-        let mut request = self
+        let client = self
             .client
-            .request(method.clone(), format!("{}{path}", self.base));
+            .as_ref()
+            .map_err(|e| CallError::NotSent(e.clone()))?;
+        let mut request = client.request(method.clone(), format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

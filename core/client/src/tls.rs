@@ -12,27 +12,21 @@ use std::sync::Arc;
 
 use rustls::ClientConfig;
 
-use super::ClientError;
-
 /// The TLS configuration of every `https://` connection to the server.
 ///
-/// Fails when the device has no root certificate at all (a Linux machine
-/// without a CA store): no server could then be trusted.
-pub(crate) fn client_config() -> Result<ClientConfig, ClientError> {
+/// Fails, saying why in words, when the device has no root certificate at
+/// all (a Linux machine without a CA store): no server could be trusted.
+pub(crate) fn client_config() -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ClientError::Internal {
-            detail: format!("TLS versions: {e}"),
-        })?;
+        .map_err(|e| format!("TLS versions: {e}"))?;
     #[cfg(not(target_os = "android"))]
     let builder = {
         use rustls_platform_verifier::BuilderVerifierExt as _;
         builder
             .with_platform_verifier()
-            .map_err(|e| ClientError::Network {
-                detail: format!("no trusted root certificates on this device: {e}"),
-            })?
+            .map_err(|e| format!("no trusted root certificates on this device: {e}"))?
     };
     #[cfg(target_os = "android")]
     let builder = builder.with_root_certificates(rustls::RootCertStore {
