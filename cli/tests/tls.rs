@@ -37,13 +37,6 @@ impl Authority {
         Self { issuer }
     }
 
-    /// Writes the authority's certificate where a device would trust it.
-    fn trust_file(&self, dir: &Path, name: &str) -> std::path::PathBuf {
-        let path = dir.join(name);
-        std::fs::write(&path, self.issuer.pem()).unwrap();
-        path
-    }
-
     /// A server certificate for `localhost` and its key.
     fn server_certificate(&self) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
@@ -118,55 +111,93 @@ impl TlsFront {
     }
 }
 
-/// `keyway --json --server URL login`, the token typed on standard input, on
-/// a device that trusts only `trusted` (a PEM file).
-fn login(data: &Path, server: &str, trusted: &Path, token: &str) -> (Output, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keyway"))
-        .env("KEYWAY_DATA_DIR", data)
-        .env_remove("KEYWAY_SERVER")
-        .env("KEYWAY_LOG", "warn")
-        .env("SSL_CERT_FILE", trusted)
-        .env_remove("SSL_CERT_DIR")
-        .args(["--json", "--server", server, "login"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{token}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {} {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out, value)
+/// A server (through its fixture) and a phone's data directory.
+struct World {
+    f: Fixture,
+    dir: tempfile::TempDir,
 }
 
-fn upstream(f: &Fixture) -> String {
-    f.info
-        .server_direct_url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
+impl World {
+    fn start() -> Self {
+        Self {
+            f: Fixture::start(FixtureOptions::server_only()).unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// A TLS front to the server with `certificate`.
+    fn front(&self, certificate: (CertificateDer<'static>, PrivateKeyDer<'static>)) -> TlsFront {
+        let upstream = self.f.info.server_direct_url.trim_start_matches("http://");
+        TlsFront::start(certificate, upstream.trim_end_matches('/').to_owned())
+    }
+
+    /// A file of `contents` where a device's trusted roots would be.
+    fn trust(&self, name: &str, contents: &str) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    /// `keyway --json --server URL login`, Alice's token typed on standard
+    /// input, on a device that trusts only the roots in `trusted`.
+    fn login(&self, front: &TlsFront, trusted: &Path) -> (Output, Value) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_keyway"))
+            .env("KEYWAY_DATA_DIR", self.phone())
+            .env_remove("KEYWAY_SERVER")
+            .env("KEYWAY_LOG", "warn")
+            .env("SSL_CERT_FILE", trusted)
+            .env_remove("SSL_CERT_DIR")
+            .args(["--json", "--server", &front.url(), "login"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(
+            child.stdin.take().unwrap(),
+            "{}",
+            self.f.info.tokens["alice"]
+        )
+        .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON document ({e}): {} {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out, value)
+    }
+
+    /// The login fails as a network error (exit 4) with no TLS session, so
+    /// no byte of the token reached the front, and nothing is remembered.
+    fn refused(&self, front: &TlsFront, trusted: &Path) -> String {
+        let (out, err) = self.login(front, trusted);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert_eq!(err["error"]["code"], "network", "{err}");
+        assert_eq!(
+            front.handshakes(),
+            0,
+            "no TLS session, so no byte of the token"
+        );
+        assert!(!self.phone().join("cli.json").exists());
+        err["error"]["message"].as_str().unwrap().to_owned()
+    }
+
+    fn phone(&self) -> std::path::PathBuf {
+        self.dir.path().join("phone")
+    }
 }
 
 #[test]
 fn the_phone_logs_in_over_tls_to_a_server_its_device_trusts() {
-    let f = Fixture::start(FixtureOptions::server_only()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let world = World::start();
     let building = Authority::new("Maple Court's CA");
-    let trusted = building.trust_file(dir.path(), "trusted.pem");
-    let front = TlsFront::start(building.server_certificate(), upstream(&f));
+    let trusted = world.trust("trusted.pem", &building.issuer.pem());
+    let front = world.front(building.server_certificate());
 
-    let (out, session) = login(
-        &dir.path().join("phone"),
-        &front.url(),
-        &trusted,
-        &f.info.tokens["alice"],
-    );
+    let (out, session) = world.login(&front, &trusted);
     assert_eq!(out.status.code(), Some(0), "{session}");
     assert_eq!(session["user"]["role"], "resident", "{session}");
     assert!(front.handshakes() >= 1);
@@ -174,27 +205,14 @@ fn the_phone_logs_in_over_tls_to_a_server_its_device_trusts() {
 
 #[test]
 fn a_server_certificate_the_device_does_not_trust_is_refused_before_the_token_leaves() {
-    let f = Fixture::start(FixtureOptions::server_only()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let world = World::start();
     let building = Authority::new("Maple Court's CA");
-    let trusted = building.trust_file(dir.path(), "trusted.pem");
+    let trusted = world.trust("trusted.pem", &building.issuer.pem());
     // Someone on the building's Wi-Fi answers for the server with a
     // certificate for the same name from an authority of their own, and
     // forwards to the real server.
     let attacker = Authority::new("An attacker's CA");
-    let front = TlsFront::start(attacker.server_certificate(), upstream(&f));
-    let phone = dir.path().join("phone");
-
-    let (out, err) = login(&phone, &front.url(), &trusted, &f.info.tokens["alice"]);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert_eq!(err["error"]["code"], "network", "{err}");
-    assert_eq!(
-        front.handshakes(),
-        0,
-        "no TLS session, so no byte of the token"
-    );
-    // Nothing is remembered: no session, no server.
-    assert!(!phone.join("cli.json").exists());
+    world.refused(&world.front(attacker.server_certificate()), &trusted);
 
     // A self-signed certificate (no authority at all) is refused the same.
     let stranger = KeyPair::generate().unwrap();
@@ -202,40 +220,18 @@ fn a_server_certificate_the_device_does_not_trust_is_refused_before_the_token_le
         .unwrap()
         .self_signed(&stranger)
         .unwrap();
-    let front = TlsFront::start(
-        (
-            self_signed.der().clone(),
-            PrivatePkcs8KeyDer::from(stranger.serialize_der()).into(),
-        ),
-        upstream(&f),
-    );
-    let (out, err) = login(&phone, &front.url(), &trusted, &f.info.tokens["alice"]);
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert_eq!(err["error"]["code"], "network", "{err}");
-    assert_eq!(front.handshakes(), 0);
+    let key = PrivatePkcs8KeyDer::from(stranger.serialize_der()).into();
+    world.refused(&world.front((self_signed.der().clone(), key)), &trusted);
 }
 
 #[test]
 fn a_device_with_no_root_certificates_opens_its_store_but_reaches_no_server() {
-    let f = Fixture::start(FixtureOptions::server_only()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let world = World::start();
     let building = Authority::new("Maple Court's CA");
-    let front = TlsFront::start(building.server_certificate(), upstream(&f));
-    let nothing = dir.path().join("no-roots.pem");
-    std::fs::write(&nothing, "").unwrap();
-
-    let (out, err) = login(
-        &dir.path().join("phone"),
-        &front.url(),
-        &nothing,
-        &f.info.tokens["alice"],
-    );
-    assert_eq!(out.status.code(), Some(4), "{err}");
-    assert_eq!(err["error"]["code"], "network", "{err}");
-    let message = err["error"]["message"].as_str().unwrap();
+    let nothing = world.trust("no-roots.pem", "");
+    let message = world.refused(&world.front(building.server_certificate()), &nothing);
     assert!(
         message.contains("no trusted root certificates"),
         "{message}"
     );
-    assert_eq!(front.handshakes(), 0);
 }
