@@ -266,13 +266,18 @@ impl Client {
 
     /// Trades an API token (from the operator) for this device's token,
     /// stores it, and pulls everything. Logging in as another user first
-    /// forgets the previous user's data.
+    /// forgets the previous user's data. The device token it replaces is
+    /// revoked at the server (best effort: if that call fails, it stays valid
+    /// until the operator's `admin token revoke`).
     pub async fn login(&self, api_token: &str) -> Result<Session, ClientError> {
         let api_token = api_token.trim();
         if api_token.is_empty() || api_token.len() > 200 {
             return Err(ClientError::invalid("the API token is empty or too long"));
         }
         let _busy = self.inner.busy.lock().await;
+        // The token this login replaces, if any: revoked once the new one is
+        // in place, so a copy of the phone's files stops opening the API.
+        let replaced = self.token().ok();
         let request = LoginRequest {
             token: api_token.to_owned(),
             device_name: self.inner.config.device_name.clone(),
@@ -312,6 +317,9 @@ impl Client {
             let _ = self.inner.secrets.delete(DEVICE_TOKEN.into());
             self.logout_at_server(&answer.device_token).await;
             return Err(e);
+        }
+        if let Some(replaced) = replaced.filter(|t| *t != answer.device_token) {
+            self.logout_at_server(&replaced).await;
         }
         // Another user's data was wiped: scrub the file of it.
         self.inner.store.scrub_if_pending()?;
