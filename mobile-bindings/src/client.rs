@@ -112,7 +112,7 @@ impl KeywayClient {
     }
 
     /// Trades the API token the operator issued for this device's token and
-    /// pulls everything.
+    /// pulls everything; the device token it replaces is revoked.
     pub async fn login(&self, api_token: String) -> Result<Session, KeywayError> {
         self.client.login(&api_token).await
     }
