@@ -147,41 +147,10 @@ pub(crate) fn bindings() -> Result<BindingTotals, String> {
         .arg(&out))?;
 
     step("python binding tests (pytest)");
-    let package = out.join("python").join("keyway");
-    std::fs::create_dir_all(&package)
-        .map_err(|e| format!("creating {}: {e}", package.display()))?;
-    for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        if path.extension().is_some_and(|ext| ext == "py") {
-            copy(&path, &package.join(path.file_name().unwrap_or_default()))?;
-        }
-    }
-    copy(&library, &package.join(library_file_name()))?;
-    std::fs::write(package.join("__init__.py"), PYTHON_PACKAGE_INIT).map_err(|e| e.to_string())?;
-    let tools = tools_dir();
-    let python_path = std::env::join_paths([out.join("python"), tools.join("python")])
-        .map_err(|e| e.to_string())?;
-    // The tests run inside a fixture: a real server, property, and the
-    // simulated locks on a private bus (keyway-fixture tears it all down).
-    let python = run_counting(
-        Command::new(&fixture)
-            .args([
-                "--",
-                "python3",
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-            ])
-            .arg(root.join("mobile-bindings/tests/python"))
-            .env("PYTHONPATH", python_path),
-        Stream::Stdout,
-        pytest_line,
-    )?;
+    let python = python_tests(&library, "python")?;
 
     step("kotlin binding tests (kotlinc + JVM)");
-    let kotlin_home = tools.join("node_modules/kotlin-compiler");
+    let kotlin_home = tools_dir().join("node_modules/kotlin-compiler");
     let kotlinc = std::env::var_os("KOTLINC")
         .map(PathBuf::from)
         .unwrap_or(kotlin_home.join("bin/kotlinc"));
@@ -271,4 +240,55 @@ pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>
     }
     found.sort();
     Ok(found)
+}
+
+/// Runs the Python binding tests (the bindings `bindings` generated into
+/// `target/bindings`) on `library`, packaged under
+/// `target/bindings/<package_root>/keyway`, inside the fixture.
+fn python_tests(library: &Path, package_root: &str) -> Result<Totals, String> {
+    let out = target_dir().join("bindings");
+    let fixture = target_dir().join("debug").join("keyway-fixture");
+    let package = out.join(package_root).join("keyway");
+    std::fs::create_dir_all(&package)
+        .map_err(|e| format!("creating {}: {e}", package.display()))?;
+    for entry in std::fs::read_dir(&out).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|ext| ext == "py") {
+            copy(&path, &package.join(path.file_name().unwrap_or_default()))?;
+        }
+    }
+    copy(library, &package.join(library_file_name()))?;
+    std::fs::write(package.join("__init__.py"), PYTHON_PACKAGE_INIT).map_err(|e| e.to_string())?;
+    let python_path = std::env::join_paths([out.join(package_root), tools_dir().join("python")])
+        .map_err(|e| e.to_string())?;
+    // The tests run inside a fixture: a real server, property, and the
+    // simulated locks on a private bus (keyway-fixture tears it all down).
+    run_counting(
+        Command::new(&fixture)
+            .args([
+                "--",
+                "python3",
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ])
+            .arg(root().join("mobile-bindings/tests/python"))
+            .env("PYTHONPATH", python_path),
+        Stream::Stdout,
+        pytest_line,
+    )
+}
+
+/// The Python binding tests again, on the library apps ship (the
+/// `release-mobile` build the size check made: stripped, `panic = "abort"`),
+/// so what the tests show holds for that artefact and not only for the
+/// debug library the bindings are generated from.
+pub(crate) fn shipped_library_tests() -> Result<Totals, String> {
+    step("python binding tests on the shipped library (release-mobile)");
+    let library = target_dir()
+        .join("release-mobile")
+        .join(library_file_name());
+    python_tests(&library, "python-shipped")
 }

@@ -23,8 +23,9 @@
 //!   Kotlin and Swift binding tests, each under `keyway-fixture` (a real
 //!   server with a fresh database, a property, and the simulated locks on a
 //!   private bus); Swift is compiled and run in a Debian 13 root (see [`swift`]).
-//! - `cargo xtask size`: the mobile library's size check alone (the last
-//!   step of `cargo xtask test`).
+//! - `cargo xtask size`: the mobile library's size check alone (in
+//!   `cargo xtask test` it is followed by the Python binding tests run again
+//!   on that shipped library).
 //! - `cargo xtask bench`: the criterion benchmarks behind `docs/performance.md`
 //!   (the server's load benchmark is `bench/load.sh`).
 //! - `cargo xtask demo`: installs the system packages the demo needs
@@ -135,6 +136,7 @@ fn test() -> Result<(), String> {
     let postgres = server_tests_on_postgres(&[])?;
     let bindings = bindings()?;
     let size = mobile_library_size()?;
+    let shipped = shipped_library_tests()?;
     println!("\n==> summary");
     println!(
         "rust: {} passed, {} failed, {} skipped across {} test binaries",
@@ -175,7 +177,12 @@ fn test() -> Result<(), String> {
         }
     );
     println!("{}", size.line);
+    println!(
+        "python bindings on the shipped library: {} passed, {} failed",
+        shipped.passed, shipped.failed
+    );
     let failed = size.failed
+        + shipped.failed
         + rust.failed
         + doc.failed
         + harness.failed
