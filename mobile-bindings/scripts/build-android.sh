@@ -19,17 +19,8 @@ cd "$(dirname "$0")/../.."
 : "${ANDROID_NDK_HOME:?set ANDROID_NDK_HOME to your Android NDK}"
 command -v cargo-ndk >/dev/null || { echo "cargo-ndk is missing: cargo install cargo-ndk" >&2; exit 1; }
 
-# The C inside (SQLite, ring's C) without unwind tables: no unwinding ever
-# passes through it (a Rust panic cannot leave an `extern "C"` callback), and
-# they are about 110 KB (docs/performance.md, "Mobile library size").
-export CFLAGS="${CFLAGS:-} -fno-asynchronous-unwind-tables -fno-unwind-tables"
-# Rust without unwind tables either (the profile aborts on a panic), and
-# panic locations without this machine's registry directory.
-RUSTFLAGS="${RUSTFLAGS:-} -Cforce-unwind-tables=no"
-for src in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
-  RUSTFLAGS="$RUSTFLAGS --remap-path-prefix=$src="
-done
-export RUSTFLAGS
+# No unwind tables, panic locations without this machine's paths.
+source mobile-bindings/scripts/mobile-flags.sh
 profile="${KEYWAY_PROFILE:-release-mobile}"
 out="target/android"
 rm -rf "$out"

@@ -12,33 +12,6 @@ use super::*;
 /// that document.
 pub(crate) const MOBILE_LIBRARY_BUDGET: u64 = 4 * 1024 * 1024;
 
-/// C flags of the mobile library's C (SQLite, ring's C), as
-/// `mobile-bindings/scripts/build-*.sh` set them: no unwind tables, as no
-/// unwinding ever passes through that code.
-pub(crate) const MOBILE_CFLAGS: &str = "-fno-asynchronous-unwind-tables -fno-unwind-tables";
-
-/// Rust flags of the mobile library, as the build scripts set them: no
-/// unwind tables (the profile aborts on a panic, so nothing unwinds), and
-/// the crates' source paths (panic locations) without the builder's
-/// registry directory.
-fn mobile_rustflags() -> Vec<String> {
-    let mut flags: Vec<String> = std::env::var("RUSTFLAGS")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect();
-    flags.push("-Cforce-unwind-tables=no".into());
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    if let Some(Ok(sources)) = cargo_home.map(|home| std::fs::read_dir(home.join("registry/src"))) {
-        for source in sources.flatten() {
-            flags.push(format!("--remap-path-prefix={}/=", source.path().display()));
-        }
-    }
-    flags
-}
-
 /// The outcome of the mobile library's size check: its summary line, and 1
 /// failure when it is over [`MOBILE_LIBRARY_BUDGET`].
 pub(crate) struct SizeCheck {
@@ -50,20 +23,16 @@ pub(crate) struct SizeCheck {
 /// which strips it) and checks its size against [`MOBILE_LIBRARY_BUDGET`].
 pub(crate) fn mobile_library_size() -> Result<SizeCheck, String> {
     step("mobile library size (cargo build -p keyway-mobile --profile release-mobile)");
-    let cflags = match std::env::var("CFLAGS") {
-        Ok(given) if !given.is_empty() => format!("{given} {MOBILE_CFLAGS}"),
-        _ => MOBILE_CFLAGS.to_owned(),
-    };
-    run(Command::new("cargo")
-        .args([
-            "build",
-            "-p",
-            "keyway-mobile",
-            "--profile",
-            "release-mobile",
-        ])
-        .env("CFLAGS", cflags)
-        .env("CARGO_ENCODED_RUSTFLAGS", mobile_rustflags().join("\x1f")))?;
+    // With the flags the Android and iOS build scripts use, from the one
+    // file that holds them: no unwind tables for the C or the Rust (the
+    // profile aborts on a panic), panic locations without this machine's
+    // registry directory.
+    let flags = root().join("mobile-bindings/scripts/mobile-flags.sh");
+    run(Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1" && exec cargo build -p keyway-mobile --profile release-mobile"#)
+        .arg("bash")
+        .arg(&flags))?;
     let path = target_dir()
         .join("release-mobile")
         .join(library_file_name());
