@@ -162,12 +162,12 @@ pub(crate) fn first_visit(spans: &[Span]) -> Option<VisitSteps> {
         .take_while(|s| s.call != Call::Connect && s.call != Call::Scan)
         .collect();
     let first_write = link.iter().position(|s| s.call == Call::Write)?;
-    let answer_end = first_write
+    let first_answer = first_write
         + link[first_write..]
             .iter()
             .position(|s| s.call == Call::Notification)?;
-    let job_start = answer_end
-        + link[answer_end..]
+    let job_start = first_answer
+        + link[first_answer..]
             .iter()
             .position(|s| s.call == Call::Write)?;
     let last_notification = link.iter().rposition(|s| s.call == Call::Notification)?;
